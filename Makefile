@@ -1,0 +1,48 @@
+# Two commands on a fresh Debian machine: `make demo` and `make test`.
+# Each creates .venv, installs the package with its dev extras, and installs the Debian
+# packages it needs when they are missing.
+
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: broker and clients; speech, audio and video tools; serial peers; RTSP server.
+DEB_PKGS := mosquitto mosquitto-clients espeak-ng sox alsa-utils ffmpeg socat \
+            python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
+DEB_STAMP := $(VENV)/.debs
+
+.PHONY: demo test bench soak deps clean
+
+$(DEB_STAMP):
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP): pyproject.toml
+	@[ -x $(VPY) ] || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+deps: $(DEB_STAMP) $(STAMP)
+
+demo: deps
+	$(VPY) -m county.demo --config examples/sim-station.yaml --duration 60
+
+test: deps
+	$(VPY) -m pytest -q
+
+bench: deps
+	$(VPY) -m bench.run
+
+soak: deps
+	$(VPY) -m bench.soak
+
+clean:
+	rm -rf $(VENV) var demo-out .pytest_cache

@@ -1,0 +1,1 @@
+"""Water-level drivers: simulated scenario player; serial ultrasonic and Modbus RTU transmitters."""
