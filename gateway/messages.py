@@ -112,6 +112,33 @@ class Alarm(Envelope):
     snapshot: SnapshotRef | None = Field(default=None, description="JPEG evidence, when there is one.")
 
 
+class Notice(Envelope):
+    """A one-off health event, on `event/{kind}`: a rejected command, dropped telemetry, a bad config, a recovered database."""
+
+    kind: Literal["notice"] = Field(default="notice", description="Message type.")
+    notice: str = Field(description="What happened (command_rejected, outbox_full, outbox_corrupt, config_invalid, device_error...).")
+    severity: Literal["info", "warning", "danger", "critical"] = Field(description="How serious it is.")
+    category: Literal["safety", "health"] = Field(default="health", description="Always health for now.")
+    source: str = Field(default="", description="Device, command or file it is about.")
+    summary: str = Field(description="One human sentence.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Facts (counts, seq ranges, problems).")
+
+
+class Playback(Envelope):
+    """What the loudspeaker did with one request, on `event/loudspeaker`."""
+
+    kind: Literal["playback"] = Field(default="playback", description="Message type.")
+    key: str = Field(description="Alarm kind or command that asked for it.")
+    ref: str = Field(default="", description="Alarm event_id or command id it was played for.")
+    what: str = Field(description="Text spoken, or clip:NAME.")
+    priority: Literal["emergency", "warning", "announcement"] = Field(description="Queue priority.")
+    outcome: Literal["completed", "pre-empted", "expired", "cooldown", "quiet_hours", "failed"] = Field(description="How it ended.")
+    plays: int = Field(ge=0, description="Complete plays done.")
+    started: datetime | None = Field(default=None, description="When the first play started.")
+    ended: datetime | None = Field(default=None, description="When it ended.")
+    error: str = Field(default="", description="Why it failed.")
+
+
 class Telemetry(Envelope):
     """A periodic reading of one sensor, on `telemetry/{sensor_id}`."""
 
@@ -157,6 +184,8 @@ WIRE_MODELS: dict[str, type[Envelope]] = {
     "telemetry": Telemetry,
     "health": Health,
     "reply": Reply,
+    "notice": Notice,
+    "playback": Playback,
 }
 
 

@@ -1,0 +1,1 @@
+"""Pure rules: `(state, reading, now) -> (state, signals)`. Time is passed in, never read."""

@@ -1,0 +1,230 @@
+"""The loudspeaker's queue: priorities, pre-emption, repeats, quiet hours, cool-downs, expiry.
+
+`PlayQueue` is the policy and is pure (time passed in): what plays next, what is dropped and
+why. `Announcer` is the thread that plays through a `Speaker` and cancels the current play when
+something more urgent arrives. Every item ends in exactly one report: completed, pre-empted
+(when its repeats could not be finished), expired, cooldown, quiet_hours, failed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from drivers.base import Speaker, Utterance
+from gateway.errors import DeviceUnavailable
+
+log = logging.getLogger(__name__)
+
+PRIORITY_RANK = {"emergency": 0, "warning": 1, "announcement": 2}
+
+
+@dataclass(slots=True)
+class Announcement:
+    """One request to play something, maybe several times."""
+
+    key: str  # what the cool-down is counted on (alarm kind, or a command id)
+    utterance: Utterance
+    priority: str = "warning"
+    repeat: int = 1
+    interval_s: float = 2.0
+    expires_at: float = float("inf")  # monotonic time after which it may no longer start
+    cooldown_s: float = 0.0
+    ref: str = ""  # the alarm event_id or command id this play is for
+    plays_done: int = 0
+    started_at: float | None = None
+    preempted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlayReport:
+    key: str
+    ref: str
+    what: str
+    priority: str
+    outcome: str  # completed, pre-empted, expired, cooldown, quiet_hours, failed
+    plays: int
+    started: float | None = None
+    ended: float | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuietWindow:
+    """Local minutes of the day [start, end); may wrap past midnight."""
+
+    start_min: int
+    end_min: int
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> "QuietWindow":
+        def minutes(s: str) -> int:
+            h, m = s.split(":")
+            return int(h) * 60 + int(m)
+
+        return cls(minutes(start), minutes(end))
+
+    def contains(self, minute_of_day: int) -> bool:
+        if self.start_min <= self.end_min:
+            return self.start_min <= minute_of_day < self.end_min
+        return minute_of_day >= self.start_min or minute_of_day < self.end_min
+
+
+@dataclass
+class PlayQueue:
+    """Pure policy of the loudspeaker queue."""
+
+    quiet: QuietWindow | None = None
+    _heap: list[tuple[int, int, Announcement]] = field(default_factory=list)
+    _counter: itertools.count = field(default_factory=itertools.count)
+    _last_played: dict[str, float] = field(default_factory=dict)
+
+    def submit(self, item: Announcement, now: float) -> PlayReport | None:
+        """Queue an item, or return the report of why it will not play."""
+        last = self._last_played.get(item.key)
+        if item.cooldown_s and last is not None and now - last < item.cooldown_s:
+            return _report(item, "cooldown")
+        heapq.heappush(self._heap, (PRIORITY_RANK[item.priority], next(self._counter), item))
+        return None
+
+    def requeue(self, item: Announcement) -> None:
+        """Put back a pre-empted item at the front of its priority."""
+        heapq.heappush(self._heap, (PRIORITY_RANK[item.priority], -next(self._counter), item))
+
+    def top_rank(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def next(self, now: float, minute_of_day: int) -> tuple[Announcement | None, list[PlayReport]]:
+        """The item to play now, and the reports of items dropped on the way."""
+        dropped = []
+        while self._heap:
+            _, _, item = heapq.heappop(self._heap)
+            if now > item.expires_at:
+                dropped.append(_report(item, "pre-empted" if item.preempted else "expired"))
+                continue
+            if item.priority != "emergency" and self.quiet is not None and self.quiet.contains(minute_of_day):
+                dropped.append(_report(item, "quiet_hours"))
+                continue
+            return item, dropped
+        return None, dropped
+
+    def played(self, item: Announcement, now: float) -> None:
+        self._last_played[item.key] = now
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def _report(item: Announcement, outcome: str, started: float | None = None, ended: float | None = None, error: str = "") -> PlayReport:
+    return PlayReport(item.key, item.ref, item.utterance.describe(), item.priority, outcome, item.plays_done,
+                      started if started is not None else item.started_at, ended, error)
+
+
+class Announcer:
+    """Plays the queue through a speaker in its own thread; more urgent items pre-empt."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        report: Callable[[PlayReport], None],
+        quiet: QuietWindow | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        local_minute: Callable[[], int] = lambda: (lambda t: t.hour * 60 + t.minute)(datetime.now()),
+        beat: Callable[[str], None] | None = None,
+    ) -> None:
+        self.speaker = speaker
+        self._report = report
+        self._queue = PlayQueue(quiet=quiet)
+        self._clock = clock
+        self._minute = local_minute
+        self._beat = beat or (lambda name: None)
+        self._lock = threading.Condition()
+        self._current: Announcement | None = None
+        self._cancel = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stop = True
+            self._cancel.set()
+            self._lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(self, item: Announcement) -> None:
+        """Queue an item; if it outranks what is playing, cut that short."""
+        with self._lock:
+            refused = self._queue.submit(item, self._clock())
+            if refused is None:
+                current = self._current
+                if current is not None and PRIORITY_RANK[item.priority] < PRIORITY_RANK[current.priority]:
+                    self._cancel.set()
+                self._lock.notify_all()
+        if refused is not None:
+            self._report(refused)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self._current is not None or len(self._queue) > 0
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stop and len(self._queue) == 0:
+                    self._beat("announcer")
+                    self._lock.wait(1.0)
+                if self._stop:
+                    return
+                item, dropped = self._queue.next(self._clock(), self._minute())
+                self._current = item
+                self._cancel.clear()
+            for r in dropped:
+                self._report(r)
+            if item is not None:
+                self._play(item)
+            with self._lock:
+                self._current = None
+
+    def _play(self, item: Announcement) -> None:
+        """Play the item's remaining repeats; stop early if pre-empted."""
+        self._beat("announcer")
+        while item.plays_done < item.repeat:
+            if item.plays_done > 0 and self._cancel.wait(item.interval_s):
+                break
+            try:
+                result = self.speaker.play(item.utterance, self._cancel)
+            except (DeviceUnavailable, OSError) as exc:
+                self.last_error = str(exc)
+                log.error("loudspeaker: %s", exc)
+                self._report(_report(item, "failed", ended=time.time(), error=str(exc)))
+                return
+            if item.started_at is None:
+                item.started_at = result.started
+            self._beat("announcer")
+            if not result.completed:
+                break
+            item.plays_done += 1
+        with self._lock:
+            self._queue.played(item, self._clock())
+            stopping = self._stop
+        if item.plays_done >= item.repeat:
+            self._report(_report(item, "completed", ended=time.time()))
+        elif stopping:
+            self._report(_report(item, "pre-empted", ended=time.time(), error="gateway stopping"))
+        else:
+            item.preempted = True
+            with self._lock:
+                self._queue.requeue(item)  # finish it after the more urgent item, unless it expires first
+                self._lock.notify_all()

@@ -1,0 +1,310 @@
+"""The MQTT uplink: birth and Will, draining the outbox with QoS 1, receiving commands.
+
+One thread owns the paho client and runs its network loop itself (`client.loop()`), so
+publishing, PUBACK bookkeeping and reconnection happen in one place without locks around the
+client. Each connection gets a fresh paho client: paho's own retry queue is thrown away with
+it, and everything not yet PUBACKed is republished from the outbox in `seq` order. The county
+may therefore see a message twice (same `seq`, same payload), never a message lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.backoff import backoff_delay
+from gateway.config import BrokerConfig
+from gateway.errors import OutboxError
+from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
+
+log = logging.getLogger(__name__)
+
+StatusFactory = Callable[[bool, str], bytes]
+CommandHandler = Callable[[str, bytes], None]
+
+
+@dataclass
+class UplinkStats:
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    published: int = 0
+    acked: int = 0
+    last_error: str = ""
+    next_attempt_in_s: float = 0.0
+    snapshots_sent: int = 0
+    snapshots_dropped: int = 0
+
+
+class Uplink:
+    """Keeps one MQTT connection alive and drains the outbox through it."""
+
+    ACK_FLUSH_COUNT = 200
+    ACK_FLUSH_S = 0.02
+    PREFETCH = 500
+
+    def __init__(
+        self,
+        cfg: BrokerConfig,
+        client_id: str,
+        status_topic: str,
+        command_filter: str,
+        outbox: Outbox,
+        status: StatusFactory,
+        on_command: CommandHandler | None = None,
+        beat: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.client_id = client_id
+        self.status_topic = status_topic
+        self.command_filter = command_filter
+        self.outbox = outbox
+        self.status = status
+        self.on_command = on_command
+        self._beat = beat or (lambda name: None)
+        self._rng = rng or random.Random()
+        self.stats = UplinkStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._connack: int | None = None
+        self._lost = False
+        self._inflight: dict[int, int] = {}
+        self._queues: dict[int, collections.deque[Queued]] = {ALARM: collections.deque(), TELEMETRY: collections.deque()}
+        self._cursor = {ALARM: -1, TELEMETRY: -1}
+        self._seen_version = {ALARM: -1, TELEMETRY: -1}
+        self._acked: list[int] = []
+        self._last_flush = time.monotonic()
+        self._snapshots: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=8)
+        self._snap_lock = threading.Lock()
+        self._wake = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="uplink", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def send_snapshot(self, topic: str, jpeg: bytes) -> None:
+        """Best effort, QoS 1, held in memory (at most 8) while the link is down."""
+        with self._snap_lock:
+            if len(self._snapshots) == self._snapshots.maxlen:
+                self.stats.snapshots_dropped += 1
+            self._snapshots.append((topic, jpeg))
+
+    def run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            self._beat("uplink")
+            if self._connect():
+                attempt = 0
+                self._serve()
+                self._teardown(goodbye=self._stop.is_set())
+                if self._stop.is_set():
+                    return
+            delay = backoff_delay(attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng)
+            attempt += 1
+            self.stats.next_attempt_in_s = delay
+            log.info("uplink: reconnecting in %.1f s (%s)", delay, self.stats.last_error)
+            deadline = time.monotonic() + delay
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                self._beat("uplink")
+                self._wake.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    # ------------------------------------------------------------------ connection
+
+    def _make_client(self) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311, clean_session=True)
+        c.will_set(self.status_topic, self.status(False, "connection lost"), qos=1, retain=True)
+        if self.cfg.username:
+            c.username_pw_set(self.cfg.username, self.cfg.password())
+        if self.cfg.tls is not None:
+            t = self.cfg.tls
+            c.tls_set(
+                ca_certs=str(t.ca_file),
+                certfile=str(t.cert_file) if t.cert_file else None,
+                keyfile=str(t.key_file) if t.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        c.max_inflight_messages_set(self.cfg.max_inflight + 16)
+        c.max_queued_messages_set(0)
+        c.connect_timeout = self.cfg.connect_timeout_s
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    def _connect(self) -> bool:
+        self._connack = None
+        self._lost = False
+        try:
+            client = self._make_client()
+            client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self.stats.last_error = f"cannot reach {self.cfg.host}:{self.cfg.port}: {exc}"
+            return False
+        self._client = client
+        deadline = time.monotonic() + self.cfg.connect_timeout_s
+        while self._connack is None and not self._lost and time.monotonic() < deadline and not self._stop.is_set():
+            client.loop(timeout=0.05)
+        if self._connack != 0:
+            reason = "no CONNACK in time" if self._connack is None else f"refused ({mqtt.connack_string(self._connack)})"
+            self.stats.last_error = f"{self.cfg.host}:{self.cfg.port}: {reason}"
+            self._close_socket()
+            return False
+        client.publish(self.status_topic, self.status(True, ""), qos=1, retain=True)
+        client.subscribe(self.command_filter, qos=1)
+        self.stats.connected = True
+        self.stats.connects += 1
+        self.stats.last_error = ""
+        log.info("uplink: connected to %s:%s", self.cfg.host, self.cfg.port)
+        return True
+
+    def _teardown(self, goodbye: bool) -> None:
+        self._flush_acks(force=True)
+        client = self._client
+        if client is not None and goodbye and not self._lost:
+            try:
+                info = client.publish(self.status_topic, self.status(False, "shutdown"), qos=1, retain=True)
+                deadline = time.monotonic() + 2.0
+                while not info.is_published() and time.monotonic() < deadline and not self._lost:
+                    client.loop(timeout=0.05)
+                    self._flush_acks(force=True)
+                client.disconnect()
+                client.loop(timeout=0.1)
+            except (OSError, RuntimeError, ValueError):
+                pass
+        self._close_socket()
+        self.stats.connected = False
+        self.stats.disconnects += 1
+        self._inflight.clear()
+        for q in self._queues.values():
+            q.clear()
+        self._cursor = {ALARM: -1, TELEMETRY: -1}
+        self._seen_version = {ALARM: -1, TELEMETRY: -1}
+
+    def _close_socket(self) -> None:
+        if self._client is not None:
+            try:
+                sock = self._client.socket()
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
+        self._client = None
+
+    # ------------------------------------------------------------------ serving
+
+    def _serve(self) -> None:
+        client = self._client
+        assert client is not None
+        while not self._stop.is_set() and not self._lost:
+            self._beat("uplink")
+            busy = self._fill()
+            self._send_snapshots()
+            rc = client.loop(timeout=0.0 if busy else 0.05)
+            if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN) and not self._lost:
+                self._lost = True
+                self.stats.last_error = f"connection lost ({mqtt.error_string(rc)})"
+            self._flush_acks()
+
+    def _next(self) -> Queued | None:
+        """Next message to send: queued alarms go ahead of queued telemetry."""
+        for klass in (ALARM, TELEMETRY):
+            q = self._queues[klass]
+            version = self.outbox.versions[klass]
+            if not q and version != self._seen_version[klass]:
+                self._seen_version[klass] = version
+                q.extend(self.outbox.peek(klass, self._cursor[klass], self.PREFETCH))
+                if len(q) == self.PREFETCH:
+                    self._seen_version[klass] = -1  # more may be waiting
+            if q:
+                return q.popleft()
+        return None
+
+    def _fill(self) -> bool:
+        """Publish until the in-flight window is full; True if anything was published."""
+        client = self._client
+        assert client is not None
+        sent = False
+        while len(self._inflight) < self.cfg.max_inflight:
+            msg = self._next()
+            if msg is None:
+                break
+            info = client.publish(msg.topic, msg.payload, qos=1, retain=msg.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+                self.stats.last_error = f"publish failed: {mqtt.error_string(info.rc)}"
+                self._lost = True
+                return sent
+            self._inflight[info.mid] = msg.seq
+            self._cursor[msg.klass] = msg.seq
+            self.stats.published += 1
+            sent = True
+        return sent
+
+    def _send_snapshots(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        while True:
+            with self._snap_lock:
+                if not self._snapshots:
+                    return
+                topic, jpeg = self._snapshots.popleft()
+            client.publish(topic, jpeg, qos=1)
+            self.stats.snapshots_sent += 1
+
+    def _flush_acks(self, force: bool = False) -> None:
+        if not self._acked:
+            return
+        now = time.monotonic()
+        if force or len(self._acked) >= self.ACK_FLUSH_COUNT or now - self._last_flush >= self.ACK_FLUSH_S:
+            batch, self._acked = self._acked, []
+            try:
+                self.outbox.ack(batch)
+            except OutboxError as exc:
+                # they stay in the outbox and go out again: a duplicate, never a loss
+                log.error("uplink: %s", exc)
+            self.stats.acked += len(batch)
+            self._last_flush = now
+
+    # ------------------------------------------------------------------ paho callbacks (this thread)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self._connack = int(reason_code.value) if hasattr(reason_code, "value") else int(reason_code)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+        self._lost = True
+        if not self.stats.last_error:
+            self.stats.last_error = f"disconnected ({reason_code})"
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
+        seq = self._inflight.pop(mid, None)
+        if seq is not None:
+            self._acked.append(seq)
+
+    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+        if self.on_command is None:
+            return
+        try:
+            self.on_command(message.topic, bytes(message.payload))
+        except Exception:  # a bad command must never take the uplink down
+            log.exception("uplink: command handler failed on %s", message.topic)
