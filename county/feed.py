@@ -138,10 +138,11 @@ class FeedCollector:
 class FeedSubscriber:
     """Subscribes to a prefix on a broker and feeds a collector (paho's own network thread)."""
 
-    def __init__(self, host: str, port: int, prefix: str, collector: FeedCollector, client_id: str = "") -> None:
+    def __init__(self, host: str, port: int, prefix: str, collector: FeedCollector, client_id: str = "", durable: bool = False) -> None:
+        """`durable`: a persistent session (needs a client id), so the broker keeps messages for it while it is away."""
         self.collector = collector
         self.prefix = prefix.rstrip("/")
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=not durable)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 2)
