@@ -136,14 +136,16 @@ class Announcer:
         quiet: QuietWindow | None = None,
         clock: Callable[[], float] = time.monotonic,
         local_minute: Callable[[], int] = lambda: (lambda t: t.hour * 60 + t.minute)(datetime.now()),
-        beat: Callable[[str], None] | None = None,
+        beat: Callable[..., None] | None = None,
+        max_play_s: float = 600.0,
     ) -> None:
         self.speaker = speaker
         self._report = report
         self._queue = PlayQueue(quiet=quiet)
         self._clock = clock
         self._minute = local_minute
-        self._beat = beat or (lambda name: None)
+        self._beat = beat or (lambda name, quiet_for=0.0: None)
+        self._max_play_s = max_play_s
         self._lock = threading.Condition()
         self._current: Announcement | None = None
         self._cancel = threading.Event()
@@ -203,6 +205,7 @@ class Announcer:
         while item.plays_done < item.repeat:
             if item.plays_done > 0 and self._cancel.wait(item.interval_s):
                 break
+            self._beat("announcer", quiet_for=self._max_play_s)  # silent while the clip plays; the driver bounds it
             try:
                 result = self.speaker.play(item.utterance, self._cancel)
             except (DeviceUnavailable, OSError) as exc:

@@ -22,20 +22,23 @@ class Heartbeats:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._beats: dict[str, float] = {}
+        self._beats: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def beat(self, name: str) -> None:
+    def beat(self, name: str, quiet_for: float = 0.0) -> None:
+        """Record a beat; `quiet_for` announces a known long silence (a loudspeaker clip playing)."""
         with self._lock:
-            self._beats[name] = self._clock()
+            self._beats[name] = (self._clock(), quiet_for)
 
     def ages(self) -> dict[str, float]:
         now = self._clock()
         with self._lock:
-            return {name: round(now - t, 2) for name, t in self._beats.items()}
+            return {name: round(now - t, 2) for name, (t, _) in self._beats.items()}
 
     def stalled(self, limit_s: float) -> list[str]:
-        return [name for name, age in self.ages().items() if age > limit_s]
+        now = self._clock()
+        with self._lock:
+            return [name for name, (t, quiet) in self._beats.items() if now - t > max(limit_s, quiet)]
 
 
 class SystemdNotifier:

@@ -95,3 +95,16 @@ def test_speaker_failure_is_reported_not_fatal(tmp_path: Path) -> None:
     ann.stop()
     assert [(r.key, r.outcome) for r in reports] == [("fire", "failed"), ("flood", "failed")]
     assert "hw:9" in reports[0].error
+
+
+def test_heartbeats_allow_a_known_long_silence() -> None:
+    from gateway.health import Heartbeats
+
+    now = [0.0]
+    beats = Heartbeats(clock=lambda: now[0])
+    beats.beat("uplink")
+    beats.beat("announcer", quiet_for=120.0)
+    now[0] = 60.0
+    assert beats.stalled(30.0) == ["uplink"]
+    now[0] = 121.0
+    assert sorted(beats.stalled(30.0)) == ["announcer", "uplink"]
