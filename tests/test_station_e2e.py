@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -72,6 +73,10 @@ def test_alarms_raised_during_outage_arrive_in_order_after_it(tmp_path: Path) ->
         assert wait_for(lambda: station.outbox.stats().alarms >= 4, timeout=15), station.outbox.stats()
         queued = station.outbox.stats()
         assert queued.depth > queued.alarms  # telemetry kept queueing too
+        # the warning was played on the spot while the link was down
+        plays = tmp_path / "speaker" / "plays.jsonl"
+        assert wait_for(plays.exists, timeout=10)
+        restarted_at = time.time()
         broker.start()
         assert wait_for(lambda: station.outbox.stats().depth == 0 and ("cleared", "warning") in alarm_states(collector, "water_level"), timeout=30)
     finally:
@@ -85,6 +90,22 @@ def test_alarms_raised_during_outage_arrive_in_order_after_it(tmp_path: Path) ->
     everything = sorted(set(alarms) | set(telemetry))
     assert everything == list(range(len(everything)))
     assert station.uplink.stats.connects >= 2
+    first_play = json.loads(plays.read_text(encoding="utf-8").splitlines()[0])
+    assert first_play["start"] < restarted_at and "水位危险" in first_play["text"]
+
+
+def test_corrupt_outbox_is_reported_on_the_wire(broker: LocalBroker, tmp_path: Path) -> None:
+    (tmp_path / "outbox.db").write_bytes(b"\x00garbage from a dying SD card" * 200)
+    collector, sub = subscribe(broker.port)
+    station = Station(config_of(station_dict(tmp_path, broker.port)))
+    station.start()
+    try:
+        assert wait_for(lambda: any(m.get("notice") == "outbox_corrupt" for m in collector.messages), timeout=15)
+    finally:
+        station.stop()
+        sub.stop()
+    notice = next(m for m in collector.messages if m.get("notice") == "outbox_corrupt")
+    assert notice["severity"] == "danger" and Path(notice["details"]["moved_to"]).exists()
 
 
 def subscribe_durable(port: int):  # noqa: ANN201
