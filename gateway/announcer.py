@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from drivers.base import Speaker, Utterance
-from gateway.errors import DeviceUnavailable
+from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
 PRIORITY_RANK = {"emergency": 0, "warning": 1, "announcement": 2}
+SILENCED = "silenced by a county command"  # error text of items dropped (outcome quiet_hours) during a silence
 
 
 @dataclass(slots=True)
@@ -84,6 +85,8 @@ class PlayQueue:
     _heap: list[tuple[int, int, Announcement]] = field(default_factory=list)
     _counter: itertools.count = field(default_factory=itertools.count)
     _last_played: dict[str, float] = field(default_factory=dict)
+    silenced_until: float = float("-inf")  # a county `silence` command: monotonic end
+    silence_emergencies: bool = False
 
     def submit(self, item: Announcement, now: float) -> PlayReport | None:
         """Queue an item, or return the report of why it will not play."""
@@ -111,8 +114,15 @@ class PlayQueue:
             if item.priority != "emergency" and self.quiet is not None and self.quiet.contains(minute_of_day):
                 dropped.append(_report(item, "quiet_hours"))
                 continue
+            if self.silenced(item, now):
+                dropped.append(_report(item, "quiet_hours", error=SILENCED))
+                continue
             return item, dropped
         return None, dropped
+
+    def silenced(self, item: Announcement, now: float) -> bool:
+        """Whether a county silence holds this item now (emergencies only when it was forced)."""
+        return now < self.silenced_until and (self.silence_emergencies or item.priority != "emergency")
 
     def played(self, item: Announcement, now: float) -> None:
         self._last_played[item.key] = now
@@ -177,6 +187,27 @@ class Announcer:
         if refused is not None:
             self._report(refused)
 
+    def silence(self, until: float, emergencies_too: bool = False) -> None:
+        """Drop what would play before monotonic `until` (emergencies too only if forced); cut the current play if it is held.
+
+        Separate from quiet hours: the county asks for it (e.g. a false alarm looping), it lasts a
+        set time, and items dropped meanwhile are reported `quiet_hours` with the error SILENCED.
+        An `until` in the past lifts the silence.
+        """
+        with self._lock:
+            self._queue.silenced_until = until
+            self._queue.silence_emergencies = emergencies_too
+            current = self._current
+            if current is not None and self._queue.silenced(current, self._clock()):
+                self._cancel.set()
+            self._lock.notify_all()
+
+    def silenced_until(self) -> float | None:
+        """Monotonic end of the current silence, or None."""
+        with self._lock:
+            until = self._queue.silenced_until
+        return until if until > self._clock() else None
+
     def busy(self) -> bool:
         with self._lock:
             return self._current is not None or len(self._queue) > 0
@@ -208,7 +239,7 @@ class Announcer:
             self._beat("announcer", quiet_for=self._max_play_s)  # silent while the clip plays; the driver bounds it
             try:
                 result = self.speaker.play(item.utterance, self._cancel)
-            except (DeviceUnavailable, OSError) as exc:
+            except (GatewayError, OSError) as exc:  # device gone, or an utterance it cannot play (bad clip)
                 self.last_error = str(exc)
                 log.error("loudspeaker: %s", exc)
                 self._report(_report(item, "failed", ended=time.time(), error=str(exc)))

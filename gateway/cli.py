@@ -51,6 +51,11 @@ def run(
 ) -> None:
     """Run the station until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # it logs every timeout; the driver counts and reports them
+    from gateway.config_trial import settle_before_start
+
+    if settle_before_start(config):  # a config/set trial ran out of time while the gateway was down or crashing
+        logging.getLogger(__name__).error("%s: the config change on trial was rolled back", config)
     try:
         cfg, problems = resolve_config(config)
     except ConfigError as exc:
@@ -65,7 +70,7 @@ def run(
 
     from gateway.station import Station
 
-    station = Station(cfg)
+    station = Station(cfg, config_path=config)
     if problems:
         station.notice("config_invalid", f"{config} is invalid; running on the last good config", severity="danger",
                        source=str(config), details={"problems": problems})
@@ -77,6 +82,8 @@ def run(
         station.run_forever(stop)
     finally:
         station.stop()
+    if station.exit_code:
+        raise typer.Exit(station.exit_code)  # e.g. 75 after config/set: systemd starts the gateway again
 
 
 @app.command()

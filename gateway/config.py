@@ -187,6 +187,51 @@ class LoudspeakerConfig(ConfigModel):
     quiet_hours: QuietHours | None = Field(default=None, description="Hours when only emergencies play.")
 
 
+class CountyKey(ConfigModel):
+    """One county public key that may sign commands; give the key inline or as a file."""
+
+    name: str = Field(min_length=1, max_length=64, description="Label of the key (e.g. county-2026), shown in replies and logs.")
+    public_key: str | None = Field(default=None, description="Ed25519 public key: base64 of its 32 raw bytes, or PEM (countyctl keygen prints it).")
+    public_key_file: Path | None = Field(default=None, description="File holding the public key, base64 or PEM.")
+
+    @model_validator(mode="after")
+    def _loadable(self) -> "CountyKey":
+        if (self.public_key is None) == (self.public_key_file is None):
+            raise ValueError("give exactly one of public_key or public_key_file")
+        self.load()
+        return self
+
+    def load(self) -> Any:
+        """The Ed25519 public key; ValueError if it cannot be read."""
+        from gateway.signing import load_public_key
+
+        if self.public_key is not None:
+            return load_public_key(self.public_key)
+        assert self.public_key_file is not None
+        try:
+            return load_public_key(self.public_key_file.read_bytes())
+        except OSError as exc:
+            raise ValueError(f"cannot read {self.public_key_file}: {exc.strerror or exc}") from None
+
+
+class CommandsConfig(ConfigModel):
+    """Signed commands from the county: which keys are trusted and how strictly they are checked."""
+
+    keys: list[CountyKey] = Field(
+        default_factory=list,
+        description="County public keys; a command signed by any of them is accepted (several during a rotation). None: every command is rejected.",
+    )
+    max_clock_skew_s: float = Field(default=60.0, ge=0, le=3600, description="Tolerated difference between the county's clock and the station's.")
+    max_lifetime_s: float = Field(default=86400.0, gt=0, le=7 * 86400, description="Longest validity (expiry minus issue time) a command may ask for.")
+    text_max_chars: int = Field(default=200, ge=1, le=2000, description="Longest text an announce command may ask the loudspeaker to speak.")
+    config_rollback_s: float = Field(
+        default=120.0, ge=5, le=3600, description="After a config/set, go back to the previous file unless the gateway is online again within this time."
+    )
+    rejections_per_minute: int = Field(
+        default=30, ge=1, le=100000, description="Replies and notices for rejected commands beyond this rate are counted, not sent (a flood must not fill the outbox)."
+    )
+
+
 class StationConfig(ConfigModel):
     """A village station: identity, broker, outbox, sensors, cameras, loudspeaker and rules."""
 
@@ -199,6 +244,7 @@ class StationConfig(ConfigModel):
     fire_inputs: list[FireInputConfig] = Field(default_factory=list, description="Fire and smoke inputs.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras and their detection settings.")
     loudspeaker: LoudspeakerConfig | None = Field(default=None, description="Public-address loudspeaker (None: no PA).")
+    commands: CommandsConfig = Field(default_factory=CommandsConfig, description="Signed commands from the county (none accepted until keys are installed).")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "StationConfig":

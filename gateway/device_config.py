@@ -7,7 +7,7 @@ A new driver adds one model here (with a unique `type` literal) and one case in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -48,20 +48,18 @@ SERIAL_PORT_DESCRIPTION = (
 )
 
 
-class _Backoff(ConfigModel):
-    """Reconnection delays shared by the serial drivers."""
-
-    backoff_initial_s: float = Field(default=1.0, gt=0, description="Delay before the first retry after a failure.")
-    backoff_max_s: float = Field(default=60.0, gt=0, description="Cap of the retry delay, which doubles after each failure.")
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> "_Backoff":
-        if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError("backoff_max_s must not be below backoff_initial_s")
-        return self
+def _backoff_field(initial: bool) -> Any:
+    if initial:
+        return Field(default=1.0, gt=0, description="Delay before the first retry after a failure.")
+    return Field(default=60.0, gt=0, description="Cap of the retry delay, which doubles after each failure.")
 
 
-class UltrasonicWaterLevel(_Backoff):
+def _check_backoff(initial_s: float, max_s: float) -> None:
+    if max_s < initial_s:
+        raise ValueError("backoff_max_s must not be below backoff_initial_s")
+
+
+class UltrasonicWaterLevel(ConfigModel):
     """A UART ultrasonic distance sensor looking down at the water (A02YYUW, DYP-A01, MaxBotix)."""
 
     type: Literal["ultrasonic"] = Field(description="Driver type: UART ultrasonic distance sensor.")
@@ -88,9 +86,12 @@ class UltrasonicWaterLevel(_Backoff):
         default=0.10, gt=0, description="Frames farther than this from the median are echoes (reeds, waves) and left out."
     )
     timeout_s: float = Field(default=1.0, gt=0, le=30, description="A read with no valid frame for this long fails (sensor offline).")
+    backoff_initial_s: float = _backoff_field(initial=True)
+    backoff_max_s: float = _backoff_field(initial=False)
 
     @model_validator(mode="after")
     def _range(self) -> "UltrasonicWaterLevel":
+        _check_backoff(self.backoff_initial_s, self.backoff_max_s)
         if self.max_distance_m <= self.min_distance_m:
             raise ValueError("max_distance_m must be above min_distance_m")
         return self
@@ -99,7 +100,7 @@ class UltrasonicWaterLevel(_Backoff):
         return bytes.fromhex(self.trigger_hex) if self.trigger_hex else None
 
 
-class ModbusWaterLevel(_Backoff):
+class ModbusWaterLevel(ConfigModel):
     """A level (or distance) transmitter on an RS-485 Modbus RTU line; several may share one port."""
 
     type: Literal["modbus"] = Field(description="Driver type: Modbus RTU register.")
@@ -135,9 +136,12 @@ class ModbusWaterLevel(_Backoff):
         default=0.3, gt=0, le=10, description="Wait this long for a reply; keep it short so a dead device does not stall the line."
     )
     retries: int = Field(default=1, ge=0, le=5, description="Retries after a timeout or garbled reply before the read fails.")
+    backoff_initial_s: float = _backoff_field(initial=True)
+    backoff_max_s: float = _backoff_field(initial=False)
 
     @model_validator(mode="after")
     def _distance_needs_mount(self) -> "ModbusWaterLevel":
+        _check_backoff(self.backoff_initial_s, self.backoff_max_s)
         if self.value_is == "distance" and self.mount_height_m is None:
             raise ValueError("value_is: distance needs mount_height_m")
         if self.scale == 0:
@@ -261,6 +265,9 @@ class AlsaSpeaker(ConfigModel):
     speed_wpm: int = Field(default=150, ge=80, le=450, description="Speaking speed of espeak-ng, words per minute.")
     amplitude: int = Field(default=100, ge=0, le=200, description="espeak-ng amplitude (loudness of the synthesised voice).")
     amplifier: AmplifierRelay | None = Field(default=None, description="Amplifier power relay (None: always powered).")
+    max_play_s: float = Field(
+        default=300.0, gt=0, le=600, description="Stop a play that runs longer than this (a wedged audio device) and report it."
+    )
 
 
 SpeakerDriver = Annotated[Union[SimulatedSpeaker, AlsaSpeaker], Field(discriminator="type")]

@@ -154,5 +154,6 @@ def build_speaker(cfg: LoudspeakerConfig, pin_factory: Factory | None = None, na
             warmup_s=amp.warmup_s if amp is not None else 0.0,
             hold_s=amp.hold_s if amp is not None else 0.0,
             clip_dir=d.clip_dir,
+            max_play_s=d.max_play_s,
         )
     raise TypeError(f"no speaker driver for type {d.type!r}")

@@ -37,8 +37,13 @@ def wait_port(host: str, port: int, timeout: float = 10.0) -> bool:
 class LocalBroker:
     """Start, stop and restart a mosquitto bound to 127.0.0.1 on one port."""
 
-    def __init__(self, port: int | None = None, extra_config: str = "", workdir: Path | None = None, persistent: bool = False) -> None:
-        """`persistent`: keep sessions and queued QoS 1 messages across stop/start, as a county broker does."""
+    def __init__(self, port: int | None = None, extra_config: str = "", workdir: Path | None = None, persistent: bool = False,
+                 listener_config: str | None = None) -> None:
+        """`persistent`: keep sessions and queued QoS 1 messages across stop/start, as a county broker does.
+
+        `listener_config`: replaces the plain anonymous listener (e.g. TLS listeners, a password
+        file and an ACL); it must listen on `self.port`, the port `start()` waits for.
+        """
         exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if exe is None:
             raise FileNotFoundError("mosquitto is not installed (make test/make demo install it: apt-get install mosquitto)")
@@ -51,7 +56,8 @@ class LocalBroker:
         self.log_path = self._dir / "mosquitto.log"
         self.config_path.write_text(
             # run as whoever started it: as root mosquitto would switch to 'mosquitto', who cannot write our folder
-            f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"user {getpass.getuser()}\n"
+            + (listener_config if listener_config is not None else f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
             + (f"persistence true\npersistence_location {self._dir}/\nautosave_interval 1\n" if persistent else "persistence false\n")
             + f"max_queued_messages 100000\nmax_inflight_messages 0\n{extra_config}\n",
             encoding="utf-8",

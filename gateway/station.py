@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import Utterance
+from drivers.modbus_bus import ModbusBusPool
 from gateway import __version__
 from gateway.alarms import SEVERITY_RANK, AlarmBook, AlarmSignal, Transition
 from gateway.announcer import Announcement, Announcer, PlayReport, QuietWindow
@@ -71,7 +72,9 @@ class Station:
         wall: Callable[[], float] = time.time,
         notifier: SystemdNotifier | None = None,
         command_handler: Callable[["Station", str, bytes], None] | None = None,
+        config_path: Path | None = None,
     ) -> None:
+        """`config_path`: the station file, which config/set rewrites (None: config/set is refused)."""
         self.cfg = cfg
         self._clock = clock
         self.wall = WallClock(cfg.clock, now=wall)
@@ -89,11 +92,19 @@ class Station:
         self._threads: list[threading.Thread] = []
         self.device_state: dict[str, str] = {}
         self._command_handler = command_handler
+        self.config_path = config_path
+        self.exit_code: int | None = None  # set by request_exit: the process should end with it
+        self._run_stop: threading.Event | None = None
+        if command_handler is None and cfg.commands.keys:
+            from gateway.commands import CommandDesk
+
+            self._command_handler = CommandDesk.build(cfg, clock=clock, wall=self.wall, config_path=config_path)
         self._camera_watches: list[Any] = []
 
         self._water = {s.id: _WaterTrack(stale=StaleState(since=clock())) for s in cfg.water_sensors}
         self._fire = {f.id: _FireTrack(stale=StaleState(since=clock())) for f in cfg.fire_inputs}
         self._water_cfg = {s.id: s for s in cfg.water_sensors}
+        self._modbus = ModbusBusPool()  # sensors sharing an RS-485 line share one client and its lock
         self._fire_cfg = {f.id: f for f in cfg.fire_inputs}
 
         self.announcer: Announcer | None = None
@@ -232,11 +243,13 @@ class Station:
         if self.announcer is not None:
             self.announcer.stop()
         self.uplink.stop()
+        self._command_hook("close")
         self.outbox.close()
 
     def run_forever(self, stop: threading.Event) -> None:
         """Main thread: ping the systemd watchdog while every loop is alive."""
         limit = self.cfg.health.loop_stall_s
+        self._run_stop = stop
         while not stop.wait(min(5.0, limit / 3)):
             stalled = self.beats.stalled(limit)
             if stalled:
@@ -244,6 +257,12 @@ class Station:
                 log.error("loops stalled: %s (watchdog not pinged)", stalled)
             else:
                 self.notifier.watchdog()
+
+    def request_exit(self, code: int) -> None:
+        """Ask the process to end with `code` (config/set: exit so systemd restarts on the new file)."""
+        self.exit_code = code
+        if self._run_stop is not None:
+            self._run_stop.set()
 
     # ------------------------------------------------------------------ device loops
 
@@ -255,7 +274,10 @@ class Station:
             self.beats.beat(f"water:{sensor_id}")
             try:
                 if driver is None:
-                    driver = build_water_sensor(cfg, clock=self._clock)
+                    driver = build_water_sensor(
+                        cfg, clock=self._clock, modbus_buses=self._modbus,
+                        on_change=lambda status: self._inbox.put(("link", sensor_id, status.online, status.last_error or "")),
+                    )
                 reading = driver.read()
                 attempt = 0
                 self._inbox.put(("water", sensor_id, reading.level_m, self._clock(), None))
@@ -330,8 +352,16 @@ class Station:
             self._apply(item[1], now)
         elif kind == "playback":
             self._publish_playback(item[1])
+            self._command_hook("on_playback", item[1])
         elif kind == "command":
             self._on_command(item[1], item[2])
+        elif kind == "link":
+            _, device, online, error = item
+            if online:
+                self.notice("device_online", f"{device} is answering again", severity="info", source=device)
+            else:
+                self.notice("device_offline", f"{device} went offline: {error}", severity="warning", source=device,
+                            details={"error": error})
         elif kind == "loop_crash":
             self.notice("loop_crash", f"loop {item[1]} crashed and was restarted: {item[2]}", source=item[1])
 
@@ -402,6 +432,7 @@ class Station:
             track.stale, signals = stale_step(track.stale, now, source=sensor_id, stale_after_s=self._water_cfg[sensor_id].stale_after_s, ok=None)
             for s in signals:
                 self._apply(s, now)
+        self._command_hook("tick", now)
         drops = self.outbox.take_drop_report()
         if drops is not None:
             count, first, last = drops
@@ -470,6 +501,12 @@ class Station:
         name = topic.rsplit("/cmd/", 1)[-1]
         self.notice("command_rejected", f"command {name!r} rejected: this station accepts no commands (no county keys installed)",
                     source=name, details={"topic": topic, "bytes": len(payload)})
+
+    def _command_hook(self, name: str, *args: Any) -> None:
+        """Call an optional hook of the command handler (on_playback, tick, close), if it has one."""
+        hook = getattr(self._command_handler, name, None)
+        if hook is not None:
+            hook(self, *args)
 
     def _publish_health(self) -> None:
         stats = self.outbox.stats()

@@ -1,0 +1,106 @@
+"""The arguments of each county command, validated before anything runs.
+
+Strict models (no type coercion, unknown fields refused): a genuine command from the county
+with a bad argument is still refused with a clear reason, never half-run. Text that will be
+spoken is bounded (the station's `text_max_chars` is checked by the dispatcher on top of the
+hard cap here) and may not carry control characters; it is handed to the speech engine as one
+argument, never through a shell. A clip is a bare name in the speaker's clip folder, never a path.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CLIP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.wav)?$"
+ALARM_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def _printable(value: str) -> str:
+    """Refuse control and format characters (newlines, escapes, bidi overrides): they are never needed."""
+    bad = [c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")]
+    if bad:
+        raise ValueError(f"contains {len(bad)} control or unassigned character(s), e.g. U+{ord(bad[0]):04X}")
+    if not value.strip():
+        raise ValueError("is blank")
+    return value
+
+
+class Args(BaseModel):
+    """Base of command arguments: strict and closed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class NoArgs(Args):
+    """status, selftest, config/get take no arguments."""
+
+
+class AnnounceArgs(Args):
+    """Play a text or a clip on the loudspeaker."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=2000, description="Text to speak.")
+    clip: str | None = Field(default=None, pattern=CLIP_NAME, description="Name of a clip in the speaker's clip folder.")
+    priority: Literal["emergency", "warning", "announcement"] = Field(default="announcement", description="Queue priority.")
+    repeat: int = Field(default=1, ge=1, le=10, description="How many times to play it.")
+    interval_s: float = Field(default=2.0, ge=0, le=60, description="Pause between repeats.")
+    expires_s: float = Field(default=300.0, gt=0, le=86400, description="Drop it if it cannot start within this time of arriving.")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return None if value is None else _printable(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "AnnounceArgs":
+        if (self.text is None) == (self.clip is None):
+            raise ValueError("give exactly one of text or clip")
+        return self
+
+
+class SilenceArgs(Args):
+    """Hold the loudspeaker for a while; 0 lifts a silence."""
+
+    duration_s: float = Field(ge=0, le=86400, description="How long to stay silent; 0 ends a silence now.")
+    force: bool = Field(default=False, description="Silence emergencies too (otherwise they still play).")
+
+
+class AckArgs(Args):
+    """An operator acknowledges an open alarm."""
+
+    event_id: str = Field(pattern=ALARM_ID, description="The alarm's event_id.")
+    operator: str = Field(min_length=1, max_length=64, description="Name of the operator who acknowledged it.")
+
+    @field_validator("operator")
+    @classmethod
+    def _operator(cls, value: str) -> str:
+        return _printable(value)
+
+
+class ConfigSetArgs(Args):
+    """A JSON merge patch (RFC 7396) of the station file."""
+
+    patch: dict[str, Any] = Field(min_length=1, description="Keys to set; null removes a key; lists are replaced whole.")
+
+
+ARGS: dict[str, type[Args]] = {
+    "announce": AnnounceArgs,
+    "silence": SilenceArgs,
+    "ack": AckArgs,
+    "status": NoArgs,
+    "selftest": NoArgs,
+    "config/get": NoArgs,
+    "config/set": ConfigSetArgs,
+}
+
+
+def parse_args(name: str, args: dict[str, Any]) -> Args:
+    """The validated arguments of a command; ValueError naming the first problem."""
+    try:
+        return ARGS[name].model_validate(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "args"
+        raise ValueError(f"{where}: {first['msg']}") from None
