@@ -83,7 +83,7 @@ class FeedCollector:
             line = FeedLine(time.time(), station, topic_kind, "snapshot", None, f"snapshot {len(payload)} bytes for {parts[-1]}", "magenta")
             self.on_line(line)
             return line
-        if topic_kind == "cmd":
+        if topic_kind in ("cmd", "selftest"):  # commands to stations; `stationctl check` round-trip probes
             return None
         try:
             doc = json.loads(payload)

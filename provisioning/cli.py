@@ -9,8 +9,21 @@ import typer
 
 from gateway.config import config_schema, load_config
 from gateway.errors import ConfigError
+from provisioning import calibrate, check, init_cmd, keys, model, report, service, zone
+from provisioning.replay import replay_command
 
 app = typer.Typer(help="Provision, check and commission a village station gateway.", no_args_is_help=True)
+
+# Each command lives in its own module and registers itself here.
+init_cmd.register(app)
+check.register(app)
+calibrate.register(app)
+zone.register(app)
+keys.register(app)
+model.register(app)
+service.register(app)
+report.register(app)
+app.command("replay")(replay_command)
 
 
 @app.command()
@@ -20,6 +33,7 @@ def validate(file: Path = typer.Argument(..., help="Station config (YAML) to che
         cfg = load_config(file)
     except ConfigError as exc:
         typer.echo(f"INVALID {exc}", err=True)
+        typer.echo("next: fix the field(s) named above (see `stationctl schema` for every field), then validate again", err=True)
         raise typer.Exit(2) from None
     typer.echo(
         f"OK {file}: station {cfg.station.path}, {len(cfg.water_sensors)} water sensor(s), "

@@ -1,0 +1,80 @@
+"""Cameras: frame rate, a saved snapshot, and a look at whether the picture is usable."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gateway.config import StationConfig
+from gateway.errors import GatewayError
+from gateway.vision_config import CameraConfig
+from provisioning.frames import grab, open_camera, save_jpeg
+from provisioning.probes import Say, quiet
+from provisioning.results import CheckResult
+
+DARK = 15.0  # mean grey level under which the picture is taken as black
+FLAT = 4.0  # standard deviation under which the picture is taken as one colour (covered lens)
+SLOW_FPS = 2.0
+
+
+def detect_people(cfg: CameraConfig, image: np.ndarray) -> dict[str, object]:
+    """Run the camera's person detector once on the snapshot, as the gateway will (model, hash, labels)."""
+    from edge_models.detector import SsdDetector
+    from edge_models.runtime import TfliteModel, load_labels
+
+    d = cfg.detection
+    assert d is not None
+    m = d.model
+    model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, input_mean=m.input_mean, input_std=m.input_std)
+    detector = SsdDetector(model, load_labels(m.labels) if m.labels else [])
+    started = time.perf_counter()
+    found = detector.detect(image, min_score=d.min_score)
+    people = [x for x in found if x.label in d.person_labels]
+    return {"persons": len(people), "detections": len(found), "invoke_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def probe_one(cfg: CameraConfig, frames: int, snapshot_dir: Path, say: Say = quiet) -> CheckResult:
+    started = time.monotonic()
+    values: dict[str, object] = {"driver": cfg.driver.type}
+    try:
+        camera = open_camera(cfg)
+        try:
+            sample = grab(camera, frames, say=lambda s: say(f"{cfg.id} {s}"))
+        finally:
+            camera.close()
+    except (GatewayError, OSError, ValueError, RuntimeError) as exc:
+        return CheckResult("camera", cfg.id, "fail", f"no frames: {exc}", values,
+                           hint="check the camera's power, cable or stream URL in the station file, then check again")
+    path = save_jpeg(sample.last, snapshot_dir / f"{cfg.id}.jpg")
+    grey = np.asarray(sample.last).mean(axis=2) if sample.last.ndim == 3 else np.asarray(sample.last)
+    mean, std = float(grey.mean()), float(grey.std())
+    values.update(frames=len(sample.frames), fps=sample.fps, width=sample.width, height=sample.height,
+                  mean_grey=round(mean, 1), contrast=round(std, 1))
+    summary = f"{len(sample.frames)} frames at {sample.fps:.1f} fps, {sample.width}x{sample.height}"
+    if cfg.detection is not None:
+        try:
+            seen = detect_people(cfg, sample.last)
+        except (GatewayError, OSError, ValueError, RuntimeError) as exc:
+            values["detection_error"] = str(exc)
+            return CheckResult("camera", cfg.id, "fail", f"{summary}; the person detector cannot run: {exc}", values,
+                               hint="install the model with its hash: stationctl model install MODEL --sha256 HEX "
+                               f"--config FILE --camera {cfg.id}", artifacts={"snapshot": str(path)})
+        values.update(seen)
+        summary += f"; detector ok ({seen['persons']} person(s) in view, {seen['invoke_ms']} ms)"
+    if cfg.zones:
+        summary += f"; {len(cfg.zones)} danger zone(s)"
+    row = CheckResult("camera", cfg.id, "pass", summary, values, artifacts={"snapshot": str(path)},
+                      duration_s=round(time.monotonic() - started, 2))
+    if mean < DARK or std < FLAT:
+        row.status, row.summary = "warn", summary + "; the picture is black or flat"
+        row.hint = "look at the snapshot: remove the lens cap, clean the lens, or check the infrared light at night"
+    elif 0 < sample.fps < SLOW_FPS:
+        row.status, row.summary = "warn", summary + "; the frame rate is low"
+        row.hint = "use the camera's sub-stream or a lower resolution, and check the network link"
+    return row
+
+
+def probe_cameras(cfg: StationConfig, frames: int, snapshot_dir: Path, say: Say = quiet) -> list[CheckResult]:
+    return [probe_one(cam, frames, snapshot_dir, say) for cam in cfg.cameras]

@@ -1,0 +1,43 @@
+"""The loudspeaker: play the test phrase through the real driver (amplifier relay included)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from drivers.base import Utterance
+from gateway.config import StationConfig
+from gateway.devices import build_speaker
+from gateway.errors import GatewayError
+from provisioning.probes import Say, quiet
+from provisioning.results import CheckResult
+
+TEST_PHRASE = "这是广播系统测试。一,二,三。"
+
+
+def probe_speaker(cfg: StationConfig, phrase: str = TEST_PHRASE, say: Say = quiet) -> list[CheckResult]:
+    if cfg.loudspeaker is None:
+        return []
+    started = time.monotonic()
+    values: dict[str, object] = {"driver": cfg.loudspeaker.driver.type, "phrase": phrase}
+    say("loudspeaker: playing the test phrase")
+    try:
+        speaker = build_speaker(cfg.loudspeaker)
+    except (GatewayError, OSError, ValueError, RuntimeError) as exc:
+        return [CheckResult("speaker", "loudspeaker", "fail", f"cannot start the driver: {exc}", values,
+                            hint="install alsa-utils and espeak-ng, check the amplifier relay pin, then check again")]
+    try:
+        result = speaker.play(Utterance(text=phrase), threading.Event())
+    except (GatewayError, OSError, ValueError, RuntimeError) as exc:
+        return [CheckResult("speaker", "loudspeaker", "fail", f"could not play: {exc}", values,
+                            hint="check the ALSA device (aplay -l lists the cards; use e.g. plughw:CARD=Device,DEV=0) "
+                            "and the amplifier's power")]
+    finally:
+        speaker.close()
+    played = round(result.ended - result.started, 2)
+    values.update(completed=result.completed, played_s=played)
+    if not result.completed:
+        return [CheckResult("speaker", "loudspeaker", "fail", f"playback stopped early after {played} s", values,
+                            hint="check the ALSA device and run the check again")]
+    return [CheckResult("speaker", "loudspeaker", "pass", f"played the test phrase ({played} s): listen that it was heard",
+                        values, duration_s=round(time.monotonic() - started, 2))]

@@ -1,0 +1,132 @@
+"""`stationctl report`: the commissioning report the county archives.
+
+It runs the full self-test, draws each camera's danger zones on its snapshot, and writes
+`report.json` (machine-readable, for the county's records) and `report.html` (one
+self-contained page with the pictures embedded, for people), plus the snapshots themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import typer
+
+from gateway import __version__
+from gateway.config import StationConfig, load_config
+from provisioning.check import STEPS, CheckOptions, meta, run_checks
+from provisioning.probes.speaker import TEST_PHRASE
+from provisioning.report_render import render_html
+from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
+from provisioning.station_file import write_atomic
+from provisioning.ui import handled, make_console
+from provisioning.zone_config import find_layout, zones_of
+from provisioning.zone_draw import draw_zones
+
+
+def devices(cfg: StationConfig) -> list[dict[str, Any]]:
+    """What is installed, one row per device, with the settings a county engineer asks about."""
+    rows: list[dict[str, Any]] = []
+    for w in cfg.water_sensors:
+        d = w.driver
+        where = getattr(d, "port", "") or "scenario"
+        rows.append({"kind": "water level", "id": w.id, "name": w.name, "driver": d.type, "where": where,
+                     "settings": {"warning_m": w.rules.warning_m, "danger_m": w.rules.danger_m,
+                                  **{k: getattr(d, k) for k in ("mount_height_m", "offset", "slave_id", "address") if getattr(d, k, None) is not None}}})
+    for f in cfg.fire_inputs:
+        d = f.driver
+        where = getattr(d, "pin", None) or getattr(d, "channel", None)
+        rows.append({"kind": f.kind, "id": f.id, "name": f.name, "driver": d.type,
+                     "where": f"pin {where}" if getattr(d, "pin", None) is not None else (f"channel {where}" if where is not None else "schedule"),
+                     "settings": {"debounce_s": f.debounce_s}})
+    for c in cfg.cameras:
+        rows.append({"kind": "camera", "id": c.id, "name": c.name, "driver": c.driver.type,
+                     "where": str(getattr(c.driver, "path", "") or getattr(c.driver, "url", "")), "settings": {}})
+    if cfg.loudspeaker is not None:
+        d = cfg.loudspeaker.driver
+        rows.append({"kind": "loudspeaker", "id": "loudspeaker", "name": "", "driver": d.type,
+                     "where": str(getattr(d, "device", "") or getattr(d, "record_dir", "")),
+                     "settings": {"actions": [a.alarm for a in cfg.loudspeaker.actions]}})
+    return rows
+
+
+def camera_views(cfg: StationConfig, results: list[CheckResult], out: Path) -> list[dict[str, Any]]:
+    """Per camera: its snapshot, its zones drawn on it (PNG), and the zones' corners."""
+    layout = find_layout()
+    snaps = {r.target: r.artifacts.get("snapshot") for r in results if r.check == "camera"}
+    views = []
+    for cam in cfg.cameras:
+        zones = zones_of(cam, layout) if layout is not None else []
+        view: dict[str, Any] = {"id": cam.id, "name": cam.name, "snapshot": snaps.get(cam.id), "zones_png": None,
+                                "zones": [{"name": n, "polygon": [list(p) for p in pts]} for n, pts in zones]}
+        snap = snaps.get(cam.id)
+        if snap and zones:
+            image = cv2.imread(snap, cv2.IMREAD_COLOR)
+            if image is not None:
+                png = out / "zones" / f"{cam.id}.png"
+                png.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(png), draw_zones(image, zones, highlight=None))
+                view["zones_png"] = str(png)
+        views.append(view)
+    return views
+
+
+def relative(doc: Any, base: Path) -> Any:
+    """Paths under the report folder written relative to it, so the folder can be moved whole."""
+    if isinstance(doc, dict):
+        return {k: relative(v, base) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [relative(v, base) for v in doc]
+    if isinstance(doc, str) and doc.startswith(str(base) + "/"):
+        return doc[len(str(base)) + 1:]
+    return doc
+
+
+def report(
+    config: Path = typer.Option(..., "--config", "-c", help="Station file (YAML)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for report.json, report.html and the pictures."),
+    technician: str = typer.Option("", "--technician", help="Who commissioned the station (printed on the report)."),
+    samples: int = typer.Option(5, min=1, max=50, help="Readings per water sensor and fire input."),
+    frames: int = typer.Option(10, min=2, max=300, help="Frames per camera."),
+    sound: bool = typer.Option(True, "--sound/--no-sound", help="Play the test phrase on the loudspeaker."),
+) -> None:
+    """Run the self-test and write the commissioning report (JSON and HTML) for the county's archive."""
+    console = make_console()
+    with handled(console, config):
+        cfg = load_config(config)
+        out = out.resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        opts = CheckOptions(samples, frames, out / "snapshots", TEST_PHRASE, sound, set(STEPS))
+        started = time.monotonic()
+        results = run_checks(cfg, opts, console)
+        config_text = config.read_text(encoding="utf-8")
+        doc: dict[str, Any] = {
+            **meta(cfg, config),
+            "report_version": 1,
+            "gateway_version": __version__,
+            "technician": technician,
+            "duration_s": round(time.monotonic() - started, 1),
+            "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+            "devices": devices(cfg),
+            "cameras": camera_views(cfg, results, out),
+        }
+        summary = json.loads(to_json(results, {}))
+        doc.update(ok=summary["ok"], counts=summary["counts"], results=summary["results"], config_text=config_text)
+        doc = relative(doc, out)
+        write_atomic(out / "report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(out / "report.html", render_html(doc, out))
+    render_table(console, results, f"commissioning of {cfg.station.path}")
+    console.print(f"[green]wrote[/] {out / 'report.json'} and {out / 'report.html'}")
+    if not overall_ok(results):
+        console.print(f"[bold]next:[/] {counts(results)['fail']} check(s) failed: fix them and run the report again "
+                      "before handing the station over")
+        raise typer.Exit(1)
+    console.print("[bold]next:[/] send the report folder to the county for its archive")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
