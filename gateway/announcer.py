@@ -3,7 +3,7 @@
 `PlayQueue` is the policy and is pure (time passed in): what plays next, what is dropped and
 why. `Announcer` is the thread that plays through a `Speaker` and cancels the current play when
 something more urgent arrives. Every item ends in exactly one report: completed, pre-empted
-(when its repeats could not be finished), expired, cooldown, quiet_hours, failed.
+(when its repeats could not be finished), expired, cooldown, quiet_hours, silenced, failed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gateway.errors import GatewayError
 log = logging.getLogger(__name__)
 
 PRIORITY_RANK = {"emergency": 0, "warning": 1, "announcement": 2}
-SILENCED = "silenced by a county command"  # error text of items dropped (outcome quiet_hours) during a silence
+SILENCED = "silenced by a county command"  # error text of items dropped (outcome silenced) during a silence
 
 
 @dataclass(slots=True)
@@ -49,7 +49,7 @@ class PlayReport:
     ref: str
     what: str
     priority: str
-    outcome: str  # completed, pre-empted, expired, cooldown, quiet_hours, failed
+    outcome: str  # completed, pre-empted, expired, cooldown, quiet_hours, silenced, failed
     plays: int
     started: float | None = None
     ended: float | None = None
@@ -115,7 +115,7 @@ class PlayQueue:
                 dropped.append(_report(item, "quiet_hours"))
                 continue
             if self.silenced(item, now):
-                dropped.append(_report(item, "quiet_hours", error=SILENCED))
+                dropped.append(_report(item, "silenced", error=SILENCED))
                 continue
             return item, dropped
         return None, dropped
@@ -191,7 +191,7 @@ class Announcer:
         """Drop what would play before monotonic `until` (emergencies too only if forced); cut the current play if it is held.
 
         Separate from quiet hours: the county asks for it (e.g. a false alarm looping), it lasts a
-        set time, and items dropped meanwhile are reported `quiet_hours` with the error SILENCED.
+        set time, and items dropped meanwhile are reported `silenced`.
         An `until` in the past lifts the silence.
         """
         with self._lock:

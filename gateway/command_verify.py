@@ -70,8 +70,10 @@ class Policy:
 class TimeView:
     """What the station knows of the time: the wall clock, whether it is trusted, and the floors.
 
-    `floor`: a time known to have passed (never goes back). `reset_at`: when the replay record
-    began; commands issued before it cannot be checked for replay.
+    `floor`: a time known to have passed (the latest issue time the county signed; never goes
+    back). `reset_at`: when the replay record had to be started afresh; commands issued before it
+    cannot be checked for replay. A `reset_at` ahead of the station's time came from a clock that
+    was wrong then, and is ignored rather than allowed to refuse every command.
     """
 
     now: float
@@ -149,7 +151,8 @@ def verify(topic_command: str | None, payload: bytes, policy: Policy, time: Time
     name = _safe_name(topic_command)
 
     def no(code: RejectCode, reason: str, reply_id: str | None = None) -> Rejected:
-        return Rejected(code, reason[:500], reply_id or payload_id(payload), name)
+        printable = "".join(c if c.isprintable() else "?" for c in reason[:500])  # reasons quote field names from outside
+        return Rejected(code, printable, reply_id or payload_id(payload), name)
 
     if not policy.keys:
         return no("no_keys", "this station accepts no commands (no county keys installed)", _usable_id(payload))
@@ -190,7 +193,7 @@ def verify(topic_command: str | None, payload: bytes, policy: Policy, time: Time
         return no("expired", f"expired at {_utc(cmd.expires_at)}; the station's time is {_utc(time.effective)}", reply_id)
     if time.synced and cmd.issued_at > time.now + policy.max_skew_s:
         return no("not_yet_valid", f"issued at {_utc(cmd.issued_at)}, in the future of this station's clock ({_utc(time.now)})", reply_id)
-    if cmd.issued_at + policy.max_skew_s < time.reset_at:
+    if cmd.issued_at + policy.max_skew_s < time.reset_at <= time.effective + policy.max_skew_s:
         return no("stale", f"issued at {_utc(cmd.issued_at)}, before this station's replay record began ({_utc(time.reset_at)})", reply_id)
     return Accepted(cmd)
 

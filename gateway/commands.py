@@ -32,10 +32,10 @@ from pydantic import ValidationError
 
 from drivers.base import Utterance
 from gateway import __version__, config_trial
-from gateway.announcer import SILENCED, Announcement, PlayReport
+from gateway.announcer import Announcement, PlayReport
 from gateway.clock import WallClock
 from gateway.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, SilenceArgs, parse_args
-from gateway.command_verify import Accepted, Policy, Rejected, SignedCommand, TimeView, topic_name, verify
+from gateway.command_verify import Policy, Rejected, SignedCommand, TimeView, topic_name, verify
 from gateway.config import CommandsConfig, StationConfig
 from gateway.messages import Reply
 from gateway.outbox import ALARM
@@ -115,8 +115,13 @@ class CommandDesk:
         self.cfg = cfg
         keys = {}
         self.key_names: dict[str, str] = {}
+        self.key_problems: list[str] = []  # a key file gone since the config was validated: reported, never fatal
         for k in cfg.keys:
-            public = k.load()
+            try:
+                public = k.load()
+            except ValueError as exc:
+                self.key_problems.append(f"{k.name}: {exc}")
+                continue
             keys[key_id(public)] = public
             self.key_names[key_id(public)] = k.name
         self.policy = Policy(station_path, keys, cfg.max_clock_skew_s, cfg.max_lifetime_s)
@@ -144,15 +149,13 @@ class CommandDesk:
     def handle(self, station: "Station", topic: str, payload: bytes) -> Decision:
         """Verify one payload from `cmd/#`; run it if it checks out; always reply."""
         now, synced = self._wall.now(), self._wall.synced()
-        if synced:
-            self.guard.advance(now)
         view = TimeView(now=now, synced=synced, floor=self.guard.floor, reset_at=self.guard.reset_at)
         verdict = verify(topic_name(topic, station.topics.prefix), payload, self.policy, view)
         if isinstance(verdict, Rejected):
             return self._reject(station, verdict, topic, len(payload))
         cmd = verdict.command
         try:
-            fresh = self.guard.claim(cmd.id, cmd.expires_at, forget_before=view.effective - self.policy.max_skew_s, now=now)
+            fresh = self.guard.claim(cmd.id, cmd.expires_at, forget_before=self.guard.floor - self.policy.max_skew_s, now=now)
         except Exception as exc:  # noqa: BLE001 - without a durable record a command must not run
             return self._reject(station, Rejected("unavailable", f"cannot record the command id: {exc}", cmd.id, cmd.name), topic, len(payload))
         if not fresh:
@@ -236,7 +239,7 @@ class CommandDesk:
         name = self._pending.announces.pop(report.ref, None)
         if name is None:
             return
-        outcome = "silenced" if report.outcome == "quiet_hours" and report.error == SILENCED else report.outcome
+        outcome = report.outcome
         result = {"plays": report.plays, "priority": report.priority, "what": report.what[:200],
                   "started": _iso(report.started) if report.started else None}
         reason = "" if outcome == "completed" else (report.error or f"the loudspeaker reported {outcome}")
@@ -345,6 +348,9 @@ class CommandDesk:
         if not self._started:
             self._started = True
             self._report_rollback(station)
+            if self.key_problems:
+                station.notice("command_keys_invalid", f"county key(s) cannot be loaded, commands they sign are rejected: {'; '.join(self.key_problems)}",
+                               severity="danger", source="commands.keys", details={"problems": self.key_problems})
         if self._pending.exit_at is not None:
             if not station.outbox.has_alarms() or now >= self._pending.exit_at:
                 self._pending.exit_at = None

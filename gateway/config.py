@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -19,6 +19,9 @@ from gateway.config_base import ConfigModel
 from gateway.device_config import FireInputDriver, SpeakerDriver, WaterLevelDriver
 from gateway.errors import ConfigError
 from gateway.vision_config import CameraConfig
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 LEVEL_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 DEVICE_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -201,7 +204,7 @@ class CountyKey(ConfigModel):
         self.load()
         return self
 
-    def load(self) -> Any:
+    def load(self) -> "Ed25519PublicKey":
         """The Ed25519 public key; ValueError if it cannot be read."""
         from gateway.signing import load_public_key
 

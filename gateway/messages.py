@@ -132,7 +132,7 @@ class Playback(Envelope):
     ref: str = Field(default="", description="Alarm event_id or command id it was played for.")
     what: str = Field(description="Text spoken, or clip:NAME.")
     priority: Literal["emergency", "warning", "announcement"] = Field(description="Queue priority.")
-    outcome: Literal["completed", "pre-empted", "expired", "cooldown", "quiet_hours", "failed"] = Field(description="How it ended.")
+    outcome: Literal["completed", "pre-empted", "expired", "cooldown", "quiet_hours", "silenced", "failed"] = Field(description="How it ended.")
     plays: int = Field(ge=0, description="Complete plays done.")
     started: datetime | None = Field(default=None, description="When the first play started.")
     ended: datetime | None = Field(default=None, description="When it ended.")

@@ -17,6 +17,7 @@ sequence number reused.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -28,9 +29,12 @@ from pathlib import Path
 from gateway.alarms import OpenAlarm
 from gateway.errors import OutboxError
 
+log = logging.getLogger(__name__)
+
 ALARM = 0  # alarms, health alarms and command replies: never dropped, always sent first
 TELEMETRY = 1  # telemetry and periodic health: dropped oldest-first when the outbox is full
 SEQ_BLOCK = 1000
+SEQ_FILE_WIDTH = 24  # the reservation file is padded so it can be rewritten in place on a full disk
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -143,19 +147,40 @@ class Outbox:
             return 0
 
     def _reserve(self, upto: int) -> None:
-        """Durably promise that no seq below `upto` will ever be reused."""
+        """Durably promise that no seq below `upto` will ever be reused.
+
+        A new file renamed over the old one; when that cannot be written (a full disk), the number
+        is rewritten in place: the file is padded to a fixed width, so the overwrite needs no new
+        space, and a write within one sector is atomic on power loss. OutboxError if both fail.
+        """
+        text = str(upto).ljust(SEQ_FILE_WIDTH)
         tmp = self._seq_file.with_name(self._seq_file.name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(str(upto))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._seq_file)
-        dir_fd = os.open(self._seq_file.parent, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            with open(tmp, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._seq_file)
+            dir_fd = os.open(self._seq_file.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            self._reserve_in_place(text, exc)
         self._reserved = upto
+
+    def _reserve_in_place(self, text: str, cause: OSError) -> None:
+        try:
+            fd = os.open(self._seq_file, os.O_WRONLY)
+            try:
+                os.pwrite(fd, text.encode(), 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OutboxError(f"outbox {self.path}: cannot reserve sequence numbers: {cause}; in place: {exc}") from exc
 
     def _count(self, klass: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE klass = ?", (klass,)).fetchone()[0])
@@ -197,6 +222,20 @@ class Outbox:
             if klass == ALARM:
                 self._alarm_depth += 1
             self.versions[klass] += 1
+            return seq
+
+    def allocate_unstored(self) -> int:
+        """A seq for an alarm the outbox could not store (disk full), sent from memory instead.
+
+        Never reused: the reservation is first moved (in place if need be) to more than SEQ_BLOCK
+        above it, so a restart whose database never recorded this seq resumes above the
+        reservation (the rule for a database older than its reservation). OutboxError if even
+        that cannot be written.
+        """
+        with self._lock:
+            seq = self._next_seq
+            self._reserve(seq + 1 + SEQ_BLOCK)
+            self._next_seq = seq + 1
             return seq
 
     def _make_room(self, incoming: int, klass: int) -> tuple[int, int, int, int] | None:
@@ -286,11 +325,17 @@ class Outbox:
             ensure_ascii=False, default=str,
         )
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO open_alarms (event_id, body) VALUES (?, ?)", (alarm.event_id, body))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO open_alarms (event_id, body) VALUES (?, ?)", (alarm.event_id, body))
+            except sqlite3.Error as exc:  # best effort: only a restart's "cleared" needs it; the alarm itself must go on
+                log.error("outbox %s: cannot remember open alarm %s: %s", self.path, alarm.event_id, exc)
 
     def delete_alarm(self, event_id: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM open_alarms WHERE event_id = ?", (event_id,))
+            try:
+                self._db.execute("DELETE FROM open_alarms WHERE event_id = ?", (event_id,))
+            except sqlite3.Error as exc:
+                log.error("outbox %s: cannot forget open alarm %s: %s", self.path, event_id, exc)
 
     def load_alarms(self) -> list[OpenAlarm]:
         with self._lock:

@@ -6,13 +6,15 @@ command runs, so a crash in between loses the command rather than running it twi
 forgotten once the command has expired beyond the clock tolerance: from then on the expiry
 check refuses it anyway.
 
-The floor is a wall-clock time the station knows has passed: the latest synced clock reading
-and the latest issue time of an accepted (county-signed) command. It never goes back, so a
-clock stepped backwards or a Pi booting in 1970 cannot make an expired command fresh again.
+The floor is a time the station knows has passed: the latest issue time of an accepted command,
+which the county signed. It never goes back, so a clock stepped backwards or a Pi booting in
+1970 cannot make an expired command fresh again, and ids are forgotten against it (never against
+the station's own clock, so one bad clock reading cannot make the station forget too early, nor
+be written down and refuse every command afterwards).
 
 The store is a small SQLite file of its own (beside the outbox). If it cannot be read it is moved
-aside and a fresh one started; `reset_at` then records the floor at that moment, and commands
-issued before it are refused: they might be replays the lost file would have caught.
+aside and a fresh one started; `reset_at` then records the (synced) wall clock at that moment,
+and commands issued before it are refused: they might be replays the lost file would have caught.
 """
 
 from __future__ import annotations
@@ -38,12 +40,12 @@ class ReplayGuard:
     """Durable set of command ids with expiry, plus the monotonic time floor."""
 
     def __init__(self, path: str | os.PathLike[str], now: float, synced: bool) -> None:
-        """`now`/`synced`: the wall clock at opening, used as `reset_at` when the file is new."""
+        """`now`/`synced`: the wall clock at opening, recorded as `reset_at` if the file had to be recovered."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.recovered_from: str | None = None
-        fresh = not self.path.exists()
+        recovered = False
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -54,15 +56,12 @@ class ReplayGuard:
                     src.replace(Path(str(moved) + suffix))
             self.recovered_from = f"{exc} (moved to {moved})"
             self._db = self._open()
-            fresh = True
+            recovered = True
+        if recovered:
+            self._set("reset_at", now if synced else 0.0)
         meta = dict(self._db.execute("SELECT key, value FROM guard_meta").fetchall())
-        if fresh or "reset_at" not in meta:
-            start = now if synced else 0.0
-            self._set("reset_at", start)
-            self._set("floor", max(start, meta.get("floor", 0.0)))
-            meta = dict(self._db.execute("SELECT key, value FROM guard_meta").fetchall())
-        self.reset_at = float(meta["reset_at"])
-        self.floor = float(meta["floor"])
+        self.reset_at = float(meta.get("reset_at", 0.0))
+        self.floor = float(meta.get("floor", 0.0))
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -82,7 +81,7 @@ class ReplayGuard:
         self._db.execute("INSERT OR REPLACE INTO guard_meta (key, value) VALUES (?, ?)", (key, value))
 
     def advance(self, t: float) -> None:
-        """Raise the floor to `t` (never lowers it)."""
+        """Raise the floor to `t`, the issue time of an accepted command (never lowers it)."""
         with self._lock:
             if t > self.floor:
                 self.floor = t

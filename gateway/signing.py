@@ -112,8 +112,8 @@ def signature_valid(key: Ed25519PublicKey, command: Mapping[str, Any], signature
         message = signed_bytes(command)
     except (binascii.Error, ValueError):
         return False
-    if len(signature) != 64:
-        return False
+    if len(signature) != 64 or base64.b64encode(signature).decode("ascii") != signature_b64:
+        return False  # only the canonical encoding: padding bits that decode to the same bytes are a changed command too
     try:
         key.verify(signature, message)
     except InvalidSignature:

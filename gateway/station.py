@@ -31,7 +31,7 @@ from gateway.devices import build_fire_input, build_speaker, build_water_sensor
 from gateway.errors import DeviceUnavailable, GatewayError, OutboxError
 from gateway.health import Heartbeats, SystemdNotifier, read_vitals
 from gateway.messages import Alarm, Health, Notice, Playback, SnapshotRef, Status, Telemetry, Topics, to_payload
-from gateway.outbox import ALARM, TELEMETRY, Outbox
+from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
 from gateway.rules.fire import FireState, fire_step
 from gateway.rules.stale import StaleState, stale_step
 from gateway.rules.water import WaterState, water_step
@@ -53,6 +53,18 @@ class _WaterTrack:
     samples: list[float] = field(default_factory=list)
     last_telemetry: float = 0.0
     online: bool = True
+
+
+@dataclass
+class _DiskTrouble:
+    """An episode in which the outbox could not store messages (a full or failing disk)."""
+
+    since: float
+    error: str
+    last_failure: float
+    sent_unstored: int = 0
+    telemetry_not_stored: int = 0
+    lost: int = 0
 
 
 @dataclass
@@ -100,6 +112,7 @@ class Station:
 
             self._command_handler = CommandDesk.build(cfg, clock=clock, wall=self.wall, config_path=config_path)
         self._camera_watches: list[Any] = []
+        self._disk: _DiskTrouble | None = None
 
         self._water = {s.id: _WaterTrack(stale=StaleState(since=clock())) for s in cfg.water_sensors}
         self._fire = {f.id: _FireTrack(stale=StaleState(since=clock())) for f in cfg.fire_inputs}
@@ -166,14 +179,69 @@ class Station:
             )
         )
 
+    DISK_CLEAR_AFTER_S = 5.0  # disk_full clears once messages are stored again with no failure for this long
+
     def publish(self, topic: str, klass: int, make: Callable[[dict[str, Any]], Any], event_id: str | None = None) -> int | None:
-        """Build a message around a fresh envelope and store it in the outbox; its seq, or None."""
+        """Build a message around a fresh envelope and store it in the outbox; its seq, or None.
+
+        When the outbox cannot store it (a full or failing disk), an alarm-class message goes out
+        from memory instead and a `disk_full` health alarm is raised; telemetry is counted and
+        dropped (it takes no seq, so the county sees no gap for it).
+        """
         try:
-            return self.outbox.put(topic, klass, lambda seq: to_payload(make(self.envelope(seq, event_id))))
+            seq = self.outbox.put(topic, klass, lambda seq: to_payload(make(self.envelope(seq, event_id))))
         except OutboxError as exc:
             log.error("%s", exc)
             self.device_state["outbox"] = str(exc)
+            return self._outbox_failed(topic, klass, make, event_id, str(exc))
+        if self._disk is not None and self._clock() - self._disk.last_failure >= self.DISK_CLEAR_AFTER_S:
+            self._disk_recovered()
+        return seq
+
+    def _outbox_failed(self, topic: str, klass: int, make: Callable[[dict[str, Any]], Any], event_id: str | None, error: str) -> int | None:
+        now = self._clock()
+        first = self._disk is None
+        if self._disk is None:
+            self._disk = _DiskTrouble(since=now, error=error, last_failure=now)
+        trouble = self._disk
+        trouble.last_failure = now
+        seq = None
+        if klass != ALARM:
+            trouble.telemetry_not_stored += 1
+        else:
+            seq = self._publish_unstored(topic, make, event_id, trouble)
+        if first:  # its own messages take the same path as this one
+            self._apply(AlarmSignal("disk_full", "outbox", True, severity="critical", category="health",
+                                    summary=f"the outbox cannot store messages; alarms go out from memory: {error}",
+                                    details={"error": error, "path": str(self.cfg.outbox.path)}), now)
+        return seq
+
+    def _publish_unstored(self, topic: str, make: Callable[[dict[str, Any]], Any], event_id: str | None, trouble: _DiskTrouble) -> int | None:
+        """An alarm the outbox could not store: QoS 1 from memory (bounded; lost if the gateway restarts)."""
+        if self.uplink.direct_pending() >= self.uplink.DIRECT_MAX:
+            trouble.lost += 1
+            log.error("alarm on %s lost: the outbox cannot store it and %d unstored alarms wait already", topic, self.uplink.DIRECT_MAX)
             return None
+        try:
+            seq = self.outbox.allocate_unstored()
+        except OutboxError as exc:
+            trouble.lost += 1
+            log.error("alarm on %s lost: %s", topic, exc)
+            return None
+        self.uplink.send_direct(Queued(seq, ALARM, topic, to_payload(make(self.envelope(seq, event_id))), False))
+        trouble.sent_unstored += 1
+        return seq
+
+    def _disk_recovered(self) -> None:
+        trouble, self._disk = self._disk, None
+        assert trouble is not None
+        self.device_state["outbox"] = "ok"
+        details = {"seconds": round(self._clock() - trouble.since, 1), "sent_unstored": trouble.sent_unstored,
+                   "telemetry_not_stored": trouble.telemetry_not_stored, "lost": trouble.lost}
+        self._apply(AlarmSignal("disk_full", "outbox", False, severity="critical", category="health",
+                                summary=(f"the outbox stores messages again after {details['seconds']} s: {trouble.sent_unstored} alarm(s) "
+                                         f"went out unstored, {trouble.telemetry_not_stored} telemetry message(s) were not kept, {trouble.lost} lost"),
+                                details=details), self._clock())
 
     def notice(self, notice: str, summary: str, severity: str = "warning", source: str = "", details: dict[str, Any] | None = None) -> None:
         """A one-off health event (rejected command, dropped telemetry, recovered database...)."""

@@ -51,6 +51,7 @@ class Uplink:
     ACK_FLUSH_COUNT = 200
     ACK_FLUSH_S = 0.02
     PREFETCH = 500
+    DIRECT_MAX = 1000  # alarms held in memory when the outbox cannot store them (disk full)
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class Uplink:
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._connack: int | None = None
+        self._connack_text = ""
         self._lost = False
         self._inflight: dict[int, int] = {}
         self._queues: dict[int, collections.deque[Queued]] = {ALARM: collections.deque(), TELEMETRY: collections.deque()}
@@ -88,6 +90,9 @@ class Uplink:
         self._snapshots: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=8)
         self._snap_lock = threading.Lock()
         self._wake = threading.Event()
+        self._direct: dict[int, Queued] = {}  # unstored alarms by seq, until PUBACKed
+        self._direct_lock = threading.Lock()
+        self._direct_cursor = -1
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -107,6 +112,18 @@ class Uplink:
             if len(self._snapshots) == self._snapshots.maxlen:
                 self.stats.snapshots_dropped += 1
             self._snapshots.append((topic, jpeg))
+
+    def send_direct(self, msg: Queued) -> bool:
+        """Deliver an alarm the outbox could not store: QoS 1 from memory, resent on every
+        reconnection until PUBACKed, in seq order with the stored alarms. False when full."""
+        with self._direct_lock:
+            if len(self._direct) >= self.DIRECT_MAX:
+                return False
+            self._direct[msg.seq] = msg
+        return True
+
+    def direct_pending(self) -> int:
+        return len(self._direct)
 
     def run(self) -> None:
         attempt = 0
@@ -157,6 +174,10 @@ class Uplink:
         self._lost = False
         try:
             client = self._make_client()
+        except (OSError, ssl.SSLError, ValueError) as exc:  # the message names the file, never its content
+            self.stats.last_error = f"cannot load the broker credentials or TLS files: {exc}"
+            return False
+        try:
             client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
             self.stats.last_error = f"cannot reach {self.cfg.host}:{self.cfg.port}: {exc}"
@@ -166,7 +187,7 @@ class Uplink:
         while self._connack is None and not self._lost and time.monotonic() < deadline and not self._stop.is_set():
             client.loop(timeout=0.05)
         if self._connack != 0:
-            reason = "no CONNACK in time" if self._connack is None else f"refused ({mqtt.connack_string(self._connack)})"
+            reason = "no CONNACK in time" if self._connack is None else f"refused ({self._connack_text})"
             self.stats.last_error = f"{self.cfg.host}:{self.cfg.port}: {reason}"
             self._close_socket()
             return False
@@ -200,6 +221,7 @@ class Uplink:
             q.clear()
         self._cursor = {ALARM: -1, TELEMETRY: -1}
         self._seen_version = {ALARM: -1, TELEMETRY: -1}
+        self._direct_cursor = -1
 
     def _close_socket(self) -> None:
         if self._client is not None:
@@ -229,6 +251,9 @@ class Uplink:
     def _next(self) -> Queued | None:
         """Next message to send: queued alarms go ahead of queued telemetry."""
         for klass in (ALARM, TELEMETRY):
+            # an unstored alarm is looked at before the outbox: any stored alarm with a lower seq
+            # was stored (and its version bumped) before it was allocated, so the peek sees it
+            direct = self._peek_direct() if klass == ALARM else None
             q = self._queues[klass]
             version = self.outbox.versions[klass]
             if not q and version != self._seen_version[klass]:
@@ -236,9 +261,18 @@ class Uplink:
                 q.extend(self.outbox.peek(klass, self._cursor[klass], self.PREFETCH))
                 if len(q) == self.PREFETCH:
                     self._seen_version[klass] = -1  # more may be waiting
+            if direct is not None and (not q or direct.seq < q[0].seq):
+                self._direct_cursor = direct.seq
+                return direct
             if q:
                 return q.popleft()
         return None
+
+    def _peek_direct(self) -> Queued | None:
+        if not self._direct:
+            return None
+        with self._direct_lock:
+            return next((m for seq, m in self._direct.items() if seq > self._direct_cursor), None)
 
     def _fill(self) -> bool:
         """Publish until the in-flight window is full; True if anything was published."""
@@ -255,7 +289,8 @@ class Uplink:
                 self._lost = True
                 return sent
             self._inflight[info.mid] = msg.seq
-            self._cursor[msg.klass] = msg.seq
+            if msg.seq not in self._direct:
+                self._cursor[msg.klass] = msg.seq
             self.stats.published += 1
             sent = True
         return sent
@@ -290,6 +325,8 @@ class Uplink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self._connack = int(reason_code.value) if hasattr(reason_code, "value") else int(reason_code)
+        # paho 2 maps a 3.1.1 return code to its MQTT 5 reason (5 -> 135 "Not authorized"): name it from the reason itself
+        self._connack_text = str(reason_code) if hasattr(reason_code, "value") else mqtt.connack_string(self._connack)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self._lost = True
@@ -299,6 +336,10 @@ class Uplink:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
         seq = self._inflight.pop(mid, None)
         if seq is not None:
+            if seq in self._direct:
+                with self._direct_lock:
+                    self._direct.pop(seq, None)
+                return
             self._acked.append(seq)
 
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001

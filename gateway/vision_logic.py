@@ -1,0 +1,150 @@
+"""One camera's decisions, without threads: the pipeline, the rules and the snapshots.
+
+`CameraProcessor.step(image, now, wall)` is the single code path from a frame to alarm signals.
+The live `CameraWatch` calls it with camera frames and `stationctl replay` with file frames and
+media time, so a replay shows exactly what the gateway would have raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from edge_models.classifier import ImageClassifier
+from edge_models.detector import SsdDetector
+from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
+from edge_models.motion import MotionGate
+from edge_models.pipeline import Observation, VisionPipeline
+from edge_models.runtime import TfliteModel, load_labels
+from edge_models.snapshot import GREEN, GREY, ORANGE, RED, annotate, encode_jpeg
+from edge_models.tracker import IouTracker
+from edge_models.zones import Zone
+from gateway.alarms import AlarmSignal
+from gateway.rules.person_zone import ZoneObservation, ZoneSettings, ZoneState, person_zone_step
+from gateway.rules.vision_fire import FireObservation, FireSettings, FireState, vision_fire_step
+from gateway.vision_config import CameraConfig, ClassifierFireModel, ModelConfig
+
+
+def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
+    """The model and its labels (no label file: class ids as text)."""
+    model = TfliteModel(cfg.path, threads=cfg.threads, sha256=cfg.sha256, input_mean=cfg.input_mean, input_std=cfg.input_std)
+    labels = load_labels(cfg.labels) if cfg.labels is not None else []
+    return model, labels
+
+
+def zones_of(cfg: CameraConfig) -> tuple[Zone, ...]:
+    return tuple(Zone(z.id, tuple(z.polygon), z.min_score, z.min_box_area) for z in cfg.zones)
+
+
+def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
+    """The perception of one camera, from its config (loads the models: may raise ModelError)."""
+    m = cfg.motion
+    gate = MotionGate(m.enabled, m.pixel_threshold, m.min_changed, m.force_every_s, m.width)
+    detector = tracker = None
+    person_labels: tuple[str, ...] = ("person",)
+    min_score = 0.5
+    if cfg.detection is not None:
+        d = cfg.detection
+        detector = SsdDetector(*load_model(d.model))
+        t = d.tracker
+        tracker = IouTracker(t.iou_threshold, t.max_distance, t.max_age_s, t.min_hits)
+        person_labels, min_score = tuple(d.person_labels), d.min_score
+    fire = fire_model = None
+    if cfg.fire_smoke is not None:
+        fs = cfg.fire_smoke
+        if fs.classical is not None:
+            c = fs.classical
+            fire = ClassicalFireSmoke(
+                detect_fire=c.fire, detect_smoke=c.smoke, fire_min_area=c.fire_min_area,
+                fire_min_flicker=c.fire_min_flicker, smoke_min_area=c.smoke_min_area, smoke_min_changing=c.smoke_min_changing,
+            )
+        if fs.model is not None:
+            model, labels = load_model(fs.model.model)
+            net = ImageClassifier(model, labels) if isinstance(fs.model, ClassifierFireModel) else SsdDetector(model, labels)
+            fire_model = ModelFireSmoke(net, tuple(fs.model.fire_labels), tuple(fs.model.smoke_labels), fs.model.min_score)
+    return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model)
+
+
+@dataclass
+class _ZoneRule:
+    zone: Zone
+    settings: ZoneSettings
+    state: ZoneState
+
+
+class CameraProcessor:
+    """Frame in, alarm signals (with snapshots) out; holds the rule states of one camera."""
+
+    def __init__(self, cfg: CameraConfig, pipeline: VisionPipeline | None = None) -> None:
+        self.cfg = cfg
+        self.pipeline = pipeline if pipeline is not None else build_pipeline(cfg)
+        tz = cfg.tzinfo()
+        self._zones = [
+            _ZoneRule(
+                zone,
+                ZoneSettings(
+                    source=f"{cfg.id}/{z.id}", trigger_frames=z.trigger_frames, window_frames=z.window_frames,
+                    clear_after_s=z.clear_after_s, severity=z.severity, min_update_s=z.min_update_s,
+                    hours=tuple(z.armed.hours), months=tuple(z.armed.months), tz=tz, name=z.name,
+                ),
+                ZoneState(),
+            )
+            for zone, z in zip(self.pipeline.zones, cfg.zones)
+        ]
+        fs = cfg.fire_smoke
+        self._fire = (
+            FireSettings(cfg.id, fs.trigger_frames, fs.window_frames, fs.clear_after_s, fs.severity) if fs is not None else None
+        )
+        self._fire_state = FireState()
+
+    def step(self, image: np.ndarray, now: float, wall: float) -> tuple[Observation, list[AlarmSignal]]:
+        """Analyse one frame (`now` monotonic or media time, `wall` its Unix time)."""
+        obs = self.pipeline.process(image, now)
+        if not obs.analysed:
+            return obs, []
+        signals: list[AlarmSignal] = []
+        for rule in self._zones:
+            tracks = obs.zones.get(rule.zone.id, ())
+            zobs = ZoneObservation(tuple(t.id for t in tracks), wall, tuple(t.score for t in tracks))
+            rule.state, out = person_zone_step(rule.settings, rule.state, zobs, now)
+            signals.extend(self._with_snapshot(s, image, obs, wall, hot_zone=rule.zone.id) for s in out)
+        if self._fire is not None and obs.fire is not None:
+            e = obs.fire
+            fobs = FireObservation(e.fire, e.smoke, e.fire_area, e.smoke_area, e.flicker, e.growth, e.fire_score, e.smoke_score, e.source)
+            self._fire_state, out = vision_fire_step(self._fire, self._fire_state, fobs, now)
+            signals.extend(self._with_snapshot(s, image, obs, wall) for s in out)
+        return obs, signals
+
+    def open_alarms(self) -> list[str]:
+        """Sources of the alarms this camera's rules hold open (for status and replay summaries)."""
+        out = [r.settings.source for r in self._zones if r.state.active]
+        if self._fire_state.fire.active:
+            out.append(f"fire:{self.cfg.id}")
+        if self._fire_state.smoke.active:
+            out.append(f"smoke:{self.cfg.id}")
+        return out
+
+    def _with_snapshot(
+        self, signal: AlarmSignal, image: np.ndarray, obs: Observation, wall: float, hot_zone: str | None = None
+    ) -> AlarmSignal:
+        if not signal.active:
+            return signal
+        return replace(signal, snapshot_jpeg=self.snapshot(image, obs, wall, signal, hot_zone))
+
+    def snapshot(self, image: np.ndarray, obs: Observation, wall: float, signal: AlarmSignal, hot_zone: str | None = None) -> bytes:
+        """The annotated frame of an alarm as a size-bounded JPEG."""
+        inside = {t.id for t in obs.zones.get(hot_zone, ())} if hot_zone else set()
+        boxes = [(t.box, f"#{t.id} {t.score:.2f}", RED if t.id in inside else GREEN) for t in obs.tracks]
+        if obs.fire is not None:
+            boxes += [(b, "fire", ORANGE) for b in obs.fire.fire_boxes]
+            boxes += [(b, "smoke", GREY) for b in obs.fire.smoke_boxes]
+        tz = self.cfg.tzinfo()
+        local = datetime.fromtimestamp(wall, tz) if tz is not None else datetime.fromtimestamp(wall).astimezone()
+        stamp = local.strftime("%Y-%m-%d %H:%M:%S %Z")
+        caption = f"{self.cfg.id} {signal.kind} {signal.source}  {stamp}"
+        drawn = annotate(image, self.pipeline.zones, hot_zone, boxes, caption)
+        s = self.cfg.snapshot
+        return encode_jpeg(drawn, s.max_bytes, s.quality, s.min_quality, s.max_width)
+
