@@ -18,7 +18,6 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from rich.markup import escape
 
 from gateway.messages import PROTOCOL, WIRE_MODELS
 

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.backoff import backoff_delay
 from gateway.config import BrokerConfig
 from gateway.errors import OutboxError
+from gateway.mqtt_client import make_client
 from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
 
 log = logging.getLogger(__name__)
@@ -147,22 +147,10 @@ class Uplink:
     # ------------------------------------------------------------------ connection
 
     def _make_client(self) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311, clean_session=True)
+        c = make_client(self.cfg, self.client_id)
         c.will_set(self.status_topic, self.status(False, "connection lost"), qos=1, retain=True)
-        if self.cfg.username:
-            c.username_pw_set(self.cfg.username, self.cfg.password())
-        if self.cfg.tls is not None:
-            t = self.cfg.tls
-            c.tls_set(
-                ca_certs=str(t.ca_file),
-                certfile=str(t.cert_file) if t.cert_file else None,
-                keyfile=str(t.key_file) if t.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
         c.max_inflight_messages_set(self.cfg.max_inflight + 16)
         c.max_queued_messages_set(0)
-        c.connect_timeout = self.cfg.connect_timeout_s
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish

@@ -11,9 +11,9 @@ import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config import BrokerConfig, StationConfig
+from gateway.mqtt_client import make_client
 from gateway.messages import Topics
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult
@@ -27,16 +27,7 @@ def selftest_topic(cfg: StationConfig, nonce: str) -> str:
 def _client(cfg: BrokerConfig, client_id: str) -> mqtt.Client:
     """A client set up like the gateway's (credentials, TLS), under its own client id so it never
     kicks a running gateway off the broker."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
-    if cfg.username:
-        c.username_pw_set(cfg.username, cfg.password())
-    if cfg.tls is not None:
-        t = cfg.tls
-        c.tls_set(ca_certs=str(t.ca_file), certfile=str(t.cert_file) if t.cert_file else None,
-                  keyfile=str(t.key_file) if t.key_file else None, cert_reqs=ssl.CERT_REQUIRED,
-                  tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    c.connect_timeout = cfg.connect_timeout_s
-    return c
+    return make_client(cfg, client_id)
 
 
 def _hint(error: str, cfg: BrokerConfig) -> str:
