@@ -266,17 +266,25 @@ class StationConfig(ConfigModel):
 # ---------------------------------------------------------------------------------------- loading
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map every key path of a composed YAML document to its 1-based line."""
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), seen: set[int] | None = None) -> dict[tuple[Any, ...], int]:
+    """Map every key path of a composed YAML document to its 1-based line.
+
+    A node reached again through an alias is not walked again: nested aliases ("billion laughs")
+    would otherwise make the walk exponential, and a few lines of YAML would hang the start-up.
+    """
+    seen = set() if seen is None else seen
     lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if id(node) in seen:
+        return lines
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            lines.update(_line_index(value_node, (*path, key)))
+            lines.update(_line_index(value_node, (*path, key), seen))
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            lines.update(_line_index(item, (*path, i)))
+            lines.update(_line_index(item, (*path, i), seen))
     return lines
 
 
@@ -306,12 +314,23 @@ def _dotted(path: tuple[Any, ...]) -> str:
 def parse_config(text: str, source: str = "<config>") -> StationConfig:
     """Validate a station document; raise ConfigError listing each problem with path and line."""
     try:
+        return _parse_config(text, source)
+    except RecursionError:  # thousands of nested brackets: PyYAML and the walks below recurse
+        problem = f"{source}: not a station file: nested too deeply"
+        raise ConfigError(problem, [problem]) from None
+
+
+def _parse_config(text: str, source: str) -> StationConfig:
+    try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        raise ConfigError(problem, [problem]) from exc
+    except ValueError as exc:  # PyYAML's own conversions, e.g. an integer of thousands of digits
+        problem = f"{source}: not valid YAML: {exc}"
         raise ConfigError(problem, [problem]) from exc
     if not isinstance(data, dict):
         problem = f"{source}: the station file must be a YAML mapping (station:, broker:, ...)"

@@ -90,15 +90,27 @@ class Outbox:
         self._lock = threading.Lock()
         self._seq_file = self.path.with_name(self.path.name + ".seq")
         self.recovered_from: Recovery | None = None
+        self.unavailable: str | None = None  # why the database cannot be opened now (full disk, I/O error)
+        self.skipped: tuple[int, int] | None = None  # (first, resumed at): numbers jumped over at opening
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._open()
+        except sqlite3.OperationalError as exc:
+            # cannot open it now (a full disk, an I/O error) is not corruption: the queue stays where it
+            # is, nothing is stored until `retry_open` succeeds, and alarms go out unstored meanwhile
+            self.unavailable = str(exc)
+            self._db = self._memory()
         except sqlite3.DatabaseError as exc:
             self._db = self._recover(exc)
         self._bytes, self._next_seq, self._dropped = self._load_counters()
         self._reserved = self._read_reservation()
-        if self.recovered_from is None and self._next_seq < self._reserved - SEQ_BLOCK and self._reserved > 0:
-            # an old database next to a newer reservation (restored from a backup): never reuse seqs
+        self._reserved_at_open = self._reserved
+        if self.unavailable is not None:
+            self._next_seq = self._reserved  # above every seq of the database it cannot read
+        elif self.recovered_from is None and self._next_seq < self._reserved - SEQ_BLOCK and self._reserved > 0:
+            # a database older than its reservation (alarms went out unstored while the disk was full,
+            # or it was restored from a backup): never reuse seqs
+            self.skipped = (self._next_seq, self._reserved)
             self._next_seq = self._reserved
         self._alarm_depth = self._count(ALARM)
         self._drop_report: tuple[int, int, int] | None = None
@@ -119,6 +131,42 @@ class Outbox:
             db.close()
             raise
         return db
+
+    def _memory(self) -> sqlite3.Connection:
+        """Stand-in while the database cannot be opened: empty, and `put` refuses to use it."""
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        return db
+
+    def retry_open(self) -> bool:
+        """Open the database that could not be opened at start (`unavailable`); True once open.
+
+        Its queue is then drained as usual; numbering goes on above whatever was sent unstored.
+        """
+        if self.unavailable is None:
+            return True
+        try:
+            try:
+                db = self._open()
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                db = self._recover(exc)
+        except sqlite3.OperationalError as exc:
+            self.unavailable = str(exc)
+            return False
+        with self._lock:
+            self._db.close()
+            self._db = db
+            self._bytes, next_seq, self._dropped = self._load_counters()
+            if next_seq < self._reserved_at_open:
+                self.skipped = (next_seq, self._reserved_at_open)
+            self._next_seq = max(next_seq, self._next_seq)
+            self._alarm_depth = self._count(ALARM)
+            self.unavailable = None
+            self.versions[ALARM] += 1
+            self.versions[TELEMETRY] += 1
+        return True
 
     def _recover(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -194,6 +242,8 @@ class Outbox:
         OutboxError if the message cannot be stored (disk full, I/O error).
         """
         with self._lock:
+            if self.unavailable is not None:
+                raise OutboxError(f"outbox {self.path}: cannot be opened: {self.unavailable}")
             seq = self._next_seq
             if seq + 1 >= self._reserved:
                 self._reserve(seq + SEQ_BLOCK)

@@ -34,6 +34,7 @@ from gateway.messages import Alarm, Health, Notice, Playback, SnapshotRef, Statu
 from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
 from gateway.rules.fire import FireState, fire_step
 from gateway.rules.stale import StaleState, stale_step
+from gateway.rules.vision_fire import corroborate
 from gateway.rules.water import WaterState, water_step
 from gateway.uplink import Uplink
 
@@ -81,7 +82,7 @@ class Station:
         self,
         cfg: StationConfig,
         clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        wall: Callable[[], float] | WallClock = time.time,
         notifier: SystemdNotifier | None = None,
         command_handler: Callable[["Station", str, bytes], None] | None = None,
         config_path: Path | None = None,
@@ -89,7 +90,8 @@ class Station:
         """`config_path`: the station file, which config/set rewrites (None: config/set is refused)."""
         self.cfg = cfg
         self._clock = clock
-        self.wall = WallClock(cfg.clock, now=wall)
+        # a WallClock itself may be given (tests set its kernel check and recheck period)
+        self.wall = wall if isinstance(wall, WallClock) else WallClock(cfg.clock, now=wall)
         self.boot_id = new_boot_id()
         self.started_mono = clock()
         ident = cfg.station
@@ -97,7 +99,7 @@ class Station:
         self.topics = Topics(ident.county, ident.town, ident.village, ident.id)
         self.beats = Heartbeats(clock)
         self.notifier = notifier or SystemdNotifier()
-        self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_bytes, clock=wall)
+        self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_bytes, clock=self.wall.now)
         self.alarms = AlarmBook(store=self.outbox)
         self._inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._stop = threading.Event()
@@ -191,7 +193,8 @@ class Station:
         try:
             seq = self.outbox.put(topic, klass, lambda seq: to_payload(make(self.envelope(seq, event_id))))
         except OutboxError as exc:
-            log.error("%s", exc)
+            if self._disk is None:  # once per episode: the disk_full alarm carries the counts
+                log.error("%s", exc)
             self.device_state["outbox"] = str(exc)
             return self._outbox_failed(topic, klass, make, event_id, str(exc))
         if self._disk is not None and self._clock() - self._disk.last_failure >= self.DISK_CLEAR_AFTER_S:
@@ -262,6 +265,11 @@ class Station:
                 severity="danger", source=str(self.cfg.outbox.path),
                 details={"moved_to": r.moved_to, "error": r.error, "resumed_at_seq": r.resumed_at_seq},
             )
+        self._report_skipped()
+        if self.outbox.unavailable is not None:  # it takes the unstored path itself, and raises disk_full
+            self.notice("outbox_unavailable", f"the outbox database cannot be opened ({self.outbox.unavailable}); its queue is kept "
+                        "and sent once it opens; alarms go out unstored meanwhile", severity="critical",
+                        source=str(self.cfg.outbox.path), details={"error": self.outbox.unavailable})
         for tr in self.alarms.restore(self._clock()):
             self._publish_transition(tr)
         self._spawn("brain", self._brain)
@@ -274,6 +282,15 @@ class Station:
             self.announcer.start()
         self.uplink.start()
         self.notifier.ready()
+
+    def _report_skipped(self) -> None:
+        """Tell the county about numbers the outbox jumped over when it opened, so no gap is unexplained."""
+        if self.outbox.skipped is None:
+            return
+        (first, resumed), self.outbox.skipped = self.outbox.skipped, None
+        self.notice("seq_skipped", f"seq {first}..{resumed - 1} are not in the outbox (alarms sent unstored while the disk was full, "
+                    f"or a database older than its reservation); numbering goes on above them, no number is reused",
+                    severity="info", source=str(self.cfg.outbox.path), details={"first_seq": first, "resumed_at_seq": resumed})
 
     def _start_cameras(self) -> None:
         """Camera loops are built only when cameras are configured (they load the detection model)."""
@@ -417,7 +434,9 @@ class Station:
             _, input_id, active, t, error = item
             self._on_fire(input_id, active, t, error)
         elif kind == "signal":
-            self._apply(item[1], now)
+            # a camera's fire/smoke is escalated to critical when a GPIO fire/smoke input agrees
+            active_inputs = [i for i, track in self._fire.items() if track.rule.alarmed]
+            self._apply(corroborate(item[1], active_inputs), now)
         elif kind == "playback":
             self._publish_playback(item[1])
             self._command_hook("on_playback", item[1])
@@ -495,6 +514,9 @@ class Station:
 
     def _tick(self, now: float) -> None:
         """Once a second: time-based rules (stale sensors) and outbox drop reports."""
+        if self.outbox.unavailable is not None and self.outbox.retry_open():
+            log.warning("outbox %s: opened at last; its queue goes out now", self.cfg.outbox.path)
+            self._report_skipped()
         for sensor_id, track in self._water.items():
             assert track.stale is not None
             track.stale, signals = stale_step(track.stale, now, source=sensor_id, stale_after_s=self._water_cfg[sensor_id].stale_after_s, ok=None)
@@ -512,7 +534,7 @@ class Station:
     def _publish_transition(self, tr: Transition) -> None:
         a = tr.alarm
         snapshot = None
-        if tr.snapshot_jpeg:
+        if tr.snapshot_jpeg and tr.state == "raised":  # one picture per alarm, on `snapshot/{event_id}`: the link is poor
             import hashlib
 
             topic = self.topics.snapshot(a.event_id)
@@ -580,6 +602,12 @@ class Station:
         stats = self.outbox.stats()
         vitals = read_vitals(Path(self.cfg.outbox.path).parent)
         fps = {w.camera_id: round(w.fps(), 2) for w in self._camera_watches}
+        for w in self._camera_watches:
+            st = w.status()
+            cam = st.get("camera", {})
+            state = "stale" if st.get("stale") else str(cam.get("state", "ok"))
+            error = cam.get("last_error") or st.get("last_error")
+            self.device_state[f"camera:{w.camera_id}"] = f"{state}: {error}" if error and state != "streaming" else state
         devices = dict(self.device_state)
         devices["uplink"] = "connected" if self.uplink.stats.connected else f"offline: {self.uplink.stats.last_error}"
         self.publish(

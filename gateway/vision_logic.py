@@ -75,7 +75,11 @@ class _ZoneRule:
 
 
 class CameraProcessor:
-    """Frame in, alarm signals (with snapshots) out; holds the rule states of one camera."""
+    """Frame in, alarm signals (with snapshots) out; holds the rule states of one camera.
+
+    Rules step on analysed frames only (a frame the motion gate skips repeats the last one), so
+    N of M counts analysed frames and the rules' timers advance at least every `force_every_s`.
+    """
 
     def __init__(self, cfg: CameraConfig, pipeline: VisionPipeline | None = None) -> None:
         self.cfg = cfg

@@ -18,6 +18,11 @@ from gateway.alarms import AlarmSignal, Severity
 KIND = "person_in_water_zone"
 
 
+# A wall clock before 2024 has not been set yet (a Pi without RTC before NTP answers): the
+# schedule cannot be judged, so the zone stays armed — a false alarm beats a missed drowning.
+CLOCK_SET_AFTER = 1704067200.0
+
+
 def _minutes(hhmm: str) -> int:
     h, m = hhmm.split(":")
     return int(h) * 60 + int(m)
@@ -86,7 +91,7 @@ def person_zone_step(
     settings: ZoneSettings, state: ZoneState, obs: ZoneObservation, now: float
 ) -> tuple[ZoneState, list[AlarmSignal]]:
     """Feed one analysed frame; return the new state and any raise, update or clear."""
-    if not is_armed(settings.hours, settings.months, obs.wall, settings.tz):
+    if obs.wall >= CLOCK_SET_AFTER and not is_armed(settings.hours, settings.months, obs.wall, settings.tz):
         if state.active:
             return ZoneState(), [_clear(settings, state, now, "zone disarmed by its schedule")]
         return ZoneState(), []
