@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-MODULES = ["bench.outbox", "bench.vision"]
+MODULES = ["bench.outbox", "bench.vision", "bench.county"]
 
 
 def main() -> int:

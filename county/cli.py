@@ -118,7 +118,11 @@ def simulate(
     """Run N simulated stations (own client, Will, outbox and scenario each) against one broker."""
     from county.simulate import main
 
-    main(stations, broker, mode, seconds, county, telemetry_s, health_s, alarm_every_s, workdir, lambda line: typer.echo(line, err=True))
+    try:
+        main(stations, broker, mode, seconds, county, telemetry_s, health_s, alarm_every_s, workdir, lambda line: typer.echo(line, err=True))
+    except ValueError as exc:
+        typer.echo(f"simulate: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":
