@@ -9,11 +9,12 @@ STAMP   := $(VENV)/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: broker and clients; speech, audio and video tools; serial peers; RTSP server;
-# PostgreSQL (the county ingest's tests start a private server).
+# PostgreSQL (the county ingest's tests start a private server); strace (power-cut tests);
+# systemd-analyze (install-service tests).
 DEB_PKGS := mosquitto mosquitto-clients espeak-ng sox alsa-utils ffmpeg socat \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-            postgresql
+            postgresql strace systemd
 DEB_STAMP := $(VENV)/.debs
 
 .PHONY: demo test bench soak deps clean
