@@ -28,6 +28,7 @@ from pathlib import Path
 
 from gateway.alarms import OpenAlarm
 from gateway.errors import OutboxError
+from gateway.sqlite_files import move_aside, open_durable
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +120,7 @@ class Outbox:
     # ------------------------------------------------------------------ opening and recovery
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
+        return open_durable(self.path, _SCHEMA)
 
     def _memory(self) -> sqlite3.Connection:
         """Stand-in while the database cannot be opened: empty, and `put` refuses to use it."""
@@ -169,12 +159,7 @@ class Outbox:
         return True
 
     def _recover(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                src.replace(Path(str(moved) + suffix))
+        moved = move_aside(self.path)
         db = self._open()
         resume = self._read_reservation()
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)", (resume,))

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
+
+from gateway.sqlite_files import move_aside, open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_commands (
@@ -49,11 +50,7 @@ class ReplayGuard:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
-            moved = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if src.exists():
-                    src.replace(Path(str(moved) + suffix))
+            moved = move_aside(self.path)
             self.recovered_from = f"{exc} (moved to {moved})"
             self._db = self._open()
             recovered = True
@@ -64,18 +61,7 @@ class ReplayGuard:
         self.floor = float(meta.get("floor", 0.0))
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else 'no answer'}")
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
+        return open_durable(self.path, _SCHEMA)
 
     def _set(self, key: str, value: float) -> None:
         self._db.execute("INSERT OR REPLACE INTO guard_meta (key, value) VALUES (?, ?)", (key, value))
