@@ -9,6 +9,7 @@ Ends after `--duration` seconds or on Ctrl-C with a summary that checks every `s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def main(
     cfg = load_config(config)
     workdir = Path("var/demo")
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = LocalBroker(workdir=workdir / "broker").start()
+    # a persistent broker and a durable feed session, as a county runs them: what the station
+    # publishes while the feed is still reconnecting after the outage is kept for it
+    shutil.rmtree(workdir / "broker", ignore_errors=True)  # each demo starts with an empty broker
+    broker = LocalBroker(workdir=workdir / "broker", persistent=True).start()
     t0 = time.monotonic()
 
     def show(line: FeedLine) -> None:
@@ -47,7 +51,7 @@ def main(
         console.print(f"[dim]{time.monotonic() - t0:5.1f}s[/dim] {station} {seq:>6} " + (f"[{line.style}]{text}[/]" if line.style else text))
 
     collector = FeedCollector(on_line=show)
-    feed = FeedSubscriber(broker.host, broker.port, "vs/v1", collector, client_id="county-demo-feed").start()
+    feed = FeedSubscriber(broker.host, broker.port, "vs/v1", collector, client_id="county-demo-feed", durable=True).start()
     feed.connected.wait(5)
     console.rule(f"county feed: broker 127.0.0.1:{broker.port}, station {cfg.station.path}")
     log_path = workdir / "gateway.log"
