@@ -103,7 +103,8 @@ class PlayQueue:
     def top_rank(self) -> int | None:
         return self._heap[0][0] if self._heap else None
 
-    def next(self, now: float, minute_of_day: int) -> tuple[Announcement | None, list[PlayReport]]:
+    def next(self, now: float, minute_of_day: int | None) -> tuple[Announcement | None, list[PlayReport]]:
+        """`minute_of_day` is None while the wall clock is not trusted: quiet hours are not applied then."""
         """The item to play now, and the reports of items dropped on the way."""
         dropped = []
         while self._heap:
@@ -111,7 +112,7 @@ class PlayQueue:
             if now > item.expires_at:
                 dropped.append(_report(item, "pre-empted" if item.preempted else "expired"))
                 continue
-            if item.priority != "emergency" and self.quiet is not None and self.quiet.contains(minute_of_day):
+            if item.priority != "emergency" and self.quiet is not None and minute_of_day is not None and self.quiet.contains(minute_of_day):
                 dropped.append(_report(item, "quiet_hours"))
                 continue
             if self.silenced(item, now):
@@ -145,7 +146,7 @@ class Announcer:
         report: Callable[[PlayReport], None],
         quiet: QuietWindow | None = None,
         clock: Callable[[], float] = time.monotonic,
-        local_minute: Callable[[], int] = lambda: (lambda t: t.hour * 60 + t.minute)(datetime.now()),
+        local_minute: Callable[[], int | None] = lambda: (lambda t: t.hour * 60 + t.minute)(datetime.now()),
         beat: Callable[..., None] | None = None,
         max_play_s: float = 600.0,
     ) -> None:

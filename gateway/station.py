@@ -130,6 +130,7 @@ class Station:
                 report=lambda r: self._inbox.put(("playback", r)),
                 quiet=QuietWindow.parse(quiet.start, quiet.end) if quiet else None,
                 clock=clock,
+                local_minute=self._local_minute,
                 beat=self.beats.beat,
             )
 
@@ -143,6 +144,13 @@ class Station:
             on_command=lambda topic, payload: self._inbox.put(("command", topic, payload)),
             beat=self.beats.beat,
         )
+
+    def _local_minute(self) -> int | None:
+        """Local minute of the day for quiet hours; None while the clock is not trusted (1970 at boot)."""
+        if not self.wall.synced():
+            return None
+        t = datetime.fromtimestamp(self.wall.now())
+        return t.hour * 60 + t.minute
 
     # ------------------------------------------------------------------ envelope and publishing
 

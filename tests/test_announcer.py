@@ -108,3 +108,13 @@ def test_heartbeats_allow_a_known_long_silence() -> None:
     assert beats.stalled(30.0) == ["uplink"]
     now[0] = 121.0
     assert sorted(beats.stalled(30.0)) == ["announcer", "uplink"]
+
+
+def test_quiet_hours_are_not_applied_while_the_clock_is_untrusted() -> None:
+    q = PlayQueue(quiet=QuietWindow.parse("00:00", "23:59"))
+    q.submit(Announcement("cmd", Utterance(text="通知"), "announcement"), now=0)
+    item, dropped = q.next(now=0, minute_of_day=None)
+    assert item is not None and dropped == []
+    q.submit(Announcement("cmd", Utterance(text="通知"), "announcement"), now=0)
+    item, dropped = q.next(now=0, minute_of_day=600)
+    assert item is None and [d.outcome for d in dropped] == ["quiet_hours"]
