@@ -52,8 +52,12 @@ def test_full_outbox_drops_oldest_telemetry_keeps_alarms_and_says_so(tmp_path: P
     seen = collector.seqs[STATION].seen
     gaps = [s for s in range(max(seen) + 1) if s not in seen]
     ranges = [(n["details"]["first_seq"], n["details"]["last_seq"]) for n in notices]
-    assert len(gaps) == dropped
     assert all(any(lo <= s <= hi for lo, hi in ranges) for s in gaps)
+    # a telemetry message already in flight when the link died may reach the county and then be
+    # dropped from the full outbox before its PUBACK came: reported dropped, yet delivered —
+    # at most the in-flight window of them, never the other way round (a gap nobody reported)
+    in_flight_window = doc["broker"].get("max_inflight", 100)
+    assert dropped - in_flight_window <= len(gaps) <= dropped
     # no alarm was dropped: every lifecycle arrived whole, each alarm-class seq in order
     by_alarm: dict[str, list[str]] = {}
     for m in collector.messages:
