@@ -127,3 +127,17 @@ class LinkTracker:
         self._since = self._clock()
         if self._on_change is not None:
             self._on_change(self.status())
+
+
+class LinkedDevice:
+    """Mixin for drivers that keep a `LinkTracker` in `self._link`: their status for the station."""
+
+    _link: LinkTracker
+
+    @property
+    def status(self) -> LinkStatus:
+        return self._link.status()
+
+    @property
+    def online(self) -> bool:
+        return self._link.online

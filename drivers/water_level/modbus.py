@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 
 from drivers.base import DeviceUnavailable, WaterReading
-from drivers.link import LinkStatus, LinkTracker
+from drivers.link import LinkStatus, LinkTracker, LinkedDevice
 from drivers.modbus_bus import ExceptionReply, GarbledResponse, ModbusBus, NoResponse
 from drivers.water_level.registers import decode_registers, register_count
 from gateway.errors import BadFrame
 
 
-class ModbusWaterLevel:
+class ModbusWaterLevel(LinkedDevice):
     """A WaterLevelSensor reading one register of one slave on a (possibly shared) ModbusBus."""
 
     def __init__(
@@ -67,14 +67,6 @@ class ModbusWaterLevel:
         self.timeouts = 0
         self.crc_errors = 0
         self.exceptions = 0
-
-    @property
-    def status(self) -> LinkStatus:
-        return self._link.status()
-
-    @property
-    def online(self) -> bool:
-        return self._link.online
 
     def read(self) -> WaterReading:
         if self._closed:

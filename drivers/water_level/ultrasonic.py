@@ -18,7 +18,7 @@ from collections.abc import Callable
 import serial
 
 from drivers.base import DeviceUnavailable, WaterReading
-from drivers.link import LinkStatus, LinkTracker
+from drivers.link import LinkStatus, LinkTracker, LinkedDevice
 from drivers.serial_port import open_serial
 from drivers.water_level.filter import MedianFilter
 from drivers.water_level.frames import parse_ascii_frames, parse_binary_frames
@@ -33,7 +33,7 @@ FRAME_PARSERS: dict[str, Parser] = {
 }
 
 
-class UltrasonicWaterLevel:
+class UltrasonicWaterLevel(LinkedDevice):
     """A WaterLevelSensor over a serial URL; `status` tells whether it is online and why not."""
 
     def __init__(
@@ -77,14 +77,6 @@ class UltrasonicWaterLevel:
         self.frames_ok = 0
         self.frames_bad = 0
         self.out_of_range = 0
-
-    @property
-    def status(self) -> LinkStatus:
-        return self._link.status()
-
-    @property
-    def online(self) -> bool:
-        return self._link.online
 
     def connect(self) -> None:
         """Open the port now rather than at the first read (a bench check of the wiring).
