@@ -10,16 +10,17 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: broker and clients; speech, audio and video tools; serial peers; RTSP server;
 # PostgreSQL (the county ingest's tests start a private server); strace (power-cut tests);
-# systemd-analyze (install-service tests).
+# systemd-analyze (install-service tests); Debian's Chromium and a CJK font (the county web view's
+# browser tests drive it through Playwright; Playwright never downloads a browser here).
 DEB_PKGS := mosquitto mosquitto-clients espeak-ng sox alsa-utils ffmpeg socat \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-            postgresql strace systemd
+            postgresql strace systemd chromium fonts-wqy-microhei
 DEB_STAMP := $(VENV)/.debs
 
-.PHONY: demo test bench soak deps clean
+.PHONY: demo web-demo test bench soak deps clean
 
-$(DEB_STAMP):
+$(DEB_STAMP): Makefile
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -37,6 +38,9 @@ deps: $(DEB_STAMP) $(STAMP)
 
 demo: deps
 	$(VPY) -m county.demo --config examples/sim-station.yaml --duration 60
+
+web-demo: deps
+	$(VPY) -m county.webdemo --listen 127.0.0.1:8080
 
 test: deps
 	$(VPY) -m pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,10 +13,12 @@ from rich.markup import escape
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
 from county.keys import keygen
 from county.send import send
+from county.web.serve import serve
 
 app = typer.Typer(help="County command center tools: watch stations, send commands.", no_args_is_help=True)
 app.command()(keygen)
 app.command()(send)
+app.command()(serve)
 
 
 @app.command()
@@ -123,6 +126,120 @@ def simulate(
     except ValueError as exc:
         typer.echo(f"simulate: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+operator_app = typer.Typer(help="Operator accounts of the web view, and its audit log.", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
+
+DB_OPTION = typer.Option("sqlite:///county.db", help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.")
+PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password from the first line of stdin instead of prompting.")
+
+
+def _password(from_stdin: bool) -> str:
+    """From stdin (for scripts) or a hidden prompt asked twice; never echoed."""
+    import sys
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _accounts(db: str, action: Any, audit: tuple[str, str] | None = None) -> Any:
+    """Run `action(accounts)` on the database; an AccountError becomes a one-line message and exit 2.
+
+    `audit` (what, account) is written to the audit log as done by `cli:<login user>`, so account
+    changes are on record next to what the operators did.
+    """
+    import getpass
+
+    from county.accounts import AccountError, Accounts
+    from county.store import Store
+
+    store = Store(db)
+    try:
+        accounts = Accounts(store)
+        result = action(accounts)
+        if audit is not None:
+            accounts.log(f"cli:{getpass.getuser()}", audit[0], "", time.time(), {"account": audit[1]})
+        return result
+    except AccountError as exc:
+        typer.echo(f"operator: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+
+
+def _scope_text(scope: str) -> str:
+    return scope or "whole county"
+
+
+@operator_app.command("add")
+def operator_add(
+    name: str = typer.Argument(..., help="Login name (no spaces)."),
+    scope: str = typer.Option("", help="What the operator sees: COUNTY[/TOWN[/VILLAGE[/STATION]]] ('': everything)."),
+    display_name: str = typer.Option("", help="Name shown on pages and in acknowledgements (default: NAME)."),
+    password_stdin: bool = PASSWORD_STDIN,
+    db: str = DB_OPTION,
+) -> None:
+    """Create an operator account."""
+    password = _password(password_stdin)
+    op = _accounts(db, lambda accounts: accounts.add(name, password, scope, display_name), ("operator_add", name))
+    typer.echo(f"added operator {op.name} ({op.display_name}), scope: {_scope_text(op.scope)}")
+
+
+@operator_app.command("passwd")
+def operator_passwd(name: str = typer.Argument(...), password_stdin: bool = PASSWORD_STDIN, db: str = DB_OPTION) -> None:
+    """Set an operator's password (also lifts a lock-out)."""
+    password = _password(password_stdin)
+    _accounts(db, lambda accounts: accounts.set_password(name, password), ("operator_passwd", name))
+    typer.echo(f"password of {name} changed")
+
+
+@operator_app.command("disable")
+def operator_disable(name: str = typer.Argument(...), db: str = DB_OPTION) -> None:
+    """Refuse an operator's logins (the account and its audit entries stay)."""
+    _accounts(db, lambda accounts: accounts.set_enabled(name, False), ("operator_disable", name))
+    typer.echo(f"operator {name} disabled")
+
+
+@operator_app.command("enable")
+def operator_enable(name: str = typer.Argument(...), db: str = DB_OPTION) -> None:
+    """Allow a disabled operator to log in again."""
+    _accounts(db, lambda accounts: accounts.set_enabled(name, True), ("operator_enable", name))
+    typer.echo(f"operator {name} enabled")
+
+
+@operator_app.command("list")
+def operator_list(db: str = DB_OPTION) -> None:
+    """Every operator: name, display name, scope, enabled."""
+    from rich.table import Table
+
+    table = Table("name", "display name", "scope", "enabled")
+    for op, enabled in _accounts(db, lambda accounts: accounts.list()):
+        table.add_row(escape(op.name), escape(op.display_name), escape(_scope_text(op.scope)), "yes" if enabled else "[red]no[/]")
+    Console().print(table)
+
+
+@operator_app.command("audit")
+def operator_audit(
+    scope: str = typer.Option("", help="Only entries about COUNTY[/TOWN[/VILLAGE[/STATION]]] ('': all)."),
+    limit: int = typer.Option(200, help="At most this many entries, newest first."),
+    db: str = DB_OPTION,
+) -> None:
+    """The audit log: who did what to which station, and how it ended."""
+    import json
+    from datetime import datetime
+
+    from rich.table import Table
+
+    table = Table("time", "operator", "action", "target", "command", "outcome", "detail")
+    for column in table.columns[1:]:
+        column.overflow = "fold"  # a narrow terminal breaks names and paths over lines rather than cutting them
+    for e in _accounts(db, lambda accounts: accounts.audit(scope, limit)):
+        when = datetime.fromtimestamp(e.at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, escape(e.operator), escape(e.action), escape(e.target), escape(e.command_id or ""), escape(e.outcome),
+                      escape(json.dumps(e.detail, ensure_ascii=False)) if e.detail else "")
+    Console().print(table)
 
 
 if __name__ == "__main__":

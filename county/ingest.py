@@ -8,13 +8,18 @@ expiry), so while an ingest process restarts the broker keeps queueing for it.
 
 Several processes share the load through an MQTT v5 shared subscription
 (`$share/{group}/vs/v1/...`): the broker hands each telemetry and health message to one member.
-Events (alarms, notices, loudspeaker reports), replies and statuses are few and matter most, so
-every member subscribes to them directly and the store's key absorbs the copies: they never
-depend on the broker remembering a shared subscription. That matters because mosquitto 2.0.11
-restores a persistent session's plain subscriptions after a broker restart but not its shared
+Events (alarms, notices, loudspeaker reports), alarm snapshots, replies and statuses are few and
+matter most, so every member subscribes to them directly and the store's key absorbs the copies:
+they never depend on the broker remembering a shared subscription. That matters because mosquitto
+2.0.11 restores a persistent session's plain subscriptions after a broker restart but not its shared
 ones (measured, see docs/scaling.md): telemetry published between the broker's return and the
 member's resubscription would find no shared subscriber. `group=""` subscribes to everything
 directly (one member, or hot standbys that each store everything once).
+
+A snapshot is the one payload that is not JSON: the raw JPEG a station publishes once per alarm
+on `snapshot/{event_id}` (the alarm's `snapshot` field carries its size and sha256). It is kept
+as evidence for operators, keyed by (station, event_id); anything on that channel that is not a
+JPEG of at most 2 MiB is a reject like any other bad payload.
 
 Threads: paho's network thread only queues what arrives; one writer thread validates, stores a
 batch per transaction and then acknowledges it in arrival order (MQTT requires PUBACKs in order).
@@ -24,9 +29,11 @@ nothing there): the broker resends them and the store drops the copies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
+import re
 import signal
 import socket
 import threading
@@ -41,14 +48,18 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import ValidationError
 
-from county.store import Incoming, Reject, Store
-from county.topics import parse_topic, station_filter
+from county.store import Incoming, Reject, SnapshotIncoming, Store
+from county.topics import TopicParts, parse_topic, station_filter
 from gateway.messages import WIRE_MODELS
 
 log = logging.getLogger(__name__)
 
 SHARED_CHANNELS = ("telemetry/+", "health")  # the bulk: split between members
-DIRECT_CHANNELS = ("event/+", "reply/+", "status")  # few and precious: every member, copies absorbed by the store
+DIRECT_CHANNELS = ("event/+", "snapshot/+", "reply/+", "status")  # few and precious: every member, copies absorbed by the store
+
+SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024  # a station's evidence JPEG is tens of kB; more is a mistake or abuse
+JPEG_MAGIC = b"\xff\xd8\xff"  # SOI marker followed by the first segment's marker
+_EVENT_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # uuid hex in practice; nothing that could not be a key
 
 
 def default_client_id() -> str:
@@ -63,6 +74,7 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     statuses: int = 0
+    snapshots: int = 0
     batches: int = 0
     acked: int = 0
     connects: int = 0
@@ -81,19 +93,51 @@ class _Arrival:
     received_at: float
 
 
-def parse(topic: str, payload: bytes, received_at: float) -> Incoming | Reject:
-    """Validate one payload against its wire model; anything else becomes a Reject with the reason."""
-    text = payload.decode("utf-8", errors="replace")
+def parse(topic: str, payload: bytes, received_at: float) -> Incoming | SnapshotIncoming | Reject:
+    """Validate one payload against its wire model (a snapshot: see `parse_snapshot`); anything else becomes a Reject with the reason."""
     parts = parse_topic(topic)
+    if parts is not None and parts.channel == "snapshot":
+        return parse_snapshot(topic, parts, payload, received_at)
+    text = payload.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # garbage may hold NULs; PostgreSQL TEXT cannot
     try:
         doc = json.loads(payload)
+        # Valid JSON may still hold U+0000, which PostgreSQL TEXT and JSONB refuse: the whole batch would fail and be retried
+        # forever. In UTF-8 JSON a NUL can only come from the escape \u0000 (a raw NUL byte is not valid JSON; UTF-16/32 JSON
+        # has NUL bytes), so a payload with neither is clean without a look. Otherwise the escape may be an escaped backslash
+        # (\\u0000, a legitimate string): every string of the decoded document, keys included, decides (a stack, any depth).
+        if b"\\u0000" in payload or b"\x00" in payload:
+            pending = [doc]
+            while pending:
+                item = pending.pop()
+                if isinstance(item, str):
+                    if "\x00" in item:
+                        return Reject(topic, "contains a NUL character (U+0000), which the database cannot store", text, received_at)
+                elif isinstance(item, dict):
+                    pending.extend(item)
+                    pending.extend(item.values())
+                elif isinstance(item, list):
+                    pending.extend(item)
         model = WIRE_MODELS[doc["kind"]]
         message = model.model_validate(doc)
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, ValidationError) as exc:  # RecursionError: '[' nested 100,000 deep
         return Reject(topic, f"{type(exc).__name__}: {exc}"[:500], text, received_at)
     if parts is None or parts.station != message.station:
         return Reject(topic, f"station {message.station!r} does not match the topic", text, received_at)
     return Incoming(topic, message, text, received_at)
+
+
+def parse_snapshot(topic: str, parts: TopicParts, payload: bytes, received_at: float) -> SnapshotIncoming | Reject:
+    """Raw JPEG bytes, not JSON: checked for the event id, size and magic bytes, and hashed to match the alarm's SnapshotRef."""
+    if not _EVENT_ID.fullmatch(parts.rest):
+        error = f"snapshot: bad event id {parts.rest[:80]!r} in the topic"
+    elif len(payload) > SNAPSHOT_MAX_BYTES:
+        error = f"snapshot: too big, {len(payload)} bytes (at most {SNAPSHOT_MAX_BYTES})"
+    elif not payload.startswith(JPEG_MAGIC):
+        error = "snapshot: not a JPEG (it does not start with FF D8 FF)"
+    else:
+        return SnapshotIncoming(topic, parts.station, parts.rest, payload, hashlib.sha256(payload).hexdigest(), received_at)
+    # binary, maybe megabytes: keep a description for a human (PostgreSQL TEXT cannot hold NUL bytes anyway)
+    return Reject(topic, error, f"{len(payload)} bytes, starting {payload[:32].hex(' ')}", received_at)
 
 
 class Ingest:
@@ -227,7 +271,7 @@ class Ingest:
 
     def _store(self, batch: list[_Arrival]) -> None:
         parsed = [parse(a.topic, a.payload, a.received_at) for a in batch]
-        good = [p for p in parsed if isinstance(p, Incoming)]
+        good = [p for p in parsed if not isinstance(p, Reject)]
         bad = [p for p in parsed if isinstance(p, Reject)]
         attempt = 0
         while True:
@@ -245,6 +289,7 @@ class Ingest:
         self.stats.stored += result.inserted
         self.stats.duplicates += result.duplicates
         self.stats.statuses += result.statuses
+        self.stats.snapshots += result.snapshots
         self.stats.rejected += result.rejects
         generation = self._generation
         for a in batch:
@@ -276,5 +321,5 @@ def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group
 
 
 def _line(s: IngestStats) -> str:
-    return (f"received {s.received}, stored {s.stored}, duplicates {s.duplicates}, statuses {s.statuses}, rejected {s.rejected}, "
-            f"batches {s.batches}" + (f", last error: {s.last_error}" if s.last_error else ""))
+    return (f"received {s.received}, stored {s.stored}, snapshots {s.snapshots}, duplicates {s.duplicates}, statuses {s.statuses}, "
+            f"rejected {s.rejected}, batches {s.batches}" + (f", last error: {s.last_error}" if s.last_error else ""))

@@ -7,7 +7,8 @@ are state, not numbered events: they are keyed by (station, event_id) in `status
 `stations` holds the latest. `alarms` keeps each alarm's lifecycle by event_id, and is updated
 so that the order in which steps arrive does not matter (two ingest processes may write a
 station's steps out of order): state, severity and summary follow the highest seq; acked and
-cleared times, once known, stay.
+cleared times, once known, stay. Alarm snapshots (the JPEG evidence a station publishes once per
+alarm) are kept in `snapshots`, keyed by (station, event_id), written the same way.
 
 One SQL text serves both databases; the dialect only swaps placeholders and column types.
 """
@@ -39,6 +40,18 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotIncoming:
+    """An alarm's JPEG evidence (raw bytes on `snapshot/{event_id}`, no envelope), ready to store."""
+
+    topic: str
+    station: str
+    event_id: str
+    jpeg: bytes
+    sha256: str
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A payload that did not validate: kept for a human, never silently dropped."""
 
@@ -54,6 +67,7 @@ class WriteResult:
     duplicates: int
     statuses: int
     rejects: int
+    snapshots: int = 0  # new snapshots stored; a snapshot seen again counts in `duplicates`
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +79,7 @@ class Dialect:
     json_param: str
 
     def sql(self, text: str) -> str:
-        """`?j` is a JSON parameter, `?` a plain one; `{ts}`, `{json}`, `{bool}`, `{serial}` are column types."""
+        """`?j` is a JSON parameter, `?` a plain one; `{ts}`, `{json}`, `{bool}`, `{serial}`, `{blob}` are column types."""
         return text.format(**self.types).replace("?j", self.json_param).replace("?", self.param)
 
     def ts(self, value: datetime | float | None) -> Any:
@@ -78,8 +92,10 @@ class Dialect:
         return value.astimezone(timezone.utc).isoformat() if self.name == "sqlite" else value
 
 
-SQLITE = Dialect("sqlite", "BEGIN IMMEDIATE", {"ts": "TEXT", "json": "TEXT", "bool": "INTEGER", "serial": "INTEGER PRIMARY KEY"}, "?", "?")
-POSTGRES = Dialect("postgresql", "BEGIN", {"ts": "TIMESTAMPTZ", "json": "JSONB", "bool": "BOOLEAN", "serial": "BIGSERIAL PRIMARY KEY"},
+SQLITE = Dialect("sqlite", "BEGIN IMMEDIATE",
+                 {"ts": "TEXT", "json": "TEXT", "bool": "INTEGER", "serial": "INTEGER PRIMARY KEY", "blob": "BLOB"}, "?", "?")
+POSTGRES = Dialect("postgresql", "BEGIN",
+                   {"ts": "TIMESTAMPTZ", "json": "JSONB", "bool": "BOOLEAN", "serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"},
                    "%s", "%s::jsonb")
 
 _ENVELOPE = "station TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, ts {ts} NOT NULL, clock_synced {bool} NOT NULL, boot_id TEXT NOT NULL"
@@ -105,6 +121,8 @@ SCHEMA = [
         event_id TEXT PRIMARY KEY, station TEXT NOT NULL, alarm TEXT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL,
         severity TEXT NOT NULL, state TEXT NOT NULL, summary TEXT NOT NULL, raised_at {ts} NOT NULL, acked_by TEXT, acked_at {ts},
         cleared_at {ts}, last_seq BIGINT NOT NULL, updated_at {ts} NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS snapshots (station TEXT NOT NULL, event_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL, jpeg {blob} NOT NULL, received_at {ts} NOT NULL, stored_at {ts} NOT NULL, PRIMARY KEY (station, event_id))""",
     """CREATE TABLE IF NOT EXISTS rejects (id {serial}, topic TEXT NOT NULL, error TEXT NOT NULL, payload TEXT NOT NULL,
         received_at {ts} NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (state, station)",
@@ -141,6 +159,8 @@ INSERT_HEALTH = f"""INSERT INTO health ({_ENV_COLS}, uptime_s, queue_depth, queu
     received_at, body, stored_at) VALUES ({_ENV_PARAMS}, ?, ?, ?, ?, ?, ?j, ?, ?j, ?) ON CONFLICT (station, seq) DO NOTHING"""
 INSERT_REPLY = f"""INSERT INTO replies ({_ENV_COLS}, command_id, command, ok, outcome, reason, result, received_at, stored_at)
     VALUES ({_ENV_PARAMS}, ?, ?, ?, ?, ?, ?j, ?, ?) ON CONFLICT (station, seq) DO NOTHING"""
+INSERT_SNAPSHOT = """INSERT INTO snapshots (station, event_id, sha256, bytes, jpeg, received_at, stored_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, event_id) DO NOTHING"""
 INSERT_REJECT = "INSERT INTO rejects (topic, error, payload, received_at) VALUES (?, ?, ?, ?)"
 
 MESSAGE_TABLES = ("events", "telemetry", "health", "replies")
@@ -168,12 +188,15 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, batch: Sequence[Incoming], rejects: Sequence[Reject] = ()) -> WriteResult:
-        """Store a batch atomically; duplicates (same station and seq) are counted, not stored."""
+    def write(self, batch: Sequence[Incoming | SnapshotIncoming], rejects: Sequence[Reject] = ()) -> WriteResult:
+        """Store a batch atomically; duplicates (same station and seq, or a snapshot's station and event_id) are counted, not stored."""
         d = self.dialect
-        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in ("events", "alarms", "telemetry", "health", "replies")}
+        rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in ("events", "alarms", "telemetry", "health", "replies", "snapshots")}
         statuses: list[Incoming] = []
         for item in batch:
+            if isinstance(item, SnapshotIncoming):
+                rows["snapshots"].append((item.station, item.event_id, item.sha256, len(item.jpeg), item.jpeg, d.ts(item.received_at)))
+                continue
             m = item.message
             env = (m.station, m.seq, m.event_id, d.ts(m.ts), m.clock_synced, m.boot_id)
             got = d.ts(item.received_at)
@@ -217,14 +240,18 @@ class Store:
                     inserted += max(cur.rowcount, 0)
             if rows["alarms"]:
                 cur.executemany(d.sql(UPSERT_ALARM), rows["alarms"])
+            snapshots = 0
+            if rows["snapshots"]:
+                cur.executemany(d.sql(INSERT_SNAPSHOT), [(*row, stored_at) for row in rows["snapshots"]])
+                snapshots = max(cur.rowcount, 0)
             if rejects:
                 cur.executemany(d.sql(INSERT_REJECT), [(r.topic, r.error, r.payload, d.ts(r.received_at)) for r in rejects])
             cur.execute("COMMIT")
         except BaseException:
             self._rollback(cur)
             raise
-        numbered = size - len(statuses)
-        return WriteResult(inserted, numbered - inserted, changed, len(rejects))
+        keyed = size - len(statuses)  # numbered messages and snapshots: each either stored now or a copy
+        return WriteResult(inserted, keyed - inserted - snapshots, changed, len(rejects), snapshots)
 
     def _status(self, cur: Any, item: Incoming, stored_at: Any) -> int:
         """Log a status once (by its event_id); only a new one moves the station's current state."""
@@ -247,12 +274,23 @@ class Store:
 
     # ------------------------------------------------------------------ reading (tools, tests, benchmarks)
 
+    def snapshot(self, station: str, event_id: str) -> bytes | None:
+        """The JPEG of one alarm, or None when it has not arrived (it travels apart from the alarm, and may never)."""
+        rows = self.query("SELECT jpeg FROM snapshots WHERE station = ? AND event_id = ?", (station, event_id))
+        return bytes(rows[0][0]) if rows else None  # psycopg may hand back a memoryview
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query written with `?` placeholders."""
         cur = self._db.cursor()
         cur.execute(self.dialect.sql(sql), params)
         rows = cur.fetchall()
         return [tuple(r) for r in rows]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement written with `?` placeholders, in autocommit (for small tables beside the ingest); returns the rowcount."""
+        cur = self._db.cursor()
+        cur.execute(self.dialect.sql(sql), params)
+        return cur.rowcount
 
     def close(self) -> None:
         self._db.close()

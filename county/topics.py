@@ -2,8 +2,9 @@
 
 Stations live at `vs/v1/{county}/{town}/{village}/{station}`; an operator names a county, a
 township, a village or one station by a prefix of that path. These helpers turn such a prefix
-into exact MQTT filters (so a subscriber asks only for the channels it stores, never the JPEG
-snapshots) and a received topic back into (station, channel, rest).
+into exact MQTT filters (so a subscriber asks only for the channels it wants: the ingest takes
+the JPEG snapshots, `countyctl watch` does not) and a received topic back into (station,
+channel, rest).
 """
 
 from __future__ import annotations

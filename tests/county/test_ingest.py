@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import defaultdict
@@ -10,11 +11,13 @@ from pathlib import Path
 from county.fleet import SelectorFleet
 from county.ingest import Ingest
 from county.scenario import ScenarioParams
+from county.ingest import SNAPSHOT_MAX_BYTES
 from county.store import MESSAGE_TABLES, Store
 from gateway.localbroker import LocalBroker
-from gateway.messages import Telemetry, Topics, to_payload
+from gateway.messages import Alarm, Notice, SnapshotRef, Telemetry, Topics, to_payload
 from tests.county.capture import Capture
 from tests.county.conftest import FleetFactory
+from tests.county.jpeg import real_jpeg
 from tests.stations import wait_for
 
 BUSY = ScenarioParams(telemetry_s=0.2, health_s=1.0, alarm_every_s=1.5, alarm_duration_s=0.8)
@@ -138,10 +141,97 @@ def test_redeliveries_and_garbage_are_absorbed(broker: LocalBroker, tmp_path: Pa
         for _ in range(3):
             pub.publish(topics.telemetry("gauge-1"), to_payload(msg))
         pub.publish(topics.telemetry("gauge-1"), b"\xff not json")
-        assert wait_for(lambda: member.stats.received >= 4, timeout=10) and member.wait_idle(timeout=10)
-        assert store.query("SELECT seq, clock_synced FROM telemetry") == [(9, 0)]
-        assert (member.stats.stored, member.stats.duplicates, member.stats.rejected) == (1, 2, 1)
-        assert member.stats.acked == 4  # garbage is acknowledged too (kept in rejects), or it would come back forever
+        pub.publish(topics.telemetry("gauge-1"), b"[" * 100_000)  # nested too deep for the JSON parser
+        pub.publish(topics.telemetry("gauge-1"), to_payload(msg.model_copy(update={"seq": 10, "event_id": "t10"})))
+        assert wait_for(lambda: member.stats.received >= 6, timeout=10) and member.wait_idle(timeout=10)
+        assert store.query("SELECT seq, clock_synced FROM telemetry ORDER BY seq") == [(9, 0), (10, 0)]
+        assert (member.stats.stored, member.stats.duplicates, member.stats.rejected) == (2, 2, 2)
+        assert member.stats.acked == 6  # garbage is acknowledged too (kept in rejects), or it would come back forever
+    finally:
+        pub.stop()
+        member.stop()
+        store.close()
+
+
+def test_snapshots_are_stored_once_and_bad_ones_do_not_stop_the_ingest(broker: LocalBroker, db_url: str) -> None:
+    """A raw JPEG on `snapshot/{event_id}` is kept byte for byte; garbage there is a reject and the stream goes on."""
+    store = Store(db_url)
+    member = Ingest(store, "127.0.0.1", broker.port, client_id="ingest-snap").start()  # shared group: snapshots must still come directly
+    assert member.connected.wait(10)
+    time.sleep(0.3)
+    station = "410421/xiaoqi/zhuwa/pond-01"
+    topics = Topics("410421", "xiaoqi", "zhuwa", "pond-01")
+    jpeg = real_jpeg()
+    ref = SnapshotRef(topic=topics.snapshot("a-1"), bytes=len(jpeg), sha256=hashlib.sha256(jpeg).hexdigest())
+    raised = Alarm(station=station, seq=1, event_id="a-1", ts="2026-07-01T00:00:00Z", clock_synced=True, boot_id="b",
+                   alarm="water_level", state="raised", severity="danger", category="safety", source="gauge-1",
+                   raised_at="2026-07-01T00:00:00Z", snapshot=ref)
+    later = Telemetry(station=station, seq=2, event_id="t2", ts="2026-07-01T00:00:05Z", clock_synced=True, boot_id="b",
+                      sensor="gauge-1", values={"level_m": 0.7})
+    pub = Capture(broker.port, "nothing/#")
+    try:
+        pub.publish(topics.snapshot("a-1"), jpeg)
+        pub.publish(topics.event("water_level"), to_payload(raised))
+        pub.publish(topics.snapshot("a-1"), jpeg)  # a redelivery
+        pub.publish(topics.snapshot("a-2"), b"GIF89a\x00\x01 not a jpeg")
+        pub.publish(topics.snapshot("a-3"), jpeg + bytes(SNAPSHOT_MAX_BYTES))  # oversize
+        pub.publish(topics.telemetry("gauge-1"), to_payload(later))  # the stream goes on after garbage
+        pub.publish(topics.snapshot("a-4"), other := real_jpeg(160, 120, "a-4"))
+        assert wait_for(lambda: member.stats.received >= 7, timeout=10) and member.wait_idle(timeout=10)
+        got = store.snapshot(station, "a-1")
+        assert got == jpeg and hashlib.sha256(got).hexdigest() == ref.sha256 and len(got) == ref.bytes
+        assert store.snapshot(station, "a-4") == other
+        assert store.query("SELECT event_id, sha256, bytes FROM snapshots ORDER BY event_id") == [
+            ("a-1", ref.sha256, ref.bytes), ("a-4", hashlib.sha256(other).hexdigest(), len(other))]
+        assert store.query("SELECT COUNT(*) FROM alarms") == [(1,)] and store.query("SELECT seq FROM telemetry") == [(2,)]
+        s = member.stats
+        assert (s.stored, s.snapshots, s.duplicates, s.rejected, s.acked, s.write_errors) == (2, 2, 1, 2, 7, 0), s
+        errors = sorted(e for (e,) in store.query("SELECT error FROM rejects"))
+        assert "not a JPEG" in errors[0] and "too big" in errors[1], errors
+    finally:
+        pub.stop()
+        member.stop()
+        store.close()
+
+
+def test_a_nul_in_a_valid_payload_is_a_reject_and_the_station_goes_on(broker: LocalBroker, db_url: str) -> None:
+    """JSON may carry U+0000 (`\\u0000`), which PostgreSQL TEXT and JSONB refuse: it must be a reject on both databases,
+    not a batch that fails and is retried forever; an escaped backslash (`\\\\u0000`) is ordinary text and is stored."""
+    store = Store(db_url)
+    member = Ingest(store, "127.0.0.1", broker.port, client_id="ingest-nul").start()
+    assert member.connected.wait(10)
+    time.sleep(0.3)
+    station = "410421/xiaoqi/zhuwa/pond-01"
+    topics = Topics("410421", "xiaoqi", "zhuwa", "pond-01")
+    envelope = dict(station=station, ts="2026-07-01T00:00:00Z", clock_synced=True, boot_id="b")
+
+    def notice(seq: int, summary: str) -> bytes:
+        return to_payload(Notice(**envelope, seq=seq, event_id=f"n{seq}", notice="device_error", severity="warning", summary=summary))
+
+    def telemetry(seq: int) -> bytes:
+        return to_payload(Telemetry(**envelope, seq=seq, event_id=f"t{seq}", sensor="gauge-1", values={"level_m": 0.1 * seq}))
+
+    bad = notice(2, "camera\x00 failed")
+    assert b'"camera\\u0000 failed"' in bad  # valid JSON: the escape, not a raw NUL byte
+    literal = notice(5, "path C:\\u0000\\x")  # a backslash then u0000: no NUL at all
+    assert b"\\\\u0000" in literal
+    sent = [(topics.telemetry("gauge-1"), telemetry(1)), (topics.event("device_error"), bad),
+            (topics.telemetry("gauge-1"), telemetry(3)), (topics.telemetry("gauge-1"), telemetry(4)),
+            (topics.event("device_error"), literal), (topics.telemetry("gauge-1"), telemetry(6))]
+    pub = Capture(broker.port, "nothing/#")
+    try:
+        for info in [pub.client.publish(t, p, qos=1) for t, p in sent]:  # back to back: the bad one shares a batch with good ones
+            info.wait_for_publish(5)
+        assert wait_for(lambda: member.stats.received >= len(sent), timeout=10)
+        assert member.wait_idle(timeout=10), member.stats  # not stuck retrying a batch the database refuses
+        s = member.stats
+        assert (s.stored, s.rejected, s.acked, s.write_errors) == (5, 1, 6, 0), s  # everything acknowledged, nothing left behind
+        assert sorted(seq for (seq,) in store.query("SELECT seq FROM telemetry")) == [1, 3, 4, 6]
+        assert store.query("SELECT seq, summary FROM events") == [(5, "path C:\\u0000\\x")]
+        [(topic, error, payload)] = store.query("SELECT topic, error, payload FROM rejects")
+        assert topic == topics.event("device_error")
+        assert error == "contains a NUL character (U+0000), which the database cannot store"
+        assert "\x00" not in payload and json.loads(payload)["seq"] == 2  # the station's text, kept for a human
     finally:
         pub.stop()
         member.stop()

@@ -1,16 +1,21 @@
-"""The county store on SQLite and PostgreSQL: once per (station, seq), alarm lifecycles in any order."""
+"""The county store on SQLite and PostgreSQL: once per (station, seq), alarm lifecycles in any order, snapshots once per alarm."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from county.ingest import parse
-from county.store import Incoming, Reject, Store
+import cv2
+import numpy as np
+
+from county.ingest import SNAPSHOT_MAX_BYTES, parse
+from county.store import Incoming, Reject, SnapshotIncoming, Store
 from gateway.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry, Topics, to_payload
+from tests.county.jpeg import real_jpeg
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
 TOPICS = Topics("410421", "xiaoqi", "zhuwa", "pond-01")
@@ -114,5 +119,48 @@ def test_rejects_are_kept_with_the_reason(db_url: str) -> None:
         store.write([], bad)  # type: ignore[arg-type]
         errors = [e for (e,) in store.query("SELECT error FROM rejects ORDER BY id")]
         assert "JSONDecodeError" in errors[0] and "ValidationError" in errors[1] and "does not match the topic" in errors[2]
+    finally:
+        store.close()
+
+
+def test_a_snapshot_is_stored_once_beside_its_alarm_and_read_back_intact(db_url: str) -> None:
+    jpeg = real_jpeg()
+    shot = parse(TOPICS.snapshot("alarm-1"), jpeg, time.time())
+    assert isinstance(shot, SnapshotIncoming)
+    assert (shot.station, shot.event_id, shot.sha256) == (STATION, "alarm-1", hashlib.sha256(jpeg).hexdigest())
+    store = Store(db_url)
+    try:
+        first = store.write([*mixed_batch(), shot])  # one transaction with the alarm it belongs to
+        again = store.write([shot, shot])  # redelivered, and a second member's copy
+        assert (first.inserted, first.snapshots, first.duplicates) == (6, 1, 0)
+        assert (again.inserted, again.snapshots, again.duplicates) == (0, 0, 2)
+        got = store.snapshot(STATION, "alarm-1")
+        assert type(got) is bytes and got == jpeg
+        assert store.query("SELECT sha256, bytes FROM snapshots") == [(hashlib.sha256(jpeg).hexdigest(), len(jpeg))]
+        assert store.snapshot(STATION, "alarm-2") is None and store.snapshot("410421/xiaoqi/zhuwa/other", "alarm-1") is None
+    finally:
+        store.close()
+
+
+def test_bad_snapshots_are_rejects_with_the_reason(db_url: str) -> None:
+    jpeg = real_jpeg()
+    png = bytes(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1])  # binary, NUL bytes and all
+    bad = [parse(TOPICS.snapshot("e-1"), png, time.time()),
+           parse(TOPICS.snapshot("e-2"), jpeg + b"\0" * (SNAPSHOT_MAX_BYTES + 1 - len(jpeg)), time.time()),
+           parse(TOPICS.snapshot("e 3!"), jpeg, time.time()),
+           parse(TOPICS.snapshot("e-4"), b"", time.time()),
+           parse(TOPICS.health, b"\x00\x01 binary garbage on a JSON channel", time.time())]
+    assert all(isinstance(r, Reject) for r in bad)
+    at_the_limit = jpeg + b"\0" * (SNAPSHOT_MAX_BYTES - len(jpeg))
+    assert isinstance(parse(TOPICS.snapshot("e-5"), at_the_limit, time.time()), SnapshotIncoming)
+    store = Store(db_url)
+    try:
+        result = store.write([], bad)  # type: ignore[arg-type]
+        assert (result.rejects, result.snapshots) == (5, 0)
+        rows = store.query("SELECT error, payload FROM rejects ORDER BY id")
+        errors = [e for e, _ in rows]
+        assert "not a JPEG" in errors[0] and "too big" in errors[1] and "bad event id" in errors[2] and "not a JPEG" in errors[3]
+        assert rows[0][1].startswith(f"{len(png)} bytes, starting 89 50 4e 47")  # a description, not megabytes of binary
+        assert store.query("SELECT COUNT(*) FROM snapshots") == [(0,)]
     finally:
         store.close()

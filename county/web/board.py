@@ -1,0 +1,286 @@
+"""What the county web view shows, as plain state fed message by message (pure: time is passed in).
+
+The board keeps every station under the served prefix (presence, name, last seen), every alarm
+that is open or ended within the recent window (its whole lifecycle: raised, acked by whom,
+cleared), and the commands this server sent with the replies that came back. Each record
+carries a revision number that grows with every change, so a browser that receives a record
+twice (once in the first full load, once as a live change) keeps the newer one.
+
+`handle` returns what changed, as (kind, key) pairs, and the web layer pushes those records to
+the browsers whose operator may see them. An old redelivered step never rolls an alarm back:
+per alarm only a higher `seq` moves its state; acked and cleared times, once known, stay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from county.topics import normalise_prefix, parse_topic
+from gateway.messages import PROTOCOL
+
+RECENT_S = 24 * 3600.0
+MAX_ENDED_ALARMS = 2000
+MAX_COMMANDS = 500
+LAST_SEEN_STEP_S = 30.0  # a station's "last seen" alone is pushed to browsers at most this often
+
+Change = tuple[str, str]  # ("station" | "alarm" | "command", key)
+
+
+@dataclass
+class StationCard:
+    station: str
+    county: str
+    town: str
+    village: str
+    name: str = ""
+    online: bool | None = None  # None: no status seen yet
+    reason: str = ""
+    last_seen: float | None = None
+    capabilities: list[str] = field(default_factory=list)
+    rev: int = 0
+    _pushed_seen: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("_pushed_seen")
+        return d
+
+
+@dataclass
+class AlarmCard:
+    event_id: str
+    station: str
+    alarm: str
+    severity: str
+    state: str
+    category: str
+    source: str
+    summary: str
+    raised_at: float | None
+    acked_by: str | None = None
+    acked_at: float | None = None
+    cleared_at: float | None = None
+    snapshot_sha256: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    last_seq: int = -1
+    rev: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.state != "cleared"
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ReplyLine:
+    station: str
+    outcome: str
+    ok: bool
+    reason: str
+    at: float
+
+
+@dataclass
+class CommandCard:
+    command_id: str
+    batch: str
+    station: str
+    name: str
+    summary: str
+    operator: str
+    issued_at: float
+    expires_at: float
+    replies: list[ReplyLine] = field(default_factory=list)
+    rev: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def epoch(ts: Any) -> float | None:
+    """Seconds since the epoch of an ISO string or datetime (None when it is neither)."""
+    if isinstance(ts, (int, float)):
+        return float(ts)
+    if isinstance(ts, datetime):
+        return ts.timestamp()
+    if not isinstance(ts, str):
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class Board:
+    """Stations, alarms and commands under one prefix."""
+
+    def __init__(self, prefix: str = PROTOCOL) -> None:
+        self.prefix = normalise_prefix(prefix)
+        self.stations: dict[str, StationCard] = {}
+        self.alarms: dict[str, AlarmCard] = {}
+        self.commands: dict[str, CommandCard] = {}
+        self.malformed = 0
+        self._rev = 0
+
+    def _bump(self) -> int:
+        self._rev += 1
+        return self._rev
+
+    def _station(self, station: str) -> StationCard:
+        card = self.stations.get(station)
+        if card is None:
+            county, town, village, _ = (station.split("/") + ["", "", "", ""])[:4]
+            card = self.stations[station] = StationCard(station, county, town, village)
+        return card
+
+    def under_prefix(self, station: str) -> bool:
+        return (f"{PROTOCOL}/{station}/").startswith(self.prefix + "/")
+
+    # ------------------------------------------------------------------ live messages
+
+    def handle(self, topic: str, payload: bytes, retained: bool, now: float) -> list[Change]:
+        """Apply one message; the records that changed."""
+        parts = parse_topic(topic)
+        if parts is None or not self.under_prefix(parts.station) or parts.channel == "snapshot":
+            return []
+        try:
+            doc = json.loads(payload)
+            kind = doc["kind"]
+            if doc.get("station") != parts.station:
+                raise ValueError("station does not match the topic")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.malformed += 1
+            return []
+        changes: list[Change] = []
+        card = self._station(parts.station)
+        seen = epoch(doc.get("ts")) if retained else now
+        station_changed = card.rev == 0
+        if seen is not None and (card.last_seen is None or seen > card.last_seen):
+            card.last_seen = seen
+            if card._pushed_seen is None or seen - card._pushed_seen >= LAST_SEEN_STEP_S:
+                station_changed = True
+        try:
+            if kind == "status":
+                before = (card.online, card.reason, card.name, card.capabilities)
+                card.online, card.reason = bool(doc["online"]), str(doc.get("reason", ""))
+                card.name = str(doc.get("name") or card.name)
+                card.capabilities = [str(c) for c in doc.get("capabilities") or card.capabilities]
+                station_changed |= before != (card.online, card.reason, card.name, card.capabilities)
+            elif kind == "alarm":
+                if self._alarm(doc):
+                    changes.append(("alarm", str(doc["event_id"])))
+            elif kind == "reply":
+                if self._reply(doc, now):
+                    changes.append(("command", str(doc["command_id"])))
+        except (KeyError, TypeError, ValueError):
+            self.malformed += 1
+        if station_changed:
+            card.rev = self._bump()
+            card._pushed_seen = card.last_seen
+            changes.insert(0, ("station", card.station))
+        return changes
+
+    def _alarm(self, doc: dict[str, Any]) -> bool:
+        event_id, seq, state = str(doc["event_id"]), int(doc["seq"]), str(doc["state"])
+        card = self.alarms.get(event_id)
+        snapshot = doc.get("snapshot") or {}
+        if card is None:
+            card = self.alarms[event_id] = AlarmCard(
+                event_id, str(doc["station"]), str(doc["alarm"]), str(doc["severity"]), state, str(doc.get("category", "")),
+                str(doc.get("source", "")), str(doc.get("summary", "")), epoch(doc.get("raised_at")))
+        elif seq <= card.last_seq and not _fills_in(card, state):
+            return False  # a redelivery of an older step
+        if seq > card.last_seq:
+            card.last_seq, card.state, card.severity = seq, state, str(doc["severity"])
+            card.summary = str(doc.get("summary", card.summary))
+            card.details = dict(doc.get("details") or {})
+        if state == "acked" and card.acked_at is None:
+            card.acked_at, card.acked_by = epoch(doc.get("ts")), doc.get("acked_by")
+        if state == "cleared" and card.cleared_at is None:
+            card.cleared_at = epoch(doc.get("ts"))
+        card.acked_by = card.acked_by or doc.get("acked_by")
+        card.snapshot_sha256 = card.snapshot_sha256 or snapshot.get("sha256")
+        card.rev = self._bump()
+        return True
+
+    def _reply(self, doc: dict[str, Any], now: float) -> bool:
+        card = self.commands.get(str(doc["command_id"]))
+        if card is None:
+            return False  # a command of another tool: not ours to show
+        card.replies.append(ReplyLine(str(doc["station"]), str(doc["outcome"]), bool(doc["ok"]), str(doc.get("reason", "")), now))
+        card.rev = self._bump()
+        return True
+
+    # ------------------------------------------------------------------ what this server does
+
+    def sent(self, command_id: str, batch: str, station: str, name: str, summary: str, operator: str, now: float, expires_at: float) -> Change:
+        """Record a command this server published, so its replies are shown as they come (or their absence, after it expires)."""
+        self.commands[command_id] = CommandCard(command_id, batch, station, name, summary, operator, now, expires_at, rev=self._bump())
+        if len(self.commands) > MAX_COMMANDS:
+            for old in sorted(self.commands.values(), key=lambda c: c.issued_at)[: len(self.commands) - MAX_COMMANDS]:
+                del self.commands[old.command_id]
+        return ("command", command_id)
+
+    def prune(self, now: float) -> None:
+        """Forget alarms that ended before the recent window (the database keeps them)."""
+        ended = [a for a in self.alarms.values() if not a.open and (a.cleared_at or 0) < now - RECENT_S]
+        for a in ended:
+            del self.alarms[a.event_id]
+        closed = sorted((a for a in self.alarms.values() if not a.open), key=lambda a: a.cleared_at or 0)
+        for a in closed[: max(0, len(closed) - MAX_ENDED_ALARMS)]:
+            del self.alarms[a.event_id]
+
+    # ------------------------------------------------------------------ starting from the database
+
+    def seed_stations(self, rows: Iterable[tuple[str, Any, str, str, Any, Any]]) -> None:
+        """(station, online, reason, name, last_seen ts, capabilities JSON) from the ingest `stations` table."""
+        for station, online, reason, name, ts, caps in rows:
+            if not self.under_prefix(station):
+                continue
+            card = self._station(station)
+            card.online, card.reason, card.name, card.last_seen = bool(online), reason, name, epoch(ts)
+            card.capabilities = list(caps if isinstance(caps, list) else json.loads(caps or "[]"))
+            card.rev = self._bump()
+
+    def seed_alarms(self, rows: Iterable[tuple[Any, ...]]) -> list[Change]:
+        """Rows of the ingest `alarms` table (see `web.data.ALARM_SEED_SQL`) newer than what the board has; live messages win after."""
+        changes: list[Change] = []
+        for (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at, cleared_at,
+             last_seq, snapshot_sha256) in rows:
+            if not self.under_prefix(station) or (event_id in self.alarms and self.alarms[event_id].last_seq >= last_seq):
+                continue
+            self._station(station)
+            self.alarms[event_id] = AlarmCard(
+                event_id, station, alarm, severity, state, category, source, summary, epoch(raised_at), acked_by, epoch(acked_at),
+                epoch(cleared_at), snapshot_sha256, {}, int(last_seq), self._bump())
+            changes.append(("alarm", event_id))
+        return changes
+
+    # ------------------------------------------------------------------ reading, per operator
+
+    def view(self, sees: Any) -> dict[str, list[dict[str, Any]]]:
+        """Everything an operator may see (`sees(station) -> bool`), as JSON-ready records."""
+        return {
+            "stations": [c.public() for c in sorted(self.stations.values(), key=lambda c: c.station) if sees(c.station)],
+            "alarms": [a.public() for a in self.alarms.values() if sees(a.station)],
+            "commands": [c.public() for c in sorted(self.commands.values(), key=lambda c: -c.issued_at) if sees(c.station)],
+        }
+
+    def record(self, change: Change) -> tuple[str, dict[str, Any]] | None:
+        """(station path, JSON record) of one change, for the browsers allowed to see that station."""
+        kind, key = change
+        card = {"station": self.stations, "alarm": self.alarms, "command": self.commands}[kind].get(key)
+        if card is None:
+            return None
+        return card.station, card.public()
+
+
+def _fills_in(card: AlarmCard, state: str) -> bool:
+    """An older step that still tells something new (the acked step arriving after cleared)."""
+    return (state == "acked" and card.acked_at is None) or (state == "cleared" and card.cleared_at is None)

@@ -1,0 +1,82 @@
+"""`countyctl serve`: run the county web view with uvicorn.
+
+The session-signing secret comes from a file (so logins survive a restart of the server) or is
+made fresh for the run, with a warning that every operator must then log in again after a
+restart. The county signing key is checked before the port opens, so a wrong key is a clear
+error at the console, not a failed acknowledgement at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from county.keys import KeyFileError, load_signing_key
+from county.send import BrokerOptions
+from county.topics import parse_broker
+
+log = logging.getLogger(__name__)
+
+
+def read_secret(path: Path | None) -> str:
+    """The session secret from PATH (made, owner-only, when missing); a fresh one without a path."""
+    if path is None:
+        log.warning("serve: no --secret-file; operators must log in again whenever the server restarts")
+        return secrets.token_urlsafe(32)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="ascii")
+    text = path.read_text(encoding="ascii").strip()
+    if len(text) < 32:
+        raise typer.BadParameter(f"{path} holds fewer than 32 characters; delete it to have a new secret made", param_hint="--secret-file")
+    return text
+
+
+def zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {name!r} (e.g. Asia/Shanghai)", param_hint="--tz") from None
+
+
+def serve(
+    db: str = typer.Option("sqlite:///county.db", help="The ingest database: sqlite:///FILE or postgresql://USER@HOST:PORT/DB."),
+    broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
+    key: Path = typer.Option(..., "--key", "-k", help="County private key that signs acknowledgements and announcements."),
+    prefix: str = typer.Option("vs/v1", help="What to show: vs/v1, vs/v1/COUNTY or vs/v1/COUNTY/TOWN."),
+    listen: str = typer.Option("127.0.0.1:8080", help="HOST:PORT the web server listens on (put it behind a TLS proxy)."),
+    secret_file: Path | None = typer.Option(None, help="File with the session-signing secret (made when missing)."),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Send the session cookie over HTTPS only."),
+    tz: str = typer.Option("Asia/Shanghai", help="Time zone of the chart axes."),
+    ttl: float = typer.Option(300.0, help="Seconds a command sent from the page stays valid."),
+    ca: Path | None = typer.Option(None, help="CA file: connect to the broker with TLS."),
+    cert: Path | None = typer.Option(None, help="Client certificate (mutual TLS)."),
+    cert_key: Path | None = typer.Option(None, help="Client certificate's private key."),
+    username: str | None = typer.Option(None, help="MQTT user name."),
+    password_file: Path | None = typer.Option(None, help="File holding the MQTT password."),
+    password_env: str | None = typer.Option(None, help="Environment variable holding the MQTT password."),
+) -> None:
+    """Serve the county web view: live stations and alarms, evidence, acknowledge and announce."""
+    import uvicorn  # the web stack loads only for this command (the other countyctl commands stay light)
+
+    from county.web.app import ServeSettings, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        load_signing_key(key)
+    except KeyFileError as exc:
+        typer.echo(f"serve: {exc}", err=True)
+        raise typer.Exit(2) from None
+    host, port = parse_broker(broker)
+    web_host, web_port = parse_broker(listen, 8080)
+    settings = ServeSettings(db=db, broker=BrokerOptions(host, port, ca, cert, cert_key, username, password_file, password_env),
+                             key_file=key, prefix=prefix, secret=read_secret(secret_file), secure_cookies=secure_cookies,
+                             command_ttl_s=ttl, tz=zone(tz))
+    typer.echo(f"serve: http://{web_host}:{web_port}/ over {db} and {host}:{port} ({prefix})", err=True)
+    uvicorn.run(create_app(settings), host=web_host, port=web_port, log_level="warning", proxy_headers=True)

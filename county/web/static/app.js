@@ -1,0 +1,297 @@
+// The county board in the browser: load /api/board once, then apply live records from
+// /api/events (server-sent events). Records carry a revision; an older copy never replaces a
+// newer one. Everything is built with DOM nodes and textContent: no station text is ever HTML.
+"use strict";
+
+const SEVERITY = { info: 0, warning: 1, danger: 2, critical: 3 };
+const LABEL = {
+  water_level: "水位 water level", flash_flood: "山洪 flash flood", fire: "火情 fire", smoke: "烟雾 smoke",
+  person_in_water_zone: "有人涉水 person in water zone", sensor_stale: "传感器无数据 sensor stale",
+  disk_full: "磁盘满 disk full", outbox_full: "缓存满 outbox full",
+};
+const STATE = { raised: "新告警 raised", updated: "更新 updated", acked: "已确认 acked", cleared: "已解除 cleared" };
+const state = { stations: new Map(), alarms: new Map(), commands: new Map(), offset: 0 };
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+const page = document.body.dataset.page;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+const now = () => Date.now() / 1000 + state.offset;
+function when(epoch) {
+  if (!epoch) return "-";
+  const d = new Date(epoch * 1000);
+  const sameDay = new Date().toDateString() === d.toDateString();
+  return sameDay ? d.toLocaleTimeString("zh-CN", { hour12: false }) : d.toLocaleString("zh-CN", { hour12: false });
+}
+function span(seconds) {
+  if (seconds === null || seconds === undefined || seconds < 0) return "-";
+  if (seconds < 90) return `${Math.round(seconds)} 秒 s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} 分 min`;
+  return `${(seconds / 3600).toFixed(1)} 时 h`;
+}
+function upsert(map, key, rec) {
+  const old = map.get(key);
+  if (!old || rec.rev >= old.rev) map.set(key, rec);
+}
+
+async function load() {
+  const r = await fetch("/api/board", { credentials: "same-origin" });
+  if (r.status === 401) { location.href = "/login"; return; }
+  const b = await r.json();
+  state.offset = b.now - Date.now() / 1000;
+  b.stations.forEach((s) => upsert(state.stations, s.station, s));
+  b.alarms.forEach((a) => upsert(state.alarms, a.event_id, a));
+  b.commands.forEach((c) => upsert(state.commands, c.command_id, c));
+  setLink(b.broker);
+  render();
+}
+
+function setLink(brokerUp, streamUp = true) {
+  const link = document.getElementById("link");
+  if (!link) return;
+  link.className = "link " + (!streamUp ? "down" : brokerUp ? "up" : "broker-down");
+  link.title = !streamUp ? "与服务器断开 lost the server; reconnecting" : brokerUp ? "实时 live" : "服务器连不上消息服务器 server cannot reach the broker";
+}
+
+function listen() {
+  const es = new EventSource("/api/events");
+  es.addEventListener("open", () => load());
+  es.addEventListener("error", () => setLink(false, false));
+  es.addEventListener("link", (e) => setLink(JSON.parse(e.data).broker));
+  es.addEventListener("logout", () => { location.href = "/login"; });
+  es.addEventListener("station", (e) => { const s = JSON.parse(e.data); upsert(state.stations, s.station, s); schedule(); });
+  es.addEventListener("alarm", (e) => { const a = JSON.parse(e.data); upsert(state.alarms, a.event_id, a); schedule(); });
+  es.addEventListener("command", (e) => { const c = JSON.parse(e.data); upsert(state.commands, c.command_id, c); schedule(); });
+}
+
+let pending = false;
+function schedule() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => { pending = false; render(); });
+}
+
+function stationName(path) {
+  const s = state.stations.get(path);
+  return (s && s.name) || path.split("/").pop();
+}
+
+// ------------------------------------------------------------------ alarms
+
+function alarmOrder(a, b) {
+  if (a.state === "cleared" !== (b.state === "cleared")) return a.state === "cleared" ? 1 : -1;
+  if (a.state !== "cleared" && SEVERITY[b.severity] !== SEVERITY[a.severity]) return SEVERITY[b.severity] - SEVERITY[a.severity];
+  return (b.raised_at || 0) - (a.raised_at || 0);
+}
+
+function lifecycle(a) {
+  const parts = [el("span", { class: "state " + a.state }, STATE[a.state] || a.state)];
+  if (a.acked_at || a.acked_by) parts.push(el("span", { class: "acked-by" }, ` ✔ ${a.acked_by || ""} ${when(a.acked_at)}`));
+  if (a.cleared_at) parts.push(el("span", { class: "cleared-at" }, ` ⏹ ${when(a.cleared_at)}`));
+  return parts;
+}
+
+function ackButton(a) {
+  if (a.state === "cleared" || a.state === "acked") return null;
+  return el("button", { class: "ack", "data-event-id": a.event_id, onclick: (ev) => ack(a.event_id, ev.currentTarget) }, "确认 Ack");
+}
+
+function alarmRow(a) {
+  const end = a.cleared_at || now();
+  return el("tr", { class: `alarm ${a.severity} ${a.state}`, "data-event-id": a.event_id, "data-state": a.state, "data-station": a.station },
+    el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
+    el("td", {}, el("a", { href: `/alarms/${a.event_id}` }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
+    el("td", {}, el("a", { href: `/stations/${a.station}` }, stationName(a.station)), el("div", { class: "source" }, a.source)),
+    el("td", {}, when(a.raised_at)),
+    el("td", {}, span(end - (a.raised_at || end))),
+    el("td", {}, lifecycle(a)),
+    el("td", {}, a.snapshot_sha256 ? el("a", { href: `/alarms/${a.event_id}` }, el("img", { class: "thumb", src: `/snapshot/${a.event_id}`, alt: "snapshot", loading: "lazy" })) : "-"),
+    el("td", {}, ackButton(a)));
+}
+
+function renderAlarms(filter) {
+  const table = document.getElementById("alarms");
+  if (!table) return;
+  const alarms = [...state.alarms.values()].filter(filter).sort(alarmOrder);
+  const body = table.querySelector("tbody");
+  const kept = new Map([...body.querySelectorAll("img.thumb")].map((img) => [img.closest("tr").dataset.eventId, img]));
+  body.replaceChildren(...alarms.map((a) => {
+    const row = alarmRow(a);
+    const old = kept.get(a.event_id);  // keep a loaded thumbnail instead of fetching it again
+    const img = row.querySelector("img.thumb");
+    if (old && img && old.complete && old.naturalWidth) img.replaceWith(old);
+    return row;
+  }));
+  const open = alarms.filter((a) => a.state !== "cleared").length;
+  const count = document.getElementById("open-count");
+  if (count) count.textContent = `${open} 进行中 open`;
+  const empty = document.getElementById("alarms-empty");
+  if (empty) empty.hidden = alarms.length > 0;
+}
+
+// ------------------------------------------------------------------ stations
+
+function stationTile(s, openAlarms) {
+  const status = s.online === null ? "unknown" : s.online ? "online" : "offline";
+  const badges = openAlarms.sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity]).map((a) =>
+    el("a", { class: `badge ${a.severity} ${a.state}`, href: `/alarms/${a.event_id}`, "data-event-id": a.event_id, title: a.summary },
+      (LABEL[a.alarm] || a.alarm).split(" ")[0] + (a.state === "acked" ? " ✔" : "")));
+  const age = s.last_seen ? now() - s.last_seen : null;
+  return el("div", { class: `tile ${status}${openAlarms.length ? " alarmed" : ""}`, "data-station": s.station, "data-online": status },
+    el("a", { class: "name", href: `/stations/${s.station}` }, s.name || s.station.split("/").pop()),
+    el("div", { class: "id" }, s.station.split("/").pop()),
+    el("div", { class: "presence" }, status === "online" ? "在线 online" : status === "offline" ? `离线 offline${s.reason ? " · " + s.reason : ""}` : "未知 unknown",
+      el("span", { class: "seen" }, ` · ${span(age)}`)),
+    el("div", { class: "badges" }, badges));
+}
+
+function renderStations() {
+  const root = document.getElementById("stations");
+  if (!root) return;
+  const open = new Map();
+  for (const a of state.alarms.values()) if (a.state !== "cleared") (open.get(a.station) || open.set(a.station, []).get(a.station)).push(a);
+  const towns = new Map();
+  for (const s of [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station))) {
+    const town = `${s.county}/${s.town}`;
+    if (!towns.has(town)) towns.set(town, new Map());
+    const villages = towns.get(town);
+    if (!villages.has(s.village)) villages.set(s.village, []);
+    villages.get(s.village).push(s);
+  }
+  root.replaceChildren(...[...towns].map(([town, villages]) => {
+    const all = [...villages.values()].flat();
+    const online = all.filter((s) => s.online).length;
+    return el("section", { class: "town", "data-town": town },
+      el("h3", {}, `乡镇 ${town.split("/")[1]} `, el("small", {}, `${online}/${all.length} 在线 online`),
+        el("button", { class: "announce", "data-target": town, "data-label": `乡镇 ${town.split("/")[1]}` }, "全乡镇广播 Announce to township")),
+      ...[...villages].map(([village, stations]) => el("div", { class: "village", "data-village": village },
+        el("h4", {}, `村 ${village}`), el("div", { class: "tiles" }, stations.map((s) => stationTile(s, open.get(s.station) || []))))));
+  }));
+  const count = document.getElementById("station-count");
+  if (count) count.textContent = `${[...state.stations.values()].filter((s) => s.online).length}/${state.stations.size} 在线 online`;
+}
+
+// ------------------------------------------------------------------ commands
+
+function renderCommands(filter) {
+  const list = document.getElementById("commands");
+  if (!list) return;
+  const cmds = [...state.commands.values()].filter(filter).sort((a, b) => b.issued_at - a.issued_at).slice(0, 50);
+  list.replaceChildren(...cmds.map((c) => {
+    const final = c.replies.filter((r) => !["accepted", "restarting", "queued"].includes(r.outcome));
+    const lapsed = !final.length && now() > c.expires_at;
+    const outcome = final.length ? final[final.length - 1].outcome : lapsed ? "no_reply" : "waiting";
+    return el("li", { class: "command", "data-command-id": c.command_id, "data-batch": c.batch, "data-station": c.station, "data-outcome": outcome },
+      el("time", {}, when(c.issued_at)), " ", el("b", {}, c.operator), " → ", stationName(c.station), " ", el("span", { class: "what" }, c.summary), " ",
+      c.replies.map((r) => el("span", { class: `reply ${r.ok ? "ok" : "fail"}`, title: r.reason }, `${r.outcome}${r.reason ? ": " + r.reason : ""}`)),
+      lapsed ? el("span", { class: "reply fail" }, "没有回复 no reply before it expired: the station did not get it (offline?); send it again")
+             : !final.length ? el("span", { class: "reply waiting" }, "等待回复 waiting for the station…") : null);
+  }));
+}
+
+// ------------------------------------------------------------------ detail pages
+
+function renderAlarmDetail() {
+  const root = document.getElementById("alarm-detail");
+  if (!root) return;
+  const a = state.alarms.get(root.dataset.eventId);
+  if (!a) return;
+  root.dataset.state = a.state;
+  document.getElementById("detail-card").replaceChildren(el("table", { class: "facts" },
+    el("tr", {}, el("th", {}, "级别 Severity"), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity))),
+    el("tr", {}, el("th", {}, "告警 Alarm"), el("td", {}, `${LABEL[a.alarm] || a.alarm} · ${a.category} · ${a.source}`)),
+    el("tr", {}, el("th", {}, "摘要 Summary"), el("td", {}, a.summary)),
+    el("tr", {}, el("th", {}, "开始 Start"), el("td", {}, when(a.raised_at))),
+    el("tr", {}, el("th", {}, "持续 Duration"), el("td", {}, span((a.cleared_at || now()) - (a.raised_at || now())))),
+    el("tr", {}, el("th", {}, "状态 Lifecycle"), el("td", { id: "detail-state", "data-state": a.state }, lifecycle(a), " ", ackButton(a)))));
+}
+
+function renderStationDetail() {
+  const root = document.getElementById("station-detail");
+  if (!root) return;
+  const s = state.stations.get(root.dataset.station);
+  if (s) document.getElementById("station-card").replaceChildren(stationTile(s, [...state.alarms.values()].filter((a) => a.station === s.station && a.state !== "cleared")));
+}
+
+function render() {
+  const here = document.getElementById("station-detail")?.dataset.station;
+  const only = here ? (x) => x.station === here : () => true;
+  renderAlarms(only);
+  renderStations();
+  renderCommands(only);
+  renderAlarmDetail();
+  renderStationDetail();
+  document.querySelectorAll("time[data-epoch]").forEach((t) => { if (!t.textContent) t.textContent = when(Number(t.dataset.epoch)); });
+}
+
+// ------------------------------------------------------------------ actions
+
+async function post(path, body) {
+  const r = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: JSON.stringify(body) });
+  const doc = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+  if (!r.ok) throw new Error(doc.error || `HTTP ${r.status}`);
+  return doc;
+}
+
+async function ack(eventId, button) {
+  button.disabled = true;
+  button.textContent = "发送中 sending…";
+  try {
+    await post("/api/ack", { event_id: eventId });
+    button.textContent = "已发送 sent";
+  } catch (err) {
+    button.disabled = false;
+    button.textContent = "确认 Ack";
+    alert(`确认失败 Ack failed: ${err.message}`);
+  }
+}
+
+function openAnnounce(target, label) {
+  document.getElementById("announce-target").value = target;
+  document.getElementById("announce-target-label").textContent = label;
+  document.getElementById("announce-error").textContent = "";
+  document.getElementById("announce-dialog").showModal();
+}
+
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button.announce");
+  if (b) openAnnounce(b.dataset.target, b.dataset.label);
+});
+
+document.getElementById("announce-form")?.addEventListener("submit", async (ev) => {
+  if (ev.submitter?.value !== "send") return;
+  ev.preventDefault();
+  const body = { target: document.getElementById("announce-target").value, text: document.getElementById("announce-text").value,
+                 priority: document.getElementById("announce-priority").value, repeat: Number(document.getElementById("announce-repeat").value) };
+  try {
+    const sent = await post("/api/announce", body);
+    document.getElementById("announce-dialog").close();
+    document.getElementById("announce-text").value = "";
+    if (sent.not_sent.length) alert(`未发送 not sent to ${sent.not_sent.length} station(s) (offline or unreachable): ${sent.not_sent.map(stationName).join(", ")}`);
+  } catch (err) {
+    document.getElementById("announce-error").textContent = err.message;
+  }
+});
+
+// a snapshot may reach the database a moment after its alarm: try again a few times
+document.addEventListener("error", (ev) => {
+  const img = ev.target;
+  if (!(img instanceof HTMLImageElement) || !img.src.includes("/snapshot/")) return;
+  const tries = Number(img.dataset.tries || 0);
+  if (tries < 10) setTimeout(() => { img.dataset.tries = tries + 1; img.src = img.src.split("?")[0] + `?t=${tries + 1}`; }, 1500);
+}, true);
+
+if (document.getElementById("who")) {
+  listen();
+  setInterval(render, 5000);  // ages and durations
+}

@@ -1,0 +1,118 @@
+"""The web view's state: presence, alarm lifecycles, commands and replies, scope (no broker needed)."""
+
+from __future__ import annotations
+
+import json
+
+from county.web.board import LAST_SEEN_STEP_S, Board
+
+A = "410421/xiaoqi/zhuwa/pond-01"
+B = "410421/dongfeng/liuzhuang/ferry-02"
+
+
+def status(station: str, online: bool, ts: str = "2026-11-21T08:00:00+00:00", name: str = "东塘") -> tuple[str, bytes]:
+    return f"vs/v1/{station}/status", json.dumps({"kind": "status", "station": station, "seq": 1, "online": online, "name": name,
+                                                   "ts": ts, "reason": "" if online else "connection lost", "capabilities": ["camera"]}).encode()
+
+
+def alarm(station: str, seq: int, state: str, event_id: str = "al-1", severity: str = "danger", **extra: object) -> tuple[str, bytes]:
+    doc = {"kind": "alarm", "station": station, "seq": seq, "event_id": event_id, "ts": f"2026-11-21T08:0{seq}:00+00:00",
+           "alarm": "person_in_water_zone", "state": state, "severity": severity, "category": "safety", "source": "pond-cam/water",
+           "summary": f"step {seq}", "raised_at": "2026-11-21T08:00:00+00:00", **extra}
+    return f"vs/v1/{station}/event/person_in_water_zone", json.dumps(doc).encode()
+
+
+def reply(station: str, command_id: str, outcome: str) -> tuple[str, bytes]:
+    return f"vs/v1/{station}/reply/{command_id}", json.dumps({"kind": "reply", "station": station, "seq": 9, "command_id": command_id,
+                                                              "command": "announce", "ok": True, "outcome": outcome}).encode()
+
+
+def test_alarm_lifecycle_keeps_who_acked_and_when_it_cleared() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised", snapshot={"topic": "t", "bytes": 10, "sha256": "ab" * 32}), retained=False, now=100)
+    board.handle(*alarm(A, 2, "acked", acked_by="张三"), retained=False, now=101)
+    changes = board.handle(*alarm(A, 3, "cleared", acked_by="张三"), retained=False, now=102)
+    card = board.alarms["al-1"]
+    assert ("alarm", "al-1") in changes
+    assert (card.state, card.acked_by, card.snapshot_sha256) == ("cleared", "张三", "ab" * 32)
+    assert card.acked_at is not None and card.cleared_at is not None and card.acked_at < card.cleared_at
+
+
+def test_a_redelivered_old_step_does_not_reopen_an_alarm() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised"), retained=False, now=100)
+    board.handle(*alarm(A, 3, "cleared"), retained=False, now=101)
+    rev = board.alarms["al-1"].rev
+    assert board.handle(*alarm(A, 1, "raised"), retained=False, now=102) == [] or board.alarms["al-1"].state == "cleared"
+    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].rev == rev
+    # the acked step arriving late still fills in who acknowledged it
+    board.handle(*alarm(A, 2, "acked", acked_by="李四"), retained=False, now=103)
+    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].acked_by == "李四"
+
+
+def test_presence_and_last_seen_are_pushed_only_when_they_matter() -> None:
+    board = Board()
+    assert ("station", A) in board.handle(*status(A, True), retained=True, now=1000)
+    assert board.stations[A].online is True and board.stations[A].name == "东塘"
+    topic = f"vs/v1/{A}/health"
+    health = json.dumps({"kind": "health", "station": A, "seq": 2, "queue_depth": 0}).encode()
+    t0 = board.stations[A].last_seen  # the retained status's own time
+    first = board.handle(topic, health, retained=False, now=t0 + 600)
+    assert ("station", A) in first and board.stations[A].last_seen == t0 + 600  # last seen jumped
+    assert board.handle(topic, health, retained=False, now=t0 + 600 + LAST_SEEN_STEP_S / 3) == []
+    assert ("station", A) in board.handle(topic, health, retained=False, now=t0 + 600 + LAST_SEEN_STEP_S + 1)
+    assert ("station", A) in board.handle(*status(A, False), retained=False, now=t0 + 700)
+    assert board.stations[A].online is False and board.stations[A].reason == "connection lost"
+
+
+def test_replies_attach_to_commands_this_server_sent_and_no_others() -> None:
+    board = Board()
+    board.handle(*status(A, True), retained=True, now=1)
+    board.sent("cmd-1", "batch-1", A, "announce", "广播", "王五", now=10, expires_at=310)
+    assert board.handle(*reply(A, "cmd-1", "completed"), retained=False, now=12) == [("command", "cmd-1")]
+    assert board.handle(*reply(A, "someone-elses", "completed"), retained=False, now=12) == []
+    assert [r.outcome for r in board.commands["cmd-1"].replies] == ["completed"]
+
+
+def test_views_are_limited_to_what_the_operator_sees() -> None:
+    board = Board()
+    for station in (A, B):
+        board.handle(*status(station, True), retained=True, now=1)
+        board.handle(*alarm(station, 1, "raised", event_id=f"al-{station.split('/')[1]}"), retained=False, now=2)
+    xiaoqi = board.view(lambda s: s.startswith("410421/xiaoqi/"))
+    assert [s["station"] for s in xiaoqi["stations"]] == [A]
+    assert [a["event_id"] for a in xiaoqi["alarms"]] == ["al-xiaoqi"]
+    assert board.record(("alarm", "al-dongfeng"))[0] == B  # the fan-out filters by this station
+
+
+def test_malformed_and_foreign_messages_are_counted_not_applied() -> None:
+    board = Board("vs/v1/410421/xiaoqi")
+    assert board.handle(f"vs/v1/{A}/status", b"{not json", retained=False, now=1) == []
+    assert board.handle(*status(B, True), retained=True, now=1) == []  # another township: outside the prefix
+    _, payload = status("410421/xiaoqi/zhuwa/other-03", True)
+    assert board.handle(f"vs/v1/{A}/status", payload, retained=True, now=1) == []  # the station does not match its topic
+    assert board.handle(f"vs/v1/{A}/status", b"[" * 100_000, retained=False, now=1) == []  # too deep for the parser
+    assert board.handle(f"vs/v1/{A}/status", b"[1, 2]", retained=False, now=1) == []  # JSON, but not an object
+    assert board.malformed == 4 and board.stations == {}
+
+
+def test_prune_forgets_alarms_that_ended_before_the_window() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised", event_id="old"), retained=False, now=0)
+    board.handle(*alarm(A, 2, "cleared", event_id="old"), retained=False, now=0)
+    board.handle(*alarm(A, 1, "raised", event_id="open"), retained=False, now=0)
+    cleared_at = board.alarms["old"].cleared_at
+    board.prune(now=cleared_at + 25 * 3600)
+    assert set(board.alarms) == {"open"}
+
+
+def test_catching_up_from_the_database_takes_only_newer_steps() -> None:
+    board = Board()
+    board.handle(*alarm(A, 2, "updated"), retained=False, now=100)
+    row = ("al-1", A, "person_in_water_zone", "pond-cam/water", "safety", "danger", "{state}", "s", "2026-11-21T08:00:00+00:00",
+           None, None, None, 0, None)
+    older = tuple(v.format(state="raised") if v == "{state}" else v for v in row[:12]) + (1, None)
+    newer = tuple(v.format(state="cleared") if v == "{state}" else v for v in row[:11]) + ("2026-11-21T08:09:00+00:00", 3, None)
+    assert board.seed_alarms([older]) == [] and board.alarms["al-1"].state == "updated"
+    assert board.seed_alarms([newer]) == [("alarm", "al-1")]
+    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].cleared_at is not None
