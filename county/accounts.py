@@ -16,13 +16,13 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from county.store import Store
+from county.times import epoch
 from county.topics import normalise_prefix
 from gateway.errors import GatewayError
 from gateway.messages import PROTOCOL
@@ -119,15 +119,6 @@ def _check_password(password: str) -> None:
         raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
 
 
-def _epoch(value: Any) -> float | None:
-    """A `{ts}` column back to epoch seconds (SQLite keeps ISO text, PostgreSQL gives a datetime)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return float(value.timestamp())
-
-
 class Accounts:
     """Operators and audit entries in the store's database (SQLite or PostgreSQL), tables made on first use."""
 
@@ -210,7 +201,7 @@ class Accounts:
         return 0.0 if row is None else self._locked_for(row, now)
 
     def _locked_for(self, row: tuple[Any, ...], now: float) -> float:
-        until = _epoch(row[6])
+        until = epoch(row[6])
         return max(0.0, until - now) if until is not None else 0.0
 
     def _burn(self, password: str) -> None:
@@ -254,5 +245,5 @@ class Accounts:
                                      (scope, len(scope) + 1, scope + "/", limit))
         else:
             rows = self._store.query(f"{cols} {order}", (limit,))
-        return [AuditEntry(int(r[0]), _epoch(r[1]) or 0.0, r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if isinstance(r[7], str) else r[7])
+        return [AuditEntry(int(r[0]), epoch(r[1]) or 0.0, r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if isinstance(r[7], str) else r[7])
                 for r in rows]

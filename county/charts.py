@@ -24,6 +24,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from county.store import Store
+from county.times import epoch
 
 GAP_S = 600.0  # longer than this without a reading: offline, drawn as a gap
 WIDTH_PX, HEIGHT_PX = 720, 260  # CSS pixels: the SVG is sized in pt at 96 px per inch
@@ -50,7 +51,7 @@ def _level_sql(store: Store) -> tuple[str, str, str]:
     """(the readings hold a numeric `level_m`, its value, the reading's time) in the store's SQL dialect.
 
     PostgreSQL hands the time over as epoch seconds (a float is much cheaper to fetch than a
-    datetime); SQLite keeps its ISO text, which `_epoch` reads exactly.
+    datetime); SQLite keeps its ISO text, which `county.times.epoch` reads exactly.
     """
     if store.dialect.name == "postgresql":
         return ("jsonb_typeof(readings -> 'level_m') = 'number'", "(readings ->> 'level_m')::double precision",
@@ -76,11 +77,12 @@ def series_sql(store: Store) -> str:
     return f"SELECT {epoch}, {value} FROM telemetry WHERE station = ? AND sensor = ? AND ts >= ? AND ts <= ? AND {has} ORDER BY ts"
 
 
-def _epoch(value: Any) -> float:
-    """A stored time as epoch seconds: ISO text on SQLite, a datetime or already seconds from PostgreSQL."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    return (datetime.fromisoformat(value) if isinstance(value, str) else value).timestamp()
+def _seconds(value: Any) -> float:
+    """A stored time that the query guarantees is there."""
+    seconds = epoch(value)
+    if seconds is None:
+        raise ValueError(f"unreadable time {value!r} in the county database")
+    return seconds
 
 
 def level_sensors(store: Store, station: str, since: float) -> list[str]:
@@ -101,7 +103,7 @@ def level_series(store: Store, station: str, sensor: str, since: float, until: f
         raise ValueError("max_points must be at least 2 (a bucket keeps its min and max)")
     d = store.dialect
     rows = store.query(series_sql(store), (station, sensor, d.ts(since), d.ts(until)))
-    points = [(_epoch(ts), float(level)) for ts, level in rows]
+    points = [(_seconds(ts), float(level)) for ts, level in rows]
     return points if len(points) <= max_points else downsample(points, since, until, max_points)
 
 
@@ -140,7 +142,7 @@ def alarm_bands(store: Store, station: str, sensor: str, since: float, until: fl
         """SELECT raised_at, cleared_at, severity FROM alarms WHERE station = ? AND source = ? AND raised_at <= ?
            AND (cleared_at IS NULL OR cleared_at >= ?) ORDER BY raised_at, event_id""",
         (station, sensor, d.ts(until), d.ts(since)))
-    return [AlarmBand(_epoch(raised), None if cleared is None else _epoch(cleared), severity) for raised, cleared, severity in rows]
+    return [AlarmBand(_seconds(raised), None if cleared is None else _seconds(cleared), severity) for raised, cleared, severity in rows]
 
 
 # ---------------------------------------------------------------------- the picture

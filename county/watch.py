@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from county.times import epoch
 from county.topics import normalise_prefix, parse_topic, station_filter
 from gateway.messages import PROTOCOL
 
@@ -98,7 +98,7 @@ class FleetState:
             self.malformed += 1
             return False
         view = self.stations.setdefault(parts.station, StationView(parts.station))
-        seen = _epoch(doc.get("ts")) if retained else now
+        seen = epoch(doc.get("ts")) if retained else now
         if seen is not None:
             view.last_seen = max(view.last_seen or seen, seen)
         try:
@@ -162,7 +162,7 @@ class FleetState:
 
 def seed_from_store(state: FleetState, store: Any) -> None:
     """Seed a FleetState from an ingest database (county.store.Store): stations, open alarms, latest health."""
-    stations = [(st, bool(online), reason, name, _epoch(ts)) for st, online, reason, name, ts in
+    stations = [(st, bool(online), reason, name, epoch(ts)) for st, online, reason, name, ts in
                 store.query("SELECT station, online, reason, name, ts FROM stations")]
     alarms = [(st, int(seq), ActiveAlarm(eid, alarm, severity, astate, source, summary)) for eid, st, seq, alarm, severity, astate, source, summary in
               store.query("SELECT event_id, station, last_seq, alarm, severity, state, source, summary FROM alarms WHERE state <> 'cleared'")]
@@ -170,17 +170,6 @@ def seed_from_store(state: FleetState, store: Any) -> None:
         "SELECT h.station, h.queue_depth, h.camera_fps FROM health h JOIN (SELECT station, MAX(seq) AS seq FROM health GROUP BY station) m"
         " ON h.station = m.station AND h.seq = m.seq")]
     state.seed(stations, alarms, health)
-
-
-def _epoch(ts: Any) -> float | None:
-    if isinstance(ts, datetime):
-        return ts.timestamp()
-    if not isinstance(ts, str):
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _age(seconds: float | None) -> str:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,40 @@ def station_file(example: Path, workdir: Path, port: int, public_key: str, **sta
     return path
 
 
+@dataclass
+class CountyCenter:
+    """A county center on one machine: broker, database with operators, signing key, ingest."""
+
+    broker: LocalBroker
+    db_url: str
+    key_file: Path
+    public_key: str
+    store: Store
+    ingest: Ingest
+
+    def stop(self) -> None:
+        self.ingest.stop()
+        self.store.close()
+        self.broker.stop()
+
+
+def start_center(workdir: Path, operators: list[tuple[str, str, str]], password: str, persistent: bool = False,
+                 ingest_id: str = "county-web-demo-ingest") -> CountyCenter:
+    """Start a private broker and the ingest over a fresh SQLite database holding `operators` (name, scope, display name)."""
+    broker = LocalBroker(workdir=workdir / "broker", persistent=persistent).start()
+    db_url = f"sqlite:///{workdir / 'county.db'}"
+    key_file = workdir / "county.key"
+    public_key, _ = generate(key_file)
+    store = Store(db_url)
+    accounts = Accounts(store)
+    for name, scope, display in operators:
+        accounts.add(name, password, scope, display)
+    ingest = Ingest(store, "127.0.0.1", broker.port, client_id=ingest_id, group="").start()
+    if not ingest.connected.wait(10):
+        raise RuntimeError(f"the ingest could not connect to the private broker on port {broker.port}")
+    return CountyCenter(broker, db_url, key_file, public_key, store, ingest)
+
+
 def main(
     listen: str = typer.Option("127.0.0.1:8080", help="HOST:PORT of the web view."),
     duration: float = typer.Option(0.0, help="Stop after this many seconds (0: until Ctrl-C)."),
@@ -56,15 +91,8 @@ def main(
 ) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    broker = LocalBroker(workdir=workdir / "broker", persistent=True).start()
-    db_url = f"sqlite:///{workdir / 'county.db'}"
-    key_file = workdir / "county.key"
-    public_key, _ = generate(key_file)
-    store = Store(db_url)
-    accounts = Accounts(store)
-    for name, scope, display in OPERATORS:
-        accounts.add(name, PASSWORD, scope, display)
-    ingest = Ingest(store, "127.0.0.1", broker.port, client_id="county-web-demo-ingest", group="").start()
+    center = start_center(workdir, OPERATORS, PASSWORD, persistent=True)
+    broker, db_url, key_file, public_key, ingest = center.broker, center.db_url, center.key_file, center.public_key, center.ingest
     examples = Path("examples")
     files = [
         station_file(examples / "sim-station.yaml", workdir, broker.port, public_key),
@@ -105,9 +133,7 @@ def main(
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
-        ingest.stop()
-        store.close()
-        broker.stop()
+        center.stop()
     console.print(f"stored: {ingest.stats.stored} messages, {ingest.stats.snapshots} snapshots; audit log: countyctl operator audit --db {db_url}")
 
 

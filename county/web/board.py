@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
+from county.times import epoch
 from county.topics import normalise_prefix, parse_topic
 from gateway.messages import PROTOCOL
 
@@ -101,20 +101,6 @@ class CommandCard:
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def epoch(ts: Any) -> float | None:
-    """Seconds since the epoch of an ISO string or datetime (None when it is neither)."""
-    if isinstance(ts, (int, float)):
-        return float(ts)
-    if isinstance(ts, datetime):
-        return ts.timestamp()
-    if not isinstance(ts, str):
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 class Board:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from county.store import Store
-from county.web.board import RECENT_S, Board, epoch
+from county.times import epoch
+from county.web.board import RECENT_S, Board
 
 T = TypeVar("T")
 

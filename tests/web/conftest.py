@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,9 @@ import pytest
 import yaml
 
 from county.accounts import Accounts
-from county.feed import FeedCollector, FeedSubscriber
-from county.ingest import Ingest
-from county.keys import generate
+from county.feed import FeedCollector
 from county.store import Store
+from county.webdemo import start_center
 from gateway.localbroker import LocalBroker
 from gateway.station import Station
 from tests.conftest import ROOT
@@ -120,17 +118,8 @@ class County:
 @pytest.fixture(scope="module")
 def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
     root = tmp_path_factory.mktemp("county")
-    broker = LocalBroker(workdir=root / "broker")
-    broker.start()
-    db_url = f"sqlite:///{root / 'county.db'}"
-    key_file = root / "county.key"
-    public_key, _ = generate(key_file)
-    store = Store(db_url)
-    accounts = Accounts(store)
-    for name, scope, display in OPERATORS:
-        accounts.add(name, PASSWORD, scope, display)
-    ingest = Ingest(store, "127.0.0.1", broker.port, client_id="test-ingest", group="").start()
-    assert ingest.connected.wait(10)
+    center = start_center(root, OPERATORS, PASSWORD, ingest_id="test-ingest")
+    broker, db_url, key_file, public_key = center.broker, center.db_url, center.key_file, center.public_key
     collector, sub = subscribe(broker.port)
     web_port = free_port()
     log = open(root / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
@@ -156,9 +145,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
             serve.kill()
         log.close()
         sub.stop()
-        ingest.stop()
-        store.close()
-        broker.stop()
+        center.stop()
 
 
 def _up(base_url: str) -> bool:
@@ -193,8 +180,3 @@ def login(browser: Any, county: County, name: str, password: str = PASSWORD) -> 
     return page
 
 
-def time_until(predicate: Any, timeout: float) -> float:
-    """Seconds until predicate() holds (AssertionError after timeout)."""
-    t0 = time.monotonic()
-    assert wait_for(predicate, timeout=timeout, interval=0.02)
-    return time.monotonic() - t0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.stations import wait_for
-from tests.web.conftest import BRIDGE, FERRY, POND, County, login, time_until, water_station
+from tests.web.conftest import BRIDGE, FERRY, POND, County, login, water_station
 
 DOCS_IMG = ROOT / "docs" / "img"
 
