@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-MODULES = ["bench.outbox", "bench.vision", "bench.county"]
+MODULES = ["bench.outbox", "bench.vision", "bench.county", "bench.web"]
 
 
 def main() -> int:

@@ -25,16 +25,21 @@ Figures:
    that inserted the row, before that frame's style, layout and paint), and (c) the next
    animation frame after that (the frame with the row has been laid out and painted by then:
    an upper bound for "on screen"). Page time maps to this process's monotonic clock through
-   the min-round-trip of 20 `page.evaluate(performance.now())` calls (error <= half that
+   the fastest of 40 `page.evaluate(performance.now())` round trips (error <= half that
    round trip, printed), calibrated before and after the window (drift printed). A MutationObserver
    is used instead of `page.wait_for_selector` because it timestamps in the page, for every
    alarm at once, without the polling interval and the CDP round trip to Python in the figure.
+   A second event stream on the same session, read by this process (`SseProbe`), stamps when
+   the server pushed each alarm: the latency splits into the server's part and the browser's.
 2. the browser's cost: a full `render()` (median of RENDER_ROUNDS calls through
    `page.evaluate`), alone and followed by a forced style + layout (`document.body.offsetHeight`),
-   before and after the window (the page's alarm list grows meanwhile); the page's own renders
-   during the window (app.js's `render` wrapped to time itself) and its long tasks; GET
-   /api/board: size and median time, alternating with GET / (same session and operator
-   lookup, a small template) as the reference in the same run.
+   and its two big parts (`renderAlarms`, `renderStations`), before the window (under the live
+   load) and after it (the stations silenced, so the page holds what the window left it); the
+   page's own renders during the window (app.js's `render` wrapped to time itself) and its long
+   tasks; app.js's `when()` against a reused `Intl.DateTimeFormat`, and the alarm table once
+   rendered with reused formatters (undone after); GET /api/board: size and median time,
+   alternating with GET / (same session and operator lookup, a small template) as the
+   reference in the same run.
 3. the serve process over the window: CPU share of one core (/proc/PID/stat), RSS, messages
    per second received; next to the ingest process, the fleet thread, mosquitto and Chromium.
 
@@ -147,6 +152,19 @@ RENDER_ONCE = "() => { const t = performance.now(); window.__bench.render0(); re
 RENDER_LAYOUT = "() => { const t = performance.now(); window.__bench.render0(); void document.body.offsetHeight; return performance.now() - t }"
 RENDER_SPLIT = """() => { let t = performance.now(); renderAlarms(() => true); const a = performance.now() - t;
   t = performance.now(); renderStations(); return [a, performance.now() - t] }"""
+# app.js's `when()` (one `toLocaleTimeString` per call, up to three per alarm row) against one reused Intl.DateTimeFormat
+WHEN_COST = """() => { const now = Date.now() / 1000, n = 2000;
+  const fmt = new Intl.DateTimeFormat("zh-CN", { hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  let t = performance.now(); for (let i = 0; i < n; i++) when(now - i); const a = (performance.now() - t) / n;
+  t = performance.now(); for (let i = 0; i < n; i++) fmt.format(new Date((now - i) * 1000)); return [a, (performance.now() - t) / n] }"""
+# What-if, measured and undone: the alarm table rendered with `when()` on two reused formatters (same text).
+TABLE_REUSED_FORMATTER = """() => { const orig = window.when;
+  const tf = new Intl.DateTimeFormat("zh-CN", { hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const df = new Intl.DateTimeFormat("zh-CN", { hour12: false, year: "numeric", month: "numeric", day: "numeric", hour: "2-digit",
+                                               minute: "2-digit", second: "2-digit" });
+  window.when = (epoch) => { if (!epoch) return "-"; const d = new Date(epoch * 1000);
+                             return new Date().toDateString() === d.toDateString() ? tf.format(d) : df.format(d); };
+  try { const t = performance.now(); renderAlarms(() => true); return performance.now() - t } finally { window.when = orig; } }"""
 PAGE_COUNTS = """() => ({ tiles: document.querySelectorAll('.tile').length, online: document.querySelectorAll('.tile.online').length,
   rows: document.querySelectorAll('#alarms tbody tr').length, alarms: state.alarms.size, stations: state.stations.size,
   nodes: document.getElementsByTagName('*').length, renders: window.__bench.renders.length })"""
@@ -317,7 +335,7 @@ class SseProbe:
         self._http.close()
 
 
-def _calibrate(page: Any, rounds: int = 20) -> tuple[float, float]:
+def _calibrate(page: Any, rounds: int = 40) -> tuple[float, float]:
     """(offset, round trip) with monotonic = performance.now()/1000 + offset, from the fastest round trip."""
     best = (float("inf"), 0.0)
     for _ in range(rounds):
@@ -451,9 +469,9 @@ def run(stations: int = N, seconds: float = SECONDS, alarm_every_s: float = ALAR
             chromium = _chromium()
             probe = SseProbe(base_url, cookies).start()
             time.sleep(WARMUP_S)
-
+            t_start = time.monotonic()
             # ------------------------------------------------------------ before the window
-            f["start"] = {**_renders(page), **_board(base_url, cookies)}
+            f["start"] = {"measured_at_s": -1.0, **_renders(page), **_board(base_url, cookies)}
             offset0, rtt0 = _calibrate(page)
 
             # ------------------------------------------------------------ the window: live load, nothing else asked of the server
@@ -461,6 +479,7 @@ def run(stations: int = N, seconds: float = SECONDS, alarm_every_s: float = ALAR
             ref0, sse0 = ref.total, page.evaluate("() => ({ ...window.__bench.sse, bytes: window.__bench.sseBytes })")
             fleet_tid = fleet._thread.native_id if fleet._thread is not None else 0
             w0 = time.monotonic()
+            f["start"]["measured_at_s"] = t_start - w0
             c0 = {"serve": _cpu_of(serve.pid), "ingest": _cpu_of(ingest.pid), "broker": _cpu_of(broker_pid), "self": _self_cpu(),
                   "fleet": _thread_cpu(fleet_tid), "reference": _thread_cpu(ref.tid)}
             chrome0 = _cpu_many(chromium)
@@ -477,6 +496,8 @@ def run(stations: int = N, seconds: float = SECONDS, alarm_every_s: float = ALAR
             rss = {"serve": _rss_of(serve.pid), "serve_peak": _hwm_of(serve.pid), "ingest": _rss_of(ingest.pid),
                    "bench_process": _rss_of(os.getpid())}
             time.sleep(GRACE_S)
+            fleet.scenario = False  # the stations fall silent: the page holds what the window left it, for the figures below
+            time.sleep(2.0)
             offset1, rtt1 = _calibrate(page)
 
             # ------------------------------------------------------------ after the window
@@ -485,7 +506,9 @@ def run(stations: int = N, seconds: float = SECONDS, alarm_every_s: float = ALAR
                 return { rows: ids.map((i) => B.rows.get(i) ?? null), sse: ids.map((i) => B.alarmSse.get(i) ?? null),
                          painted: ids.map((i) => B.painted.get(i) ?? null), renders: B.renders, longtasks: B.longtasks,
                          opens: B.opens, errors: B.errors, longtaskError: B.longtaskError || null } }""", ids)
-            f["end"] = {**_renders(page), **_board(base_url, cookies)}
+            f["end"] = {"measured_at_s": time.monotonic() - w0, **_renders(page), **_board(base_url, cookies)}
+            when_cost = [page.evaluate(WHEN_COST) for _ in range(5)]
+            reused = [page.evaluate(TABLE_REUSED_FORMATTER) for _ in range(5)]
             probe.stop()
             context.close()
             browser.close()
@@ -542,6 +565,9 @@ def run(stations: int = N, seconds: float = SECONDS, alarm_every_s: float = ALAR
         "main_thread_in_renders_percent": 100 * sum(d for _, d in in_window) / 1000 / span,
         "long_tasks": float(sum(1 for t, _ in longtasks if w0 <= t <= w1)),
         "main_thread_in_long_tasks_percent": 100 * sum(d for t, d in longtasks if w0 <= t <= w1) / 1000 / span,
+        "when_ms_per_call": statistics.median(a for a, _ in when_cost),
+        "reused_formatter_ms_per_call": statistics.median(b for _, b in when_cost),
+        "alarm_table_reused_formatter_ms": statistics.median(reused),
         "sse_reconnects": float(got["opens"] - 1), "sse_errors": float(got["errors"]),
         "sse_events_per_s": sum(sse1.get(k, 0) - sse0.get(k, 0) for k in ("station", "alarm", "command")) / span,
         "sse_alarm_events_per_s": (sse1.get("alarm", 0) - sse0.get("alarm", 0)) / span,
@@ -618,7 +644,7 @@ def markdown(f: dict[str, Any]) -> str:
 ## County web view: {n} stations on one wall screen
 
 Command: `{f['command']}` (run from the project root; also part of `python -m bench.run`; prints
-JSON, `--write` updates this section; about 3 minutes). Machine: {f['machine']}. One mosquitto;
+JSON, `--write` updates this section; 2-3 minutes). Machine: {f['machine']}. One mosquitto;
 `countyctl ingest` into SQLite and `countyctl serve` each in their own process; {n} simulated
 stations on the selector loop in the benchmark process (telemetry every {f['telemetry_s']:.0f} s, health every
 60 s, one alarm per station every {f['alarm_every_s']:.0f} s on average, cleared 20 s after it was raised);
@@ -634,11 +660,13 @@ showed all {n} stations online; render and `/api/board` figures just before and 
 | split: reference -> SSE `alarm` event handled in the page / that event -> row (medians) | {sse['median_ms']:.0f} ms / {s2r['median_ms']:.0f} ms (p95 {sse['p95_ms']:.0f} / {s2r['p95_ms']:.0f}) |
 | split: reference -> the server's push (a second SSE stream read in the benchmark process) / that push -> the page handles it (medians) | {lat['to_server_push']['median_ms']:.0f} ms / {lat['server_push_to_page_event']['median_ms']:.0f} ms (p95 {lat['to_server_push']['p95_ms']:.0f} / {lat['server_push_to_page_event']['p95_ms']:.0f}) |
 | reference -> first animation frame after the row (laid out and painted), median / p95 | {nf['median_ms']:.0f} / {nf['p95_ms']:.0f} ms |
-| `render()` of the whole overview, median of {RENDER_ROUNDS}, before / after the window | {st['render_ms']:.1f} / {en['render_ms']:.1f} ms ({st['tiles']:.0f} tiles; {st['alarm_rows']:.0f} / {en['alarm_rows']:.0f} alarm rows) |
+| `render()` of the whole overview, median of {RENDER_ROUNDS}, before the window (live load) / after it (stations silenced, the page holding what the window left) | {st['render_ms']:.1f} / {en['render_ms']:.1f} ms ({st['tiles']:.0f} tiles; {st['alarm_rows']:.0f} / {en['alarm_rows']:.0f} alarm rows) |
 | of which the alarm table / the station tiles (`renderAlarms`, `renderStations`), before / after | {st['render_alarm_table_ms']:.1f} / {en['render_alarm_table_ms']:.1f} ms, {st['render_tiles_ms']:.1f} / {en['render_tiles_ms']:.1f} ms |
 | same, followed by a forced style + layout | {st['render_layout_ms']:.1f} / {en['render_layout_ms']:.1f} ms ({st['dom_nodes']:,.0f} / {en['dom_nodes']:,.0f} DOM nodes) |
 | the page's own renders in the window: per second, median by third | {pg['live_renders_per_s']:.1f}/s, {_fmt3(pg['live_render_median_by_third_ms'], 1)} ms |
 | page main thread in long tasks (> 50 ms) / in renders | {pg['main_thread_in_long_tasks_percent']:.1f} % / {pg['main_thread_in_renders_percent']:.1f} % of the window |
+| app.js `when()` (a `toLocaleTimeString` per call; one to three per alarm row) / one reused `Intl.DateTimeFormat`, same page | {pg['when_ms_per_call'] * 1000:.0f} / {pg['reused_formatter_ms_per_call'] * 1000:.1f} µs a call ({pg['when_ms_per_call'] / pg['reused_formatter_ms_per_call']:.0f}x) |
+| the alarm table after the window again, with `when()` on two reused formatters instead (same text; measured, then undone) | {pg['alarm_table_reused_formatter_ms']:.1f} ms (against {en['render_alarm_table_ms']:.1f} ms) |
 | GET /api/board, before / after: size, median time | {st['board_bytes'] / 1024:.0f} KiB, {st['board_ms']:.1f} ms / {en['board_bytes'] / 1024:.0f} KiB, {en['board_ms']:.1f} ms ({st['board_alarms']:.0f} / {en['board_alarms']:.0f} alarms) |
 | **GET /api/board / GET / (same session and operator lookup, small template), same run** | **{st['board_vs_overview']:.1f}x / {en['board_vs_overview']:.1f}x** (GET / {st['overview_ms']:.1f} / {en['overview_ms']:.1f} ms) |
 | messages: offered by the fleet / received by `countyctl serve` (at the reference, same filters) | {rate['offered_msgs_per_s']:.0f} / {rate['serve_received_msgs_per_s']:.0f} msg/s |
@@ -654,13 +682,25 @@ app.js's) and when the row `tr[data-event-id]` is inserted (a MutationObserver, 
 runs right after the `render()` that inserted it, before that frame's layout and paint); a
 `requestAnimationFrame` from there stamps the next frame, by which the row has been painted (an
 upper bound, up to one frame late). Page time is mapped to the monotonic clock by the fastest of
-20 `page.evaluate` round trips before and after the window (round trip {f['clock']['round_trip_ms']:.1f} ms, drift
-{f['clock']['drift_ms']:.1f} ms). Every alarm raised in the window is measured, not a sample, and nothing else
-is asked of the server during it. The serve's received rate is counted at the reference, which
-subscribes to the same filters (the serve keeps no counter). The split shows where the time
+40 `page.evaluate` round trips before and after the window (round trip {f['clock']['round_trip_ms']:.1f} ms, drift
+{f['clock']['drift_ms']:.2f} ms). Every alarm raised in the window is measured, not a sample, and nothing
+else is asked of the server during it but that second event stream. The serve's received rate is
+counted at the reference, which subscribes to the same filters (the serve keeps no counter). The split shows where the time
 goes: the server holds each browser's changes for `COALESCE_S` = 0.25 s before pushing them
 (`county/web/fanout.py`, `_stream` in `county/web/app.py`), then app.js renders on the next
 animation frame; a render rebuilds all {st['tiles']:.0f} tiles and every alarm row the page holds.
+
+What this run shows. Server side: `countyctl serve` used {cpu['serve']:.1f} % of one core for
+{rate['serve_received_msgs_per_s']:.0f} msg/s and pushed each alarm {lat['to_server_push']['median_ms']:.0f} ms (median; p95 {lat['to_server_push']['p95_ms']:.0f}) after the reference
+saw it; the 0.25 s coalescing alone accounts for up to 250 ms of that. Browser side: the page's
+main thread spent {pg['main_thread_in_long_tasks_percent']:.0f} % of the window in long tasks, an alarm's SSE event waited {lat['server_push_to_page_event']['median_ms']:.0f} ms (median; p95
+{lat['server_push_to_page_event']['p95_ms']:.0f}) after the server pushed it before the page handled it, and the latency's median went
+{_fmt3(lat['to_row_median_by_third_ms'])} ms over the thirds of the window. Every push re-renders the whole page, and app.js
+never drops an alarm from its `state.alarms` (the server's board keeps at most 2,000 ended ones;
+the page keeps every one it has received), so the alarm table grew from {st['alarm_rows']:.0f} to {en['alarm_rows']:.0f} rows
+and a full render from {st['render_ms']:.0f} to {en['render_ms']:.0f} ms. Timed on their own, the alarm table then took {en['render_alarm_table_ms']:.0f} ms and the
+tiles {en['render_tiles_ms']:.0f} ms; with reused date formatters the same table takes {pg['alarm_table_reused_formatter_ms']:.0f} ms. At this alarm rate
+(one alarm per station a minute: a storm, not a normal day) a page left open gets slower without bound.
 """
 
 

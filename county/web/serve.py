@@ -38,6 +38,17 @@ def read_secret(path: Path | None) -> str:
     return text
 
 
+def check_database(db: str) -> None:
+    """Open the database once before the port opens, so a wrong URL is one clear line, not a traceback."""
+    from county.store import Store
+
+    try:
+        Store(db).close()
+    except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg and URL errors alike: say which database and why
+        typer.echo(f"serve: cannot open the database {db.split('@')[-1]}: {type(exc).__name__}: {exc}".strip(), err=True)
+        raise typer.Exit(2) from None
+
+
 def zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
@@ -73,6 +84,7 @@ def serve(
     except KeyFileError as exc:
         typer.echo(f"serve: {exc}", err=True)
         raise typer.Exit(2) from None
+    check_database(db)
     host, port = parse_broker(broker)
     web_host, web_port = parse_broker(listen, 8080)
     settings = ServeSettings(db=db, broker=BrokerOptions(host, port, ca, cert, cert_key, username, password_file, password_env),

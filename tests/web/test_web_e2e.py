@@ -173,18 +173,24 @@ def test_screenshots_of_the_overview_and_an_alarm(county: County, browser, tmp_p
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">刘庄北渡'
+
+
 def test_a_station_going_offline_and_back_shows_on_the_open_page(county: County, browser) -> None:  # noqa: ANN001
+    """Its name is hostile HTML too: the page shows it as text and runs nothing."""
     path = "410421/dongfeng/liuzhuang/ferry-03"
     page = login(browser, county, "dongfeng")
     try:
-        station = county.start_station(path, water_station(county.root / "ferry-03", county.broker.port, county.public_key, path, "刘庄北渡",
-                                                           rise_at_s=None))
+        station = county.start_station(path, water_station(county.root / "ferry-03", county.broker.port, county.public_key, path,
+                                                           HOSTILE_NAME, rise_at_s=None))
         tile = f'.tile[data-station="{path}"]'
         page.wait_for_selector(f'{tile}[data-online="online"]', timeout=10_000)
+        assert page.text_content(f"{tile} .name") == HOSTILE_NAME and page.query_selector(f"{tile} img") is None
+        assert page.evaluate("() => window.__pwned") is None
         station.stop()  # its goodbye (retained status: offline, "shutdown")
         page.wait_for_selector(f'{tile}[data-online="offline"]', timeout=10_000)
         assert "shutdown" in page.text_content(f"{tile} .presence")
-        county.start_station(path, water_station(county.root / "ferry-03", county.broker.port, county.public_key, path, "刘庄北渡",
+        county.start_station(path, water_station(county.root / "ferry-03", county.broker.port, county.public_key, path, HOSTILE_NAME,
                                                  rise_at_s=None))
         page.wait_for_selector(f'{tile}[data-online="online"]', timeout=10_000)
     finally:

@@ -153,3 +153,10 @@ def test_commands_to_an_offline_station_are_refused_with_the_reason(web) -> None
     assert ack.status_code == 409 and "offline" in ack.json()["error"]
     announce = client.post("/api/announce", json={"target": "410421/xiaoqi", "text": "通知"}, headers={"x-csrf-token": csrf})
     assert announce.status_code == 409 and "offline" in announce.json()["error"]
+
+
+def test_pages_forbid_foreign_scripts_and_framing(web) -> None:  # noqa: ANN001
+    client, _, _ = web
+    headers = client.get("/login").headers
+    assert "default-src 'self'" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"

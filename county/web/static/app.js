@@ -133,6 +133,8 @@ function renderAlarms(filter) {
     return row;
   }));
   const open = alarms.filter((a) => a.state !== "cleared").length;
+  const unacked = alarms.filter((a) => a.state === "raised" || a.state === "updated").length;
+  document.title = (unacked ? `(${unacked}) ` : "") + document.title.replace(/^\(\d+\) /, "");
   const count = document.getElementById("open-count");
   if (count) count.textContent = `${open} 进行中 open`;
   const empty = document.getElementById("alarms-empty");
