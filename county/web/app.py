@@ -25,6 +25,7 @@ from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -263,10 +264,14 @@ def create_app(settings: ServeSettings) -> Starlette:
         op = await w().operator(request)
         if op is None:
             return JSONResponse({"error": "log in first"}, status_code=401)
-        with w().lock:
-            view = w().board.view(op.sees)
-        return JSONResponse({**view, "broker": w().hub.connected.is_set(), "now": time.time(),
-                             "operator": {"name": op.name, "display_name": op.display_name, "scope": op.scope}})
+        def body() -> bytes:
+            with w().lock:
+                view = w().board.view(op.sees)
+            doc = {**view, "broker": w().hub.connected.is_set(), "now": time.time(),
+                   "operator": {"name": op.name, "display_name": op.display_name, "scope": op.scope}}
+            return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+        return Response(await run_in_threadpool(body), media_type="application/json")  # off the event loop: streams keep flowing
 
     async def events_api(request: Request) -> Response:
         op = await w().operator(request)
@@ -359,11 +364,13 @@ async def _stream(web: Web, op: Operator) -> AsyncIterator[dict[str, str]]:
     link = web.hub.connected.is_set()
     try:
         yield {"event": "link", "data": json.dumps({"broker": link})}
-        checked = time.monotonic()
+        checked = pushed = time.monotonic()
         while True:
             try:
                 await asyncio.wait_for(browser.wake.wait(), 5)
-                await asyncio.sleep(COALESCE_S)
+                hold = COALESCE_S - (time.monotonic() - pushed)  # the first change after a quiet spell goes at once
+                if hold > 0:
+                    await asyncio.sleep(hold)
             except TimeoutError:
                 pass
             if web.hub.connected.is_set() != link:
@@ -379,6 +386,8 @@ async def _stream(web: Web, op: Operator) -> AsyncIterator[dict[str, str]]:
             for kind, rec in records:
                 if rec is not None and op.sees(rec[0]):
                     yield {"event": kind, "data": json.dumps(rec[1], ensure_ascii=False)}
+            if records:
+                pushed = time.monotonic()
     finally:
         web.fanout.remove(browser)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from county.times import epoch
@@ -45,9 +45,7 @@ class StationCard:
     _pushed_seen: float | None = None
 
     def public(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("_pushed_seen")
-        return d
+        return {k: v for k, v in self.__dict__.items() if k != "_pushed_seen"}
 
 
 @dataclass
@@ -74,7 +72,7 @@ class AlarmCard:
         return self.state != "cleared"
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # fields are replaced, never mutated in place: a shallow copy is a snapshot
 
 
 @dataclass
@@ -100,7 +98,7 @@ class CommandCard:
     rev: int = 0
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**self.__dict__, "replies": [dict(r.__dict__) for r in self.replies]}  # replies grows in place: copied
 
 
 class Board:
@@ -250,9 +248,13 @@ class Board:
 
     # ------------------------------------------------------------------ reading, per operator
 
-    def view(self, sees: Any) -> dict[str, list[dict[str, Any]]]:
-        """Everything an operator may see (`sees(station) -> bool`), as JSON-ready records."""
+    def view(self, sees: Any) -> dict[str, Any]:
+        """Everything an operator may see (`sees(station) -> bool`), as JSON-ready records, and the revision they are at.
+
+        Shallow copies only: it runs under the lock that paho's thread needs for every message.
+        """
         return {
+            "rev": self._rev,
             "stations": [c.public() for c in sorted(self.stations.values(), key=lambda c: c.station) if sees(c.station)],
             "alarms": [a.public() for a in self.alarms.values() if sees(a.station)],
             "commands": [c.public() for c in sorted(self.commands.values(), key=lambda c: -c.issued_at) if sees(c.station)],

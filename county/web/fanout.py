@@ -2,7 +2,7 @@
 
 A browser is not sent a queue of every message (a wall screen over hundreds of stations would
 fall behind and grow without bound); it is sent the *current* record of each thing that changed
-since its last push, at most every `COALESCE_S`. Marking happens on paho's thread and is handed
+since its last push: at once after a quiet spell, then at most every `COALESCE_S`. Marking happens on paho's thread and is handed
 to the event loop with `call_soon_threadsafe`; the set of dirty keys is bounded by the number of
 records, however fast messages come.
 """

@@ -27,12 +27,17 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const now = () => Date.now() / 1000 + state.offset;
+// one formatter each, made once: building one per call cost 30x more than formatting (bench.web)
+const TIME = new Intl.DateTimeFormat("zh-CN", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const DATE_TIME = new Intl.DateTimeFormat("zh-CN", { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 function when(epoch) {
   if (!epoch) return "-";
-  const d = new Date(epoch * 1000);
-  const sameDay = new Date().toDateString() === d.toDateString();
-  return sameDay ? d.toLocaleTimeString("zh-CN", { hour12: false }) : d.toLocaleString("zh-CN", { hour12: false });
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  return (epoch * 1000 >= midnight.getTime() ? TIME : DATE_TIME).format(epoch * 1000);
 }
+const MAX_ENDED_SHOWN = 200;  // open alarms always; of the ended ones, the newest
+const RESYNC_MS = 5 * 60 * 1000;  // the full board again: forgets what the server forgot
 function span(seconds) {
   if (seconds === null || seconds === undefined || seconds < 0) return "-";
   if (seconds < 90) return `${Math.round(seconds)} 秒 s`;
@@ -49,9 +54,13 @@ async function load() {
   if (r.status === 401) { location.href = "/login"; return; }
   const b = await r.json();
   state.offset = b.now - Date.now() / 1000;
-  b.stations.forEach((s) => upsert(state.stations, s.station, s));
-  b.alarms.forEach((a) => upsert(state.alarms, a.event_id, a));
-  b.commands.forEach((c) => upsert(state.commands, c.command_id, c));
+  // the server's board replaces ours (it prunes what ended long ago); a live record newer than it stays
+  const fresh = (old) => new Map([...old].filter(([, rec]) => rec.rev > b.rev));
+  const stations = fresh(state.stations), alarms = fresh(state.alarms), commands = fresh(state.commands);
+  b.stations.forEach((s) => upsert(stations, s.station, s));
+  b.alarms.forEach((a) => upsert(alarms, a.event_id, a));
+  b.commands.forEach((c) => upsert(commands, c.command_id, c));
+  Object.assign(state, { stations, alarms, commands });
   setLink(b.broker);
   render();
 }
@@ -113,25 +122,42 @@ function alarmRow(a) {
     el("td", {}, el("a", { href: `/alarms/${a.event_id}` }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
     el("td", {}, el("a", { href: `/stations/${a.station}` }, stationName(a.station)), el("div", { class: "source" }, a.source)),
     el("td", {}, when(a.raised_at)),
-    el("td", {}, span(end - (a.raised_at || end))),
+    el("td", { class: "duration" }, span(end - (a.raised_at || end))),
     el("td", {}, lifecycle(a)),
     el("td", {}, a.snapshot_sha256 ? el("a", { href: `/alarms/${a.event_id}` }, el("img", { class: "thumb", src: `/snapshot/${a.event_id}`, alt: "snapshot", loading: "lazy" })) : "-"),
     el("td", {}, ackButton(a)));
 }
 
+// rows and tiles are rebuilt only when their record changed; the rest is moved or has its clock text updated
+const rowCache = new Map();  // event_id -> {key, row}
 function renderAlarms(filter) {
   const table = document.getElementById("alarms");
   if (!table) return;
-  const alarms = [...state.alarms.values()].filter(filter).sort(alarmOrder);
+  const mine = [...state.alarms.values()].filter(filter);
+  const ended = mine.filter((a) => a.state === "cleared").sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0));
+  const alarms = mine.filter((a) => a.state !== "cleared").concat(ended.slice(0, MAX_ENDED_SHOWN)).sort(alarmOrder);
   const body = table.querySelector("tbody");
-  const kept = new Map([...body.querySelectorAll("img.thumb")].map((img) => [img.closest("tr").dataset.eventId, img]));
-  body.replaceChildren(...alarms.map((a) => {
-    const row = alarmRow(a);
-    const old = kept.get(a.event_id);  // keep a loaded thumbnail instead of fetching it again
-    const img = row.querySelector("img.thumb");
-    if (old && img && old.complete && old.naturalWidth) img.replaceWith(old);
-    return row;
-  }));
+  const rows = alarms.map((a) => {
+    const key = `${a.rev}|${stationName(a.station)}`;
+    let cached = rowCache.get(a.event_id);
+    if (!cached || cached.key !== key) {
+      const row = alarmRow(a);
+      const old = cached && cached.row.querySelector("img.thumb");  // keep a loaded thumbnail instead of fetching it again
+      const img = row.querySelector("img.thumb");
+      if (old && img && old.complete && old.naturalWidth) img.replaceWith(old);
+      cached = { key, row };
+      rowCache.set(a.event_id, cached);
+    } else {
+      const cell = cached.row.querySelector("td.duration");
+      const end = a.cleared_at || now();
+      const text = span(end - (a.raised_at || end));
+      if (cell.textContent !== text) cell.textContent = text;
+    }
+    return cached.row;
+  });
+  const shown = new Set(alarms.map((a) => a.event_id));
+  for (const id of rowCache.keys()) if (!shown.has(id)) rowCache.delete(id);
+  if (rows.length !== body.children.length || rows.some((row, i) => body.children[i] !== row)) body.replaceChildren(...rows);
   const open = alarms.filter((a) => a.state !== "cleared").length;
   const unacked = alarms.filter((a) => a.state === "raised" || a.state === "updated").length;
   document.title = (unacked ? `(${unacked}) ` : "") + document.title.replace(/^\(\d+\) /, "");
@@ -157,13 +183,51 @@ function stationTile(s, openAlarms) {
     el("div", { class: "badges" }, badges));
 }
 
+const tileCache = new Map();  // station -> {key, node}
+let layoutKey = "";
 function renderStations() {
   const root = document.getElementById("stations");
   if (!root) return;
   const open = new Map();
   for (const a of state.alarms.values()) if (a.state !== "cleared") (open.get(a.station) || open.set(a.station, []).get(a.station)).push(a);
+  const sorted = [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station));
+  const key = sorted.map((s) => s.station).join("|");
+  for (const s of sorted) {
+    const alarms = open.get(s.station) || [];
+    const tileKey = `${s.rev}|` + alarms.map((a) => `${a.event_id}:${a.rev}`).join(",");
+    const cached = tileCache.get(s.station);
+    if (!cached || cached.key !== tileKey) {
+      const node = stationTile(s, alarms);
+      if (cached && cached.node.isConnected) cached.node.replaceWith(node);
+      tileCache.set(s.station, { key: tileKey, node });
+    } else {
+      const seen = cached.node.querySelector(".seen");
+      const text = ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
+      if (seen.textContent !== text) seen.textContent = text;
+    }
+  }
+  if (key === layoutKey) {
+    updateTownCounts(root);
+  } else {
+    layoutKey = key;
+    buildTowns(root, sorted);
+  }
+  const count = document.getElementById("station-count");
+  if (count) count.textContent = `${sorted.filter((s) => s.online).length}/${sorted.length} 在线 online`;
+}
+
+function updateTownCounts(root) {
+  for (const section of root.querySelectorAll("section.town")) {
+    const tiles = section.querySelectorAll(".tile");
+    const text = `${section.querySelectorAll('.tile[data-online="online"]').length}/${tiles.length} 在线 online`;
+    const small = section.querySelector("h3 small");
+    if (small.textContent !== text) small.textContent = text;
+  }
+}
+
+function buildTowns(root, sorted) {
   const towns = new Map();
-  for (const s of [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station))) {
+  for (const s of sorted) {
     const town = `${s.county}/${s.town}`;
     if (!towns.has(town)) towns.set(town, new Map());
     const villages = towns.get(town);
@@ -177,10 +241,8 @@ function renderStations() {
       el("h3", {}, `乡镇 ${town.split("/")[1]} `, el("small", {}, `${online}/${all.length} 在线 online`),
         el("button", { class: "announce", "data-target": town, "data-label": `乡镇 ${town.split("/")[1]}` }, "全乡镇广播 Announce to township")),
       ...[...villages].map(([village, stations]) => el("div", { class: "village", "data-village": village },
-        el("h4", {}, `村 ${village}`), el("div", { class: "tiles" }, stations.map((s) => stationTile(s, open.get(s.station) || []))))));
+        el("h4", {}, `村 ${village}`), el("div", { class: "tiles" }, stations.map((s) => tileCache.get(s.station).node)))));
   }));
-  const count = document.getElementById("station-count");
-  if (count) count.textContent = `${[...state.stations.values()].filter((s) => s.online).length}/${state.stations.size} 在线 online`;
 }
 
 // ------------------------------------------------------------------ commands
@@ -296,4 +358,5 @@ document.addEventListener("error", (ev) => {
 if (document.getElementById("who")) {
   listen();
   setInterval(render, 5000);  // ages and durations
+  setInterval(load, RESYNC_MS);
 }
