@@ -368,8 +368,9 @@ async def _stream(web: Web, op: Operator) -> AsyncIterator[dict[str, str]]:
         while True:
             try:
                 await asyncio.wait_for(browser.wake.wait(), 5)
-                hold = COALESCE_S - (time.monotonic() - pushed)  # the first change after a quiet spell goes at once
-                if hold > 0:
+                # alarms and replies go at once; presence is coalesced (a quiet spell's first change goes at once too)
+                hold = COALESCE_S - (time.monotonic() - pushed)
+                if hold > 0 and not browser.urgent():
                     await asyncio.sleep(hold)
             except TimeoutError:
                 pass

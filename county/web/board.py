@@ -24,6 +24,7 @@ from gateway.messages import PROTOCOL
 
 RECENT_S = 24 * 3600.0
 MAX_ENDED_ALARMS = 2000
+MAX_ENDED_VIEW = 200  # a page is sent the open alarms and this many of the newest ended ones (it shows no more)
 MAX_COMMANDS = 500
 LAST_SEEN_STEP_S = 30.0  # a station's "last seen" alone is pushed to browsers at most this often
 
@@ -256,9 +257,14 @@ class Board:
         return {
             "rev": self._rev,
             "stations": [c.public() for c in sorted(self.stations.values(), key=lambda c: c.station) if sees(c.station)],
-            "alarms": [a.public() for a in self.alarms.values() if sees(a.station)],
+            "alarms": self._alarms_view(sees),
             "commands": [c.public() for c in sorted(self.commands.values(), key=lambda c: -c.issued_at) if sees(c.station)],
         }
+
+    def _alarms_view(self, sees: Any) -> list[dict[str, Any]]:
+        mine = [a for a in self.alarms.values() if sees(a.station)]
+        ended = sorted((a for a in mine if not a.open), key=lambda a: a.cleared_at or 0, reverse=True)[:MAX_ENDED_VIEW]
+        return [a.public() for a in mine if a.open] + [a.public() for a in ended]
 
     def record(self, change: Change) -> tuple[str, dict[str, Any]] | None:
         """(station path, JSON record) of one change, for the browsers allowed to see that station."""

@@ -30,6 +30,10 @@ class Browser:
         self.dirty.update(changes)
         self.wake.set()
 
+    def urgent(self) -> bool:
+        """Something an operator acts on (an alarm step, a command's reply) is waiting: not to be held back."""
+        return any(kind != "station" for kind, _ in self.dirty)
+
     def take(self) -> set[Change]:
         """What changed; called on the event loop after waiting on `wake`."""
         self.wake.clear()

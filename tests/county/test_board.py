@@ -116,3 +116,15 @@ def test_catching_up_from_the_database_takes_only_newer_steps() -> None:
     assert board.seed_alarms([older]) == [] and board.alarms["al-1"].state == "updated"
     assert board.seed_alarms([newer]) == [("alarm", "al-1")]
     assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].cleared_at is not None
+
+
+def test_a_page_is_sent_open_alarms_and_only_the_newest_ended_ones() -> None:
+    from county.web.board import MAX_ENDED_VIEW
+
+    board = Board()
+    for i in range(MAX_ENDED_VIEW + 20):
+        board.handle(*alarm(A, 1, "raised", event_id=f"e{i}"), retained=False, now=i)
+        board.handle(*alarm(A, 2, "cleared", event_id=f"e{i}"), retained=False, now=i)
+    board.handle(*alarm(A, 1, "raised", event_id="still-open"), retained=False, now=0)
+    sent = board.view(lambda s: True)["alarms"]
+    assert len(sent) == MAX_ENDED_VIEW + 1 and sent[0]["event_id"] == "still-open"

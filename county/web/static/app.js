@@ -79,8 +79,20 @@ function listen() {
   es.addEventListener("link", (e) => setLink(JSON.parse(e.data).broker));
   es.addEventListener("logout", () => { location.href = "/login"; });
   es.addEventListener("station", (e) => { const s = JSON.parse(e.data); upsert(state.stations, s.station, s); schedule(); });
-  es.addEventListener("alarm", (e) => { const a = JSON.parse(e.data); upsert(state.alarms, a.event_id, a); schedule(); });
+  es.addEventListener("alarm", (e) => {
+    const a = JSON.parse(e.data);
+    upsert(state.alarms, a.event_id, a);
+    if (a.state === "cleared") forgetEnded();
+    schedule();
+  });
   es.addEventListener("command", (e) => { const c = JSON.parse(e.data); upsert(state.commands, c.command_id, c); schedule(); });
+}
+
+// the page keeps open alarms and the newest ended ones it shows, nothing more
+function forgetEnded() {
+  const ended = [...state.alarms.values()].filter((a) => a.state === "cleared");
+  if (ended.length <= MAX_ENDED_SHOWN) return;
+  ended.sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0)).slice(MAX_ENDED_SHOWN).forEach((a) => state.alarms.delete(a.event_id));
 }
 
 let pending = false;
@@ -157,7 +169,9 @@ function renderAlarms(filter) {
   });
   const shown = new Set(alarms.map((a) => a.event_id));
   for (const id of rowCache.keys()) if (!shown.has(id)) rowCache.delete(id);
-  if (rows.length !== body.children.length || rows.some((row, i) => body.children[i] !== row)) body.replaceChildren(...rows);
+  // move only the rows that are out of place: re-inserting them all costs a whole table layout
+  rows.forEach((row, i) => { if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null); });
+  while (body.children.length > rows.length) body.lastElementChild.remove();
   const open = alarms.filter((a) => a.state !== "cleared").length;
   const unacked = alarms.filter((a) => a.state === "raised" || a.state === "updated").length;
   document.title = (unacked ? `(${unacked}) ` : "") + document.title.replace(/^\(\d+\) /, "");
