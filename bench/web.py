@@ -777,8 +777,10 @@ Before the fixes (commit {old['commit']}, same command, load average 1.5 at star
 What changed in between: app.js rebuilds only the rows and tiles whose record changed (and the
 layout only when the set of stations changes), shows open alarms plus the newest {ended} ended ones,
 formats times with two formatters made once and replaces its maps with the server's board every
-{resync}; the server builds `/api/board` off the event loop from shallow copies and pushes the
-first change after a quiet spell at once.
+{resync}; the server builds `/api/board` off the event loop from shallow copies and sends open
+alarms plus the newest ended ones only. A second round (the run below) pushes alarm steps and replies
+at once and coalesces only presence, moves only the rows that are out of place instead of re-inserting
+all of them, gives the alarm table a fixed layout, and has the page forget ended alarms past {ended}.
 
 How the latency is taken. The reference stamps each `raised` alarm with this process's monotonic
 clock when paho hands it over. In the page, a script installed before app.js stamps with
@@ -791,27 +793,24 @@ upper bound, up to one frame late). Page time is mapped to the monotonic clock b
 {f['clock']['drift_ms']:.2f} ms). Every alarm raised in the window is measured, not a sample, and nothing
 else is asked of the server during it but that second event stream. The serve's received rate is
 counted at the reference, which subscribes to the same filters (the serve keeps no counter). The split shows where the time
-goes: the server pushes the first change after a quiet spell at once and then at most every
-`COALESCE_S` = {COALESCE_S:g} s (`_stream` in `county/web/app.py`); app.js renders on the next animation frame.
+goes: the server pushes alarm steps and replies at once and coalesces station presence to at most
+one push every `COALESCE_S` = {COALESCE_S:g} s (`_stream` in `county/web/app.py`, `Browser.urgent`); app.js renders on the next animation frame.
 A steady `render()` timed through `page.evaluate` follows the page's own render, so it shows the
 cost of a render with (almost) nothing new: the clock texts; the page's own renders in the window
 are the ones with the pushed changes in them. The cold one is the full rebuild. The page resyncs
-every {resync}, longer than the window: between two resyncs it still keeps every alarm it
-receives in `state.alarms` (the table shows at most {ended} ended ones), so the resync is timed once
-after the window instead.
+every {resync}, longer than the window, so the resync is timed once after the window instead;
+between resyncs the page drops ended alarms past the newest {ended} as they clear.
 
 What this run shows. Server side: `countyctl serve` used {cpu['serve']:.1f} % of one core for
 {rate['serve_received_msgs_per_s']:.0f} msg/s and the page handled each alarm's SSE event {sse['median_ms']:.0f} ms (median; p95 {sse['p95_ms']:.0f}) after the
-reference saw it. At {pg['sse_events_per_s']:.0f} events/s the stream is never quiet for {COALESCE_S:g} s, so every push waits for the
-throttle (about half of {COALESCE_S:g} s on average): the immediate first push does not show at this rate.{probe_note}
+reference saw it ({pg['sse_events_per_s']:.0f} events/s to the page; alarm steps are not held back by the presence throttle).{probe_note}
 Browser side: the page's own renders took {pg['live_render_median_ms']:.0f} ms (median) at {pg['live_renders_per_s']:.1f}/s, {pg['main_thread_in_renders_percent']:.0f} % of the window, but
 its main thread still spent {pg['main_thread_in_long_tasks_percent']:.0f} % of the window in long tasks (was {old['long_tasks_percent']:.0f} %): about one per render,
 {pg['mean_long_task_ms']:.0f} ms on average, most of it style, layout and paint after the script; a row reached the
 painted frame {nf['median_ms']:.0f} ms (median) after the reference, against {row['median_ms']:.0f} ms to its insertion. One new alarm
 re-renders in {pg['one_new_alarm_render_ms']:.0f} ms but takes {pg['one_new_alarm_render_layout_ms']:.0f} ms with the style + layout it causes, while one changed duration
-text costs {pg['one_cell_text_layout_ms']:.0f} ms of layout: the difference is the style and layout of the table after `renderAlarms`
-re-inserts every row (`replaceChildren` whenever the order changes, i.e. with every new alarm), all {en['alarm_rows']:.0f} of them
-(automatic table layout). The latency's median {_trend(thirds)} over the thirds of the window ({_fmt3(thirds)} ms; was
+text costs {pg['one_cell_text_layout_ms']:.0f} ms of layout (the new row is inserted in place in a fixed-layout table, the
+other {en['alarm_rows']:.0f} rows stay). The latency's median {_trend(thirds)} over the thirds of the window ({_fmt3(thirds)} ms; was
 {_fmt3(old['to_row_by_third_ms'])}). The page held {en['alarms_in_page']:.0f} alarms after the window and showed {en['alarm_rows']:.0f} rows; a steady render
 then took {en['render_ms']:.1f} ms and a full rebuild {en['render_cold_ms']:.0f} ms (before the fixes every render was a full rebuild: {old['render_end_ms']:.0f} ms at that point).
 """
