@@ -55,6 +55,20 @@ def test_acknowledge_button_sends_a_signed_ack_and_the_page_shows_it_acked(count
                                 and e.outcome == "acked" and e.target == FERRY for e in county.audit()), timeout=10)
 
 
+def test_acknowledging_from_the_alarm_page_adds_the_step_to_its_lifecycle(county: County, browser) -> None:  # noqa: ANN001
+    assert BRIDGE in county.stations, "started by the first test of this module"
+    alarm = county.wait_message(station=BRIDGE, kind="alarm", alarm="water_level", state="raised", timeout=30)
+    page = login(browser, county, "xiaoqi")
+    try:
+        page.goto(f"/alarms/{alarm['event_id']}")
+        page.click("#detail-state button.ack")
+        page.wait_for_selector('#alarm-detail[data-state="acked"]', timeout=15_000)
+        page.wait_for_function("() => document.querySelector('ol.timeline').textContent.includes('acked')", timeout=15_000)
+        assert "小旗乡 李娟" in page.text_content("ol.timeline")
+    finally:
+        page.context.close()
+
+
 def test_alarm_view_shows_the_snapshot_evidence_and_the_lifecycle(county: County, browser) -> None:  # noqa: ANN001
     alarm = county.wait_message(station=POND, kind="alarm", alarm="person_in_water_zone", state="raised", timeout=90)
     assert alarm["snapshot"]

@@ -279,11 +279,23 @@ function renderCommands(filter) {
 
 // ------------------------------------------------------------------ detail pages
 
+let detailRev = null;
+async function refreshTimeline() {
+  // the stored lifecycle steps, as the server renders them (escaped by its templates)
+  const r = await fetch(location.pathname, { credentials: "same-origin" });
+  if (!r.ok) return;
+  const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector("ol.timeline");
+  const old = document.querySelector("ol.timeline");
+  if (fresh && old) { old.replaceWith(fresh); render(); }
+}
+
 function renderAlarmDetail() {
   const root = document.getElementById("alarm-detail");
   if (!root) return;
   const a = state.alarms.get(root.dataset.eventId);
   if (!a) return;
+  if (detailRev !== null && detailRev !== a.rev) setTimeout(refreshTimeline, 1000);  // once the ingest has stored the step
+  detailRev = a.rev;
   root.dataset.state = a.state;
   document.getElementById("detail-card").replaceChildren(el("table", { class: "facts" },
     el("tr", {}, el("th", {}, "级别 Severity"), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity))),
