@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,12 @@ RECENT_S = 24 * 3600.0
 MAX_ENDED_ALARMS = 2000
 MAX_ENDED_VIEW = 200  # a page is sent the open alarms and this many of the newest ended ones (it shows no more)
 MAX_COMMANDS = 500
+MAX_NOTICES = 1000  # recent one-off health events kept for the pages (the database keeps them all)
+MAX_NOTICES_VIEW = 100
+HEALTH_FIELDS = ("queue_depth", "dropped_total", "disk_free_bytes", "cpu_temp_c", "uptime_s", "devices", "camera_fps")
 LAST_SEEN_STEP_S = 30.0  # a station's "last seen" alone is pushed to browsers at most this often
 
-Change = tuple[str, str]  # ("station" | "alarm" | "command", key)
+Change = tuple[str, str]  # ("station" | "alarm" | "command" | "notice", key)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class StationCard:
     reason: str = ""
     last_seen: float | None = None
     capabilities: list[str] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=dict)  # the latest health message's facts, and when it came
     rev: int = 0
     _pushed_seen: float | None = None
 
@@ -74,6 +79,24 @@ class AlarmCard:
 
     def public(self) -> dict[str, Any]:
         return dict(self.__dict__)  # fields are replaced, never mutated in place: a shallow copy is a snapshot
+
+
+@dataclass
+class NoticeCard:
+    """A one-off health event of a station (command_rejected, outbox_full, device_offline...)."""
+
+    key: str
+    station: str
+    notice: str
+    severity: str
+    source: str
+    summary: str
+    at: float | None
+    seq: int
+    rev: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -110,6 +133,7 @@ class Board:
         self.stations: dict[str, StationCard] = {}
         self.alarms: dict[str, AlarmCard] = {}
         self.commands: dict[str, CommandCard] = {}
+        self.notices: dict[str, NoticeCard] = {}  # insertion order is arrival order
         self.malformed = 0
         self._rev = 0
 
@@ -163,6 +187,13 @@ class Board:
             elif kind == "reply":
                 if self._reply(doc, now):
                     changes.append(("command", str(doc["command_id"])))
+            elif kind == "notice":
+                key = self._notice(doc)
+                if key:
+                    changes.append(("notice", key))
+            elif kind == "health":
+                card.health = {**{k: doc.get(k) for k in HEALTH_FIELDS}, "at": epoch(doc.get("ts"))}
+                station_changed = True
         except (KeyError, TypeError, ValueError):
             self.malformed += 1
         if station_changed:
@@ -193,6 +224,16 @@ class Board:
         card.snapshot_sha256 = card.snapshot_sha256 or snapshot.get("sha256")
         card.rev = self._bump()
         return True
+
+    def _notice(self, doc: dict[str, Any]) -> str | None:
+        key = f"{doc['station']}#{int(doc['seq'])}"
+        if key in self.notices:
+            return None  # a redelivery
+        self.notices[key] = NoticeCard(key, str(doc["station"]), str(doc["notice"]), str(doc["severity"]), str(doc.get("source", "")),
+                                       str(doc.get("summary", "")), epoch(doc.get("ts")), int(doc["seq"]), self._bump())
+        while len(self.notices) > MAX_NOTICES:
+            del self.notices[next(iter(self.notices))]
+        return key
 
     def _reply(self, doc: dict[str, Any], now: float) -> bool:
         card = self.commands.get(str(doc["command_id"]))
@@ -259,6 +300,7 @@ class Board:
             "stations": [c.public() for c in sorted(self.stations.values(), key=lambda c: c.station) if sees(c.station)],
             "alarms": self._alarms_view(sees),
             "commands": [c.public() for c in sorted(self.commands.values(), key=lambda c: -c.issued_at) if sees(c.station)],
+            "notices": list(islice((n.public() for n in reversed(self.notices.values()) if sees(n.station)), MAX_NOTICES_VIEW)),
         }
 
     def _alarms_view(self, sees: Any) -> list[dict[str, Any]]:
@@ -269,7 +311,7 @@ class Board:
     def record(self, change: Change) -> tuple[str, dict[str, Any]] | None:
         """(station path, JSON record) of one change, for the browsers allowed to see that station."""
         kind, key = change
-        card = {"station": self.stations, "alarm": self.alarms, "command": self.commands}[kind].get(key)
+        card = {"station": self.stations, "alarm": self.alarms, "command": self.commands, "notice": self.notices}[kind].get(key)
         if card is None:
             return None
         return card.station, card.public()

@@ -54,8 +54,8 @@ def test_presence_and_last_seen_are_pushed_only_when_they_matter() -> None:
     board = Board()
     assert ("station", A) in board.handle(*status(A, True), retained=True, now=1000)
     assert board.stations[A].online is True and board.stations[A].name == "东塘"
-    topic = f"vs/v1/{A}/health"
-    health = json.dumps({"kind": "health", "station": A, "seq": 2, "queue_depth": 0}).encode()
+    topic = f"vs/v1/{A}/telemetry/gauge-1"
+    health = json.dumps({"kind": "telemetry", "station": A, "seq": 2, "sensor": "gauge-1", "values": {"level_m": 0.4}}).encode()
     t0 = board.stations[A].last_seen  # the retained status's own time
     first = board.handle(topic, health, retained=False, now=t0 + 600)
     assert ("station", A) in first and board.stations[A].last_seen == t0 + 600  # last seen jumped
@@ -128,3 +128,22 @@ def test_a_page_is_sent_open_alarms_and_only_the_newest_ended_ones() -> None:
     board.handle(*alarm(A, 1, "raised", event_id="still-open"), retained=False, now=0)
     sent = board.view(lambda s: True)["alarms"]
     assert len(sent) == MAX_ENDED_VIEW + 1 and sent[0]["event_id"] == "still-open"
+
+
+def notice(station: str, seq: int, name: str = "command_rejected") -> tuple[str, bytes]:
+    return f"vs/v1/{station}/event/{name}", json.dumps({"kind": "notice", "station": station, "seq": seq, "notice": name, "severity": "warning",
+                                                        "summary": "unsigned command", "ts": "2026-11-21T08:00:00+00:00"}).encode()
+
+
+def test_notices_are_kept_once_newest_first_within_scope_and_health_is_on_the_station() -> None:
+    board = Board()
+    assert board.handle(*notice(A, 5), retained=False, now=1) == [("station", A), ("notice", f"{A}#5")]
+    assert board.handle(*notice(A, 5), retained=False, now=2) == []  # a redelivery
+    board.handle(*notice(B, 7, "outbox_full"), retained=False, now=3)
+    board.handle(*notice(A, 6, "device_offline"), retained=False, now=4)
+    assert [n["notice"] for n in board.view(lambda s: True)["notices"]] == ["device_offline", "outbox_full", "command_rejected"]
+    assert [n["station"] for n in board.view(lambda s: s == B)["notices"]] == [B]
+    health = json.dumps({"kind": "health", "station": A, "seq": 8, "queue_depth": 250, "dropped_total": 3, "devices": {"gauge-1": "offline"},
+                         "ts": "2026-11-21T08:05:00+00:00"}).encode()
+    assert ("station", A) in board.handle(f"vs/v1/{A}/health", health, retained=False, now=5)
+    assert board.stations[A].health["queue_depth"] == 250 and board.stations[A].health["devices"] == {"gauge-1": "offline"}

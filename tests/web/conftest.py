@@ -48,8 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def water_station(tmp: Path, port: int, public_key: str, path: str, name: str, rise_at_s: float | None) -> dict[str, Any]:
-    """A simulated gauge station trusting the county key; the level rises to danger at `rise_at_s` and stays there."""
+def water_station(tmp: Path, port: int, public_key: str, path: str, name: str, rise_at_s: float | None,
+                  silent_from_s: float | None = None, health_s: float = 3600) -> dict[str, Any]:
+    """A simulated gauge station trusting the county key; the level rises to danger at `rise_at_s` and stays there
+    (and the gauge stops answering at `silent_from_s`)."""
     county, town, village, sid = path.split("/")
     doc = station_dict(tmp, port)
     doc["station"] = {"county": county, "town": town, "village": village, "id": sid, "name": name}
@@ -57,6 +59,9 @@ def water_station(tmp: Path, port: int, public_key: str, path: str, name: str, r
     gauge = doc["water_sensors"][0]
     gauge["telemetry_interval_s"] = 1.0
     gauge["driver"]["scenario"] = [{"at_s": 0, "level_m": 0.5}] + ([{"at_s": rise_at_s, "level_m": 2.5}] if rise_at_s is not None else [])
+    if silent_from_s is not None:
+        gauge["driver"]["silent_from_s"] = silent_from_s
+    doc["health"] = {"interval_s": health_s}
     doc["commands"] = {"keys": [{"name": "county-test", "public_key": public_key}]}
     return doc
 

@@ -190,6 +190,41 @@ def test_screenshots_of_the_overview_and_an_alarm(county: County, browser, tmp_p
 HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">刘庄北渡'
 
 
+def test_a_refused_command_shows_as_a_health_notice_of_that_station_only_where_it_may_be_seen(county: County, browser) -> None:  # noqa: ANN001
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    duty, xiaoqi = login(browser, county, "duty"), login(browser, county, "xiaoqi")
+    hostile = mqtt.Client(CallbackAPIVersion.VERSION2)
+    hostile.connect("127.0.0.1", county.broker.port)
+    hostile.loop_start()
+    try:
+        hostile.publish(f"vs/v1/{FERRY}/cmd/announce", b'{"name": "announce", "args": {"text": "unsigned"}}', qos=1).wait_for_publish(5)
+        county.wait_message(station=FERRY, kind="notice", notice="command_rejected", timeout=20)
+        duty.wait_for_selector(f'#notices li[data-notice="command_rejected"][data-station="{FERRY}"]', timeout=10_000)
+        time.sleep(0.5)
+        assert xiaoqi.query_selector(f'#notices li[data-station="{FERRY}"]') is None
+    finally:
+        hostile.loop_stop()
+        hostile.disconnect()
+        duty.context.close()
+        xiaoqi.context.close()
+
+
+def test_a_gauge_that_stops_answering_shows_on_its_station_tile(county: County, browser) -> None:  # noqa: ANN001
+    path = "410421/dongfeng/liuzhuang/ferry-04"
+    page = login(browser, county, "dongfeng")
+    try:
+        county.start_station(path, water_station(county.root / "ferry-04", county.broker.port, county.public_key, path, "刘庄南渡",
+                                                 rise_at_s=None, silent_from_s=1.0, health_s=1.0))
+        page.wait_for_selector(f'.tile[data-station="{path}"] .health', timeout=20_000)
+        problems = page.text_content(f'.tile[data-station="{path}"] .health')
+        assert "gauge-1: offline" in problems and "uplink" not in problems  # a connected uplink is not a problem
+        assert page.query_selector(f'.tile[data-station="{FERRY}"] .health') is None  # a healthy station shows none
+    finally:
+        page.context.close()
+
+
 def test_a_station_going_offline_and_back_shows_on_the_open_page(county: County, browser) -> None:  # noqa: ANN001
     """Its name is hostile HTML too: the page shows it as text and runs nothing."""
     path = "410421/dongfeng/liuzhuang/ferry-03"

@@ -10,7 +10,8 @@ const LABEL = {
   disk_full: "磁盘满 disk full", outbox_full: "缓存满 outbox full",
 };
 const STATE = { raised: "新告警 raised", updated: "更新 updated", acked: "已确认 acked", cleared: "已解除 cleared" };
-const state = { stations: new Map(), alarms: new Map(), commands: new Map(), offset: 0 };
+const state = { stations: new Map(), alarms: new Map(), commands: new Map(), notices: new Map(), offset: 0 };
+const MAX_NOTICES_KEPT = 300;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 const page = document.body.dataset.page;
 
@@ -56,11 +57,12 @@ async function load() {
   state.offset = b.now - Date.now() / 1000;
   // the server's board replaces ours (it prunes what ended long ago); a live record newer than it stays
   const fresh = (old) => new Map([...old].filter(([, rec]) => rec.rev > b.rev));
-  const stations = fresh(state.stations), alarms = fresh(state.alarms), commands = fresh(state.commands);
+  const stations = fresh(state.stations), alarms = fresh(state.alarms), commands = fresh(state.commands), notices = fresh(state.notices);
+  b.notices.forEach((n) => upsert(notices, n.key, n));
   b.stations.forEach((s) => upsert(stations, s.station, s));
   b.alarms.forEach((a) => upsert(alarms, a.event_id, a));
   b.commands.forEach((c) => upsert(commands, c.command_id, c));
-  Object.assign(state, { stations, alarms, commands });
+  Object.assign(state, { stations, alarms, commands, notices });
   setLink(b.broker);
   render();
 }
@@ -83,6 +85,12 @@ function listen() {
     const a = JSON.parse(e.data);
     upsert(state.alarms, a.event_id, a);
     if (a.state === "cleared") forgetEnded();
+    schedule();
+  });
+  es.addEventListener("notice", (e) => {
+    const n = JSON.parse(e.data);
+    upsert(state.notices, n.key, n);
+    if (state.notices.size > MAX_NOTICES_KEPT) state.notices.delete(state.notices.keys().next().value);
     schedule();
   });
   es.addEventListener("command", (e) => { const c = JSON.parse(e.data); upsert(state.commands, c.command_id, c); schedule(); });
@@ -189,12 +197,37 @@ function stationTile(s, openAlarms) {
     el("a", { class: `badge ${a.severity} ${a.state}`, href: `/alarms/${a.event_id}`, "data-event-id": a.event_id, title: a.summary },
       (LABEL[a.alarm] || a.alarm).split(" ")[0] + (a.state === "acked" ? " ✔" : "")));
   const age = s.last_seen ? now() - s.last_seen : null;
+  const problems = healthProblems(s.health || {});
   return el("div", { class: `tile ${status}${openAlarms.length ? " alarmed" : ""}`, "data-station": s.station, "data-online": status },
     el("a", { class: "name", href: `/stations/${s.station}` }, s.name || s.station.split("/").pop()),
     el("div", { class: "id" }, s.station.split("/").pop()),
     el("div", { class: "presence" }, status === "online" ? "在线 online" : status === "offline" ? `离线 offline${s.reason ? " · " + s.reason : ""}` : "未知 unknown",
       el("span", { class: "seen" }, ` · ${span(age)}`)),
+    problems.length ? el("div", { class: "health", title: problems.join("\n") }, `⚠ ${problems.join(" · ")}`) : null,
     el("div", { class: "badges" }, badges));
+}
+
+// what of a station's latest health report an operator should look at
+function healthProblems(h) {
+  const out = [];
+  const fine = new Set(["ok", "connected", "streaming"]);
+  for (const [device, status] of Object.entries(h.devices || {})) if (!fine.has(status)) out.push(`${device}: ${status}`);
+  if (h.queue_depth >= 100) out.push(`积压 backlog ${h.queue_depth}`);
+  if (h.dropped_total > 0) out.push(`丢弃 dropped ${h.dropped_total}`);
+  if (h.disk_free_bytes !== null && h.disk_free_bytes !== undefined && h.disk_free_bytes < 200 * 1024 * 1024) out.push(`磁盘 disk ${Math.round(h.disk_free_bytes / 1048576)} MiB`);
+  if (h.cpu_temp_c >= 80) out.push(`温度 ${Math.round(h.cpu_temp_c)} °C`);
+  return out;
+}
+
+function renderNotices(filter) {
+  const list = document.getElementById("notices");
+  if (!list) return;
+  const notices = [...state.notices.values()].filter(filter).sort((a, b) => (b.at || 0) - (a.at || 0) || b.rev - a.rev).slice(0, 30);
+  list.replaceChildren(...notices.map((n) => el("li", { class: "notice", "data-notice": n.notice, "data-station": n.station },
+    el("time", {}, when(n.at)), " ", el("span", { class: "sev " + n.severity }, n.severity), " ", el("b", {}, stationName(n.station)), " ",
+    el("code", {}, n.notice), " ", n.summary)));
+  const empty = document.getElementById("notices-empty");
+  if (empty) empty.hidden = notices.length > 0;
 }
 
 const tileCache = new Map();  // station -> {key, node}
@@ -319,6 +352,7 @@ function render() {
   renderAlarms(only);
   renderStations();
   renderCommands(only);
+  renderNotices(only);
   renderAlarmDetail();
   renderStationDetail();
   document.querySelectorAll("time[data-epoch]").forEach((t) => { if (!t.textContent) t.textContent = when(Number(t.dataset.epoch)); });
