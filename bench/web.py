@@ -707,7 +707,7 @@ def _trend(thirds: list[float]) -> str:
         return "still grew"
     if last < 0.8 * first and first - last > 50:
         return "fell"
-    return "stayed level"
+    return "stayed within 50 ms"
 
 
 def markdown(f: dict[str, Any]) -> str:

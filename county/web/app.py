@@ -371,7 +371,10 @@ async def _stream(web: Web, op: Operator) -> AsyncIterator[dict[str, str]]:
                 # alarms and replies go at once; presence is coalesced (a quiet spell's first change goes at once too)
                 hold = COALESCE_S - (time.monotonic() - pushed)
                 if hold > 0 and not browser.urgent():
-                    await asyncio.sleep(hold)
+                    try:  # presence waits for the throttle, unless an alarm step arrives meanwhile
+                        await asyncio.wait_for(browser.hurry.wait(), hold)
+                    except TimeoutError:
+                        pass
             except TimeoutError:
                 pass
             if web.hub.connected.is_set() != link:

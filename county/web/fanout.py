@@ -25,18 +25,23 @@ class Browser:
         self.loop = loop
         self.dirty: set[Change] = set()
         self.wake = asyncio.Event()
+        self.hurry = asyncio.Event()  # set by what an operator acts on: ends a coalescing wait early
 
     def mark(self, changes: Iterable[Change]) -> None:
+        changes = tuple(changes)
         self.dirty.update(changes)
         self.wake.set()
+        if any(kind != "station" for kind, _ in changes):
+            self.hurry.set()
 
     def urgent(self) -> bool:
-        """Something an operator acts on (an alarm step, a command's reply) is waiting: not to be held back."""
-        return any(kind != "station" for kind, _ in self.dirty)
+        """Something an operator acts on (an alarm step, a command's reply, a notice) is waiting: not to be held back."""
+        return self.hurry.is_set()
 
     def take(self) -> set[Change]:
         """What changed; called on the event loop after waiting on `wake`."""
         self.wake.clear()
+        self.hurry.clear()
         taken, self.dirty = self.dirty, set()
         return taken
 

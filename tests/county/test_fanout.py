@@ -27,3 +27,18 @@ def test_changes_coalesce_and_alarms_are_urgent() -> None:
         assert browser.take() == set() and len(fanout) == 0
 
     asyncio.run(scenario())
+
+
+def test_an_alarm_ends_a_coalescing_wait_early() -> None:
+    async def scenario() -> float:
+        browser = Browser(asyncio.get_running_loop())
+        browser.mark([("station", "s")])
+        assert not browser.urgent()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, browser.mark, [("alarm", "e1")])
+        t0 = loop.time()
+        await asyncio.wait_for(browser.hurry.wait(), 5.0)  # what the event stream does while it holds presence back
+        return loop.time() - t0
+
+    waited = asyncio.run(scenario())
+    assert waited < 5.0  # woken by the alarm, not by the end of the wait
