@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from drivers.base import BadFrame, DeviceUnavailable, PlayResult, Relay, Utterance
@@ -121,6 +121,22 @@ class AlsaSpeaker:
                 finally:
                     self._power_down_later()
         return PlayResult(completed=completed, started=started, ended=self._clock())
+
+    def prepare(self, utterances: Iterable[Utterance]) -> list[str]:
+        """Synthesise the texts that will be needed (the configured warnings) now, while the disk has room.
+
+        A warning already in the cache plays even when the SD card is full later; one that is not
+        cannot be written then. Returns one line per text that could not be prepared.
+        """
+        problems = []
+        for u in utterances:
+            if u.text is None:
+                continue
+            try:
+                self._tts.wav_for(u.text, u.voice)
+            except (BadFrame, DeviceUnavailable) as exc:
+                problems.append(f"{u.describe()[:40]}: {exc}")
+        return problems
 
     def close(self) -> None:
         with self._amp_lock:

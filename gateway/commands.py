@@ -258,11 +258,10 @@ class CommandDesk:
         })
 
     def _ack(self, station: "Station", cmd: SignedCommand, args: AckArgs) -> None:
-        tr = station.alarms.ack(args.event_id, args.operator)
+        tr = station.acknowledge(args.event_id, args.operator)
         if tr is None:
             self.reply(station, cmd.id, cmd.name, False, "failed", f"no open alarm has event_id {args.event_id} (already cleared?)")
             return
-        station._publish_transition(tr)  # the acked step of the lifecycle, published like every other
         self.reply(station, cmd.id, cmd.name, True, "acked", result={"event_id": args.event_id, "alarm": tr.alarm.kind,
                                                                     "source": tr.alarm.source, "acked_by": args.operator})
 

@@ -190,6 +190,9 @@ class LoudspeakerConfig(ConfigModel):
     quiet_hours: QuietHours | None = Field(default=None, description="Hours when only emergencies play.")
 
 
+KEY_FILE_MAX_BYTES = 16384  # a PEM public key is about 113 bytes
+
+
 class CountyKey(ConfigModel):
     """One county public key that may sign commands; give the key inline or as a file."""
 
@@ -210,11 +213,18 @@ class CountyKey(ConfigModel):
 
         if self.public_key is not None:
             return load_public_key(self.public_key)
-        assert self.public_key_file is not None
+        path = self.public_key_file
+        assert path is not None
         try:
-            return load_public_key(self.public_key_file.read_bytes())
+            if not path.is_file():  # a FIFO or /dev/zero would hang start-up: a key is a small regular file
+                raise ValueError(f"{path} is not a regular file" if path.exists() else f"{path} does not exist")
+            with path.open("rb") as f:
+                data = f.read(KEY_FILE_MAX_BYTES + 1)
         except OSError as exc:
-            raise ValueError(f"cannot read {self.public_key_file}: {exc.strerror or exc}") from None
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(data) > KEY_FILE_MAX_BYTES:
+            raise ValueError(f"{path} is larger than {KEY_FILE_MAX_BYTES} bytes: not a public key file")
+        return load_public_key(data)
 
 
 class CommandsConfig(ConfigModel):

@@ -123,10 +123,12 @@ class Station:
         self._fire_cfg = {f.id: f for f in cfg.fire_inputs}
 
         self.announcer: Announcer | None = None
+        self._speaker: Any = None
         if cfg.loudspeaker is not None:
             quiet = cfg.loudspeaker.quiet_hours
+            self._speaker = build_speaker(cfg.loudspeaker)
             self.announcer = Announcer(
-                build_speaker(cfg.loudspeaker),
+                self._speaker,
                 report=lambda r: self._inbox.put(("playback", r)),
                 quiet=QuietWindow.parse(quiet.start, quiet.end) if quiet else None,
                 clock=clock,
@@ -288,8 +290,23 @@ class Station:
         self._start_cameras()
         if self.announcer is not None:
             self.announcer.start()
+            threading.Thread(target=self._prepare_speech, name="speech-cache", daemon=True).start()
         self.uplink.start()
         self.notifier.ready()
+
+    def _prepare_speech(self) -> None:
+        """Synthesise every configured warning at start-up, so it plays even if the SD card fills up later."""
+        prepare = getattr(self._speaker, "prepare", None)
+        if prepare is None or self.cfg.loudspeaker is None:
+            return
+        texts = [Utterance(text=a.text) for a in self.cfg.loudspeaker.actions if a.text is not None]
+        try:
+            problems = prepare(texts)
+        except Exception as exc:  # noqa: BLE001 - a start-up nicety must never stop the station
+            problems = [f"{type(exc).__name__}: {exc}"]
+        if problems:
+            self.notice("speech_unprepared", f"{len(problems)} configured warning(s) could not be synthesised in advance; they are "
+                        "tried again when needed: " + "; ".join(problems), source="loudspeaker", details={"problems": problems})
 
     def _report_skipped(self) -> None:
         """Tell the county about numbers the outbox jumped over when it opened, so no gap is unexplained."""
@@ -538,6 +555,13 @@ class Station:
                         source=str(self.cfg.outbox.path), details={"dropped": count, "first_seq": first, "last_seq": last})
 
     # ------------------------------------------------------------------ alarms, loudspeaker
+
+    def acknowledge(self, event_id: str, operator: str) -> Transition | None:
+        """An operator's acknowledgement: the acked step of the lifecycle, published like every other (None: no such open alarm)."""
+        tr = self.alarms.ack(event_id, operator)
+        if tr is not None:
+            self._publish_transition(tr)
+        return tr
 
     def _publish_transition(self, tr: Transition) -> None:
         a = tr.alarm

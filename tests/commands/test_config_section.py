@@ -37,7 +37,8 @@ def test_keys_inline_and_from_pem_file_for_a_rotation(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("key, expected", [
     ({"name": "k", "public_key": "bm90IGEga2V5"}, "32 bytes"),
-    ({"name": "k", "public_key_file": "/nonexistent/key.pub"}, "cannot read"),
+    ({"name": "k", "public_key_file": "/nonexistent/key.pub"}, "does not exist"),
+    ({"name": "k", "public_key_file": "/dev/zero"}, "not a regular file"),  # would never end if read whole
     ({"name": "k"}, "exactly one"),
     ({"name": "k", "public_key": "x", "typo": 1}, "Extra inputs"),
 ])
@@ -45,3 +46,16 @@ def test_bad_keys_name_the_field_and_line(tmp_path: Path, key: dict, expected: s
     with pytest.raises(ConfigError) as err:
         parse_config(text_with(tmp_path, {"keys": [key]}))
     assert any(expected in p and "commands.keys[0]" in p and "line" in p for p in err.value.problems), err.value.problems
+
+
+def test_a_key_file_that_is_a_fifo_or_huge_is_refused_without_hanging(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came: start-up would hang
+    huge = tmp_path / "huge.pub"
+    huge.write_bytes(b"A" * 1_000_000)
+    for path, expected in ((fifo, "not a regular file"), (huge, "larger than")):
+        with pytest.raises(ConfigError) as err:
+            parse_config(text_with(tmp_path, {"keys": [{"name": "k", "public_key_file": str(path)}]}))
+        assert any(expected in p for p in err.value.problems), err.value.problems

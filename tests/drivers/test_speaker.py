@@ -164,3 +164,13 @@ def test_a_play_that_hangs_is_stopped_and_reported(tts: EspeakTts, paced_alsa_de
     speaker = AlsaSpeaker("loudspeaker", tts, device=paced_alsa_device, max_play_s=0.5)
     with pytest.raises(DeviceUnavailable, match="still playing after 0.5 s"):
         speaker.play(Utterance(text=WARNING), threading.Event())
+
+
+def test_prepare_synthesises_texts_ahead_and_reports_what_it_could_not(tts: EspeakTts) -> None:
+    speaker = AlsaSpeaker("loudspeaker", tts, device="null")
+    try:
+        problems = speaker.prepare([Utterance(text=WARNING), Utterance(clip="siren.wav"), Utterance(text="hello", voice="xx-nonexistent")])
+    finally:
+        speaker.close()
+    assert len(list(tts.cache_dir.glob("tts-*.wav"))) == 1  # the warning, ready; a clip needs nothing
+    assert len(problems) == 1 and "hello" in problems[0] and "xx-nonexistent" in problems[0]

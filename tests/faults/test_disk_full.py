@@ -169,3 +169,30 @@ def test_restart_on_a_full_disk_keeps_the_queue_and_sends_it_when_space_returns(
     check_wire(collector, split_at=max(queued) + 1)
     unstored = [m for m in collector.messages if m["kind"] == "alarm" and m["alarm"] == "water_level" and m["seq"] > max(queued)]
     assert unstored and min(m["seq"] for m in unstored) > max(queued)
+
+
+def test_configured_warnings_are_synthesised_at_start_and_still_play_on_a_full_disk(small_disk: Path, tmp_path: Path,
+                                                                                   broker: LocalBroker) -> None:
+    import threading
+
+    from drivers.base import BadFrame, DeviceUnavailable, Utterance
+    from gateway.devices import build_speaker
+
+    doc = station_dict(tmp_path, broker.port)
+    doc["water_sensors"][0]["driver"]["scenario"] = [{"at_s": 0, "level_m": 0.5}]  # quiet: nothing plays meanwhile
+    doc["loudspeaker"]["driver"] = {"type": "alsa", "device": "null", "cache_dir": str(small_disk / "tts")}
+    warning = doc["loudspeaker"]["actions"][0]["text"]
+    station = Station(config_of(doc))
+    station.start()
+    try:
+        assert wait_for(lambda: len(list((small_disk / "tts").glob("tts-*.wav"))) == 1, timeout=30)
+    finally:
+        station.stop()
+    fill(small_disk)
+    speaker = build_speaker(config_of(doc).loudspeaker)  # the next run, on the full card
+    try:
+        assert speaker.play(Utterance(text=warning), threading.Event()).completed
+        with pytest.raises((BadFrame, DeviceUnavailable, OSError)):  # what was never configured still cannot be written
+            speaker.play(Utterance(text="一句从没说过的话"), threading.Event())
+    finally:
+        speaker.close()
