@@ -10,7 +10,6 @@ environment and are never printed.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import ssl
 import time
@@ -27,8 +26,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from county.keys import KeyFileError, load_signing_key
 from gateway.command_verify import COMMAND_NAMES
 from gateway.commands import INTERIM_OUTCOMES
+from gateway.config import read_password
 from gateway.errors import GatewayError
 from gateway.messages import PROTOCOL
+from gateway.mqtt_client import set_login
 from gateway.signing import key_id, sign
 
 EXIT_REFUSED = 1
@@ -74,20 +75,21 @@ class BrokerOptions:
     password_env: str | None = None
 
     def password(self) -> str | None:
-        if self.password_file is not None:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        if self.password_env is not None:
-            return os.environ.get(self.password_env)
-        return None
+        return read_password(self.password_file, self.password_env)
+
+
+# How a county command reaches the broker: the same options on every countyctl command that connects.
+CA_OPTION = typer.Option(None, help="CA file: connect to the broker with TLS.")
+CERT_OPTION = typer.Option(None, help="Client certificate (mutual TLS).")
+CERT_KEY_OPTION = typer.Option(None, help="Client certificate's private key.")
+USERNAME_OPTION = typer.Option(None, help="MQTT user name.")
+PASSWORD_FILE_OPTION = typer.Option(None, help="File holding the MQTT password.")
+PASSWORD_ENV_OPTION = typer.Option(None, help="Environment variable holding the MQTT password.")
 
 
 def make_client(opts: BrokerOptions, client_id: str = "") -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"countyctl-{uuid.uuid4().hex[:12]}", protocol=mqtt.MQTTv311)
-    if opts.username:
-        c.username_pw_set(opts.username, opts.password())
-    if opts.ca_file is not None:
-        c.tls_set(ca_certs=str(opts.ca_file), certfile=str(opts.cert_file) if opts.cert_file else None,
-                  keyfile=str(opts.key_file) if opts.key_file else None, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    set_login(c, opts.username, opts.password, opts.ca_file, opts.cert_file, opts.key_file)
     return c
 
 
@@ -165,12 +167,12 @@ def send(
     args_json: str | None = typer.Option(None, "--args", help="All arguments as one JSON object (merged with --arg)."),
     key: Path = typer.Option(..., "--key", "-k", help="County private key (countyctl keygen)."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
-    ca: Path | None = typer.Option(None, help="CA file: connect with TLS."),
-    cert: Path | None = typer.Option(None, help="Client certificate (mutual TLS)."),
-    cert_key: Path | None = typer.Option(None, help="Client certificate's private key."),
-    username: str | None = typer.Option(None, help="MQTT user name."),
-    password_file: Path | None = typer.Option(None, help="File holding the MQTT password."),
-    password_env: str | None = typer.Option(None, help="Environment variable holding the MQTT password."),
+    ca: Path | None = CA_OPTION,
+    cert: Path | None = CERT_OPTION,
+    cert_key: Path | None = CERT_KEY_OPTION,
+    username: str | None = USERNAME_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    password_env: str | None = PASSWORD_ENV_OPTION,
     ttl: float = typer.Option(300.0, help="Seconds the command stays valid."),
     timeout: float = typer.Option(30.0, help="Seconds to wait for the final reply."),
     command_id: str | None = typer.Option(None, "--id", help="Command id (default: a random one)."),

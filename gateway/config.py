@@ -73,11 +73,16 @@ class BrokerConfig(ConfigModel):
 
     def password(self) -> str | None:
         """The password from its file or environment variable; never logged."""
-        if self.password_file is not None:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        if self.password_env is not None:
-            return os.environ.get(self.password_env)
-        return None
+        return read_password(self.password_file, self.password_env)
+
+
+def read_password(password_file: Path | None, password_env: str | None) -> str | None:
+    """A broker password kept out of files that are shared and of command lines: from a file, else an environment variable."""
+    if password_file is not None:
+        return password_file.read_text(encoding="utf-8").strip()
+    if password_env is not None:
+        return os.environ.get(password_env)
+    return None
 
 
 class OutboxConfig(ConfigModel):

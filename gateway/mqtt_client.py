@@ -7,6 +7,8 @@ station build their client here, so a TLS or password change is made once.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -17,16 +19,25 @@ from gateway.config import BrokerConfig
 def make_client(cfg: BrokerConfig, client_id: str) -> mqtt.Client:
     """MQTT 3.1.1, clean session, the configured login and TLS; raises OSError/ssl.SSLError on bad files."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
-    if cfg.username:
-        c.username_pw_set(cfg.username, cfg.password())
-    if cfg.tls is not None:
-        t = cfg.tls
+    t = cfg.tls
+    set_login(c, cfg.username, cfg.password, t.ca_file if t else None, t.cert_file if t else None, t.key_file if t else None)
+    c.connect_timeout = cfg.connect_timeout_s
+    return c
+
+
+def set_login(c: mqtt.Client, username: str | None, password: Callable[[], str | None], ca_file: Path | None,
+              cert_file: Path | None, key_file: Path | None) -> None:
+    """User name and password (read only when there is a user), and TLS that verifies the broker (client certificate optional).
+
+    Stations and the county tools (`countyctl send`, `serve`) set their connections up here alike.
+    """
+    if username:
+        c.username_pw_set(username, password())
+    if ca_file is not None:
         c.tls_set(
-            ca_certs=str(t.ca_file),
-            certfile=str(t.cert_file) if t.cert_file else None,
-            keyfile=str(t.key_file) if t.key_file else None,
+            ca_certs=str(ca_file),
+            certfile=str(cert_file) if cert_file else None,
+            keyfile=str(key_file) if key_file else None,
             cert_reqs=ssl.CERT_REQUIRED,
             tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )
-    c.connect_timeout = cfg.connect_timeout_s
-    return c

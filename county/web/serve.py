@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from county.keys import KeyFileError, load_signing_key
-from county.send import BrokerOptions
+from county.send import (CA_OPTION, CERT_KEY_OPTION, CERT_OPTION, PASSWORD_ENV_OPTION, PASSWORD_FILE_OPTION, USERNAME_OPTION,
+                         BrokerOptions)
 from county.topics import parse_broker
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,12 @@ def serve(
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Send the session cookie over HTTPS only."),
     tz: str = typer.Option("Asia/Shanghai", help="Time zone of the chart axes."),
     ttl: float = typer.Option(300.0, help="Seconds a command sent from the page stays valid."),
-    ca: Path | None = typer.Option(None, help="CA file: connect to the broker with TLS."),
-    cert: Path | None = typer.Option(None, help="Client certificate (mutual TLS)."),
-    cert_key: Path | None = typer.Option(None, help="Client certificate's private key."),
-    username: str | None = typer.Option(None, help="MQTT user name."),
-    password_file: Path | None = typer.Option(None, help="File holding the MQTT password."),
-    password_env: str | None = typer.Option(None, help="Environment variable holding the MQTT password."),
+    ca: Path | None = CA_OPTION,
+    cert: Path | None = CERT_OPTION,
+    cert_key: Path | None = CERT_KEY_OPTION,
+    username: str | None = USERNAME_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    password_env: str | None = PASSWORD_ENV_OPTION,
 ) -> None:
     """Serve the county web view: live stations and alarms, evidence, acknowledge and announce."""
     import uvicorn  # the web stack loads only for this command (the other countyctl commands stay light)
