@@ -14,7 +14,6 @@ import builtins
 import json
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from county.store import Store
 from county.times import epoch
 from county.topics import normalise_prefix
+from gateway.command_args import printable_text
 from gateway.errors import GatewayError
 from gateway.messages import PROTOCOL
 
@@ -109,7 +109,11 @@ def _check_name(name: str) -> str:
 def _check_display_name(display_name: str, name: str) -> str:
     """The name shown on pages and put in ack commands: the same rule as the station applies to them."""
     value = display_name.strip() or name
-    if len(value) > MAX_NAME or any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+    try:
+        printable_text(value)
+    except ValueError:
+        raise AccountError(f"display name must be at most {MAX_NAME} printable characters") from None
+    if len(value) > MAX_NAME:
         raise AccountError(f"display name must be at most {MAX_NAME} printable characters")
     return value
 

@@ -36,8 +36,8 @@ PASSWORD = "demo-password"
 OPERATORS = [("duty", "410421", "值班长 王明"), ("xiaoqi", "410421/xiaoqi", "小旗乡 李娟")]
 
 
-def station_file(example: Path, workdir: Path, port: int, public_key: str, **station: str) -> Path:
-    """An example station file pointed at the demo broker, with its own outbox and speaker record, trusting the demo key."""
+def station_doc(example: Path, workdir: Path, port: int, public_key: str, **station: str) -> dict[str, Any]:
+    """An example station pointed at a private broker, with its own outbox and speaker record, trusting `public_key`."""
     doc: dict[str, Any] = copy.deepcopy(yaml.safe_load(example.read_text(encoding="utf-8")))
     doc["station"].update(station)
     sid = doc["station"]["id"]
@@ -45,7 +45,13 @@ def station_file(example: Path, workdir: Path, port: int, public_key: str, **sta
     doc["outbox"] = {**doc.get("outbox", {}), "path": str(workdir / sid / "outbox.db")}
     doc["loudspeaker"]["driver"]["record_dir"] = str(workdir / sid / "speaker")
     doc["commands"] = {"keys": [{"name": "county-demo", "public_key": public_key}]}
-    path = workdir / f"{sid}.yaml"
+    return doc
+
+
+def station_file(example: Path, workdir: Path, port: int, public_key: str, **station: str) -> Path:
+    """`station_doc` written as `<workdir>/<id>.yaml`, for a `station-gateway run` process."""
+    doc = station_doc(example, workdir, port, public_key, **station)
+    path = workdir / f"{doc['station']['id']}.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 

@@ -18,8 +18,11 @@ CLIP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.wav)?$"
 ALARM_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
-def _printable(value: str) -> str:
-    """Refuse control and format characters (newlines, escapes, bidi overrides): they are never needed."""
+def printable_text(value: str) -> str:
+    """Refuse control and format characters (newlines, escapes, bidi overrides): they are never needed.
+
+    The county web view applies it to operators' display names too, which go into `ack` commands.
+    """
     bad = [c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")]
     if bad:
         raise ValueError(f"contains {len(bad)} control or unassigned character(s), e.g. U+{ord(bad[0]):04X}")
@@ -51,7 +54,7 @@ class AnnounceArgs(Args):
     @field_validator("text")
     @classmethod
     def _text(cls, value: str | None) -> str | None:
-        return None if value is None else _printable(value)
+        return None if value is None else printable_text(value)
 
     @model_validator(mode="after")
     def _one_source(self) -> "AnnounceArgs":
@@ -76,7 +79,7 @@ class AckArgs(Args):
     @field_validator("operator")
     @classmethod
     def _operator(cls, value: str) -> str:
-        return _printable(value)
+        return printable_text(value)
 
 
 class ConfigSetArgs(Args):

@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from county.accounts import Accounts, Operator
+from county.accounts import Accounts, Operator, in_scope
 from county.send import build_command
 from county.web.board import Board, Change
 from county.web.hub import BrokerAway, LiveHub
@@ -75,7 +75,7 @@ class Actions:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'announcement'}: {e['msg']}" for e in exc.errors())
             raise ActionRefused(400, f"the announcement is not valid: {problems}") from None
         with self.lock:
-            under = sorted((s, c.online) for s, c in self.board.stations.items() if (s == target or s.startswith(target + "/")) and op.sees(s))
+            under = sorted((s, c.online) for s, c in self.board.stations.items() if in_scope(target, s) and op.sees(s))
         if not under:
             raise ActionRefused(404, f"no station known under {target}")
         live = self.hub.connected.is_set()  # without the broker, presence is stale: the sends fail and are logged

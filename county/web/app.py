@@ -16,7 +16,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timezone, tzinfo
@@ -191,6 +191,20 @@ def create_app(settings: ServeSettings) -> Starlette:
         assert web is not None
         return web
 
+    def page_route(handler: Callable[[Request, Operator], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """A page for logged-in operators only: anyone else is sent to the login page."""
+        async def route(request: Request) -> Response:
+            op = await w().operator(request)
+            return RedirectResponse("/login", status_code=303) if op is None else await handler(request, op)
+        return route
+
+    def api_route(handler: Callable[[Request, Operator], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """Data for logged-in operators only: anyone else gets 401."""
+        async def route(request: Request) -> Response:
+            op = await w().operator(request)
+            return JSONResponse({"error": "log in first"}, status_code=401) if op is None else await handler(request, op)
+        return route
+
     async def login_page(request: Request) -> Response:
         return w().page(request, "login.html", None, error="")
 
@@ -219,16 +233,12 @@ def create_app(settings: ServeSettings) -> Starlette:
             request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
-    async def overview(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
+    @page_route
+    async def overview(request: Request, op: Operator) -> Response:
         return w().page(request, "overview.html", op, page="overview")
 
-    async def alarm_page(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
+    @page_route
+    async def alarm_page(request: Request, op: Operator) -> Response:
         event_id = request.path_params["event_id"]
         with w().lock:
             alarm = w().board.alarms.get(event_id)
@@ -240,10 +250,8 @@ def create_app(settings: ServeSettings) -> Starlette:
         return w().page(request, "alarm.html", op, page="alarm", alarm=card, steps=steps,
                         chart_sensor=card["source"] if card["source"] in sensors else None)
 
-    async def station_page(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
+    @page_route
+    async def station_page(request: Request, op: Operator) -> Response:
         station = request.path_params["station"].strip("/")
         with w().lock:
             card = w().board.stations.get(station)
@@ -253,17 +261,13 @@ def create_app(settings: ServeSettings) -> Starlette:
         sensors = await w().db.run(charts.level_sensors, w().db.store, station, time.time() - CHART_WINDOW_S)
         return w().page(request, "station.html", op, page="station", station=info, sensors=sensors)
 
-    async def audit_page(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
+    @page_route
+    async def audit_page(request: Request, op: Operator) -> Response:
         entries = await w().db.run(w().accounts.audit, op.scope, 300)
         return w().page(request, "audit.html", op, page="audit", entries=entries)
 
-    async def board_api(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return JSONResponse({"error": "log in first"}, status_code=401)
+    @api_route
+    async def board_api(request: Request, op: Operator) -> Response:
         def body() -> bytes:
             with w().lock:
                 view = w().board.view(op.sees)
@@ -273,16 +277,12 @@ def create_app(settings: ServeSettings) -> Starlette:
 
         return Response(await run_in_threadpool(body), media_type="application/json")  # off the event loop: streams keep flowing
 
-    async def events_api(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return JSONResponse({"error": "log in first"}, status_code=401)
+    @api_route
+    async def events_api(request: Request, op: Operator) -> Response:
         return EventSourceResponse(_stream(w(), op), ping=15)
 
-    async def snapshot(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return JSONResponse({"error": "log in first"}, status_code=401)
+    @api_route
+    async def snapshot(request: Request, op: Operator) -> Response:
         event_id = request.path_params["event_id"]
         with w().lock:
             alarm = w().board.alarms.get(event_id)
@@ -296,20 +296,16 @@ def create_app(settings: ServeSettings) -> Starlette:
             return JSONResponse({"error": "the stored snapshot does not match the alarm's sha256"}, status_code=409)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
-    async def chart(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return JSONResponse({"error": "log in first"}, status_code=401)
+    @api_route
+    async def chart(request: Request, op: Operator) -> Response:
         station, sensor = request.query_params.get("station", ""), request.query_params.get("sensor", "")
         if not station or not sensor or not op.sees(station) or station not in w().board.stations:
             return _not_found("chart")
-        svg = await asyncio.get_running_loop().run_in_executor(None, w().chart, station, sensor, time.time())
+        svg = await run_in_threadpool(w().chart, station, sensor, time.time())
         return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=30"})
 
-    async def act(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is None:
-            return JSONResponse({"error": "log in first"}, status_code=401)
+    @api_route
+    async def act(request: Request, op: Operator) -> Response:
         if not _csrf_ok(request, request.headers.get("x-csrf-token")):
             return JSONResponse({"error": "missing or stale CSRF token; reload the page"}, status_code=403)
         try:
@@ -321,9 +317,9 @@ def create_app(settings: ServeSettings) -> Starlette:
         now = time.time()
         try:
             if request.path_params["action"] == "ack":
-                sent = await w().db.run_free(w().actions.ack, op, str(body.get("event_id", "")), now)
+                sent = await run_in_threadpool(w().actions.ack, op, str(body.get("event_id", "")), now)
             else:
-                sent = await w().db.run_free(w().actions.announce, op, str(body.get("target", "")), str(body.get("text", "")),
+                sent = await run_in_threadpool(w().actions.announce, op, str(body.get("target", "")), str(body.get("text", "")),
                                              str(body.get("priority", "announcement")), _int(body.get("repeat", 1)), now)
         except ActionRefused as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)

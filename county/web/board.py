@@ -248,9 +248,8 @@ class Board:
     def sent(self, command_id: str, batch: str, station: str, name: str, summary: str, operator: str, now: float, expires_at: float) -> Change:
         """Record a command this server published, so its replies are shown as they come (or their absence, after it expires)."""
         self.commands[command_id] = CommandCard(command_id, batch, station, name, summary, operator, now, expires_at, rev=self._bump())
-        if len(self.commands) > MAX_COMMANDS:
-            for old in sorted(self.commands.values(), key=lambda c: c.issued_at)[: len(self.commands) - MAX_COMMANDS]:
-                del self.commands[old.command_id]
+        while len(self.commands) > MAX_COMMANDS:  # insertion order is sending order: the oldest goes first
+            del self.commands[next(iter(self.commands))]
         return ("command", command_id)
 
     def prune(self, now: float) -> None:

@@ -43,10 +43,6 @@ class Database:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await run_in_threadpool(self.call, fn, *args)
 
-    async def run_free(self, fn: Callable[..., T], *args: Any) -> T:
-        """Off the event loop without the lock, for work that takes it itself around each database call."""
-        return await run_in_threadpool(fn, *args)
-
 
 def seed_board(board: Board, store: Store, now: float) -> None:
     """Start the board from what the ingest stored: every station, open alarms and those ended in the window."""

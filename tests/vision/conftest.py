@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from gateway.localbroker import free_port
 from tests.conftest import MEDIA, MODELS, ROOT
 
 DETECT = MODELS / "coco_ssd_mobilenet_v1_quant" / "detect.tflite"
@@ -58,12 +58,6 @@ def vtest_clip(tmp_path_factory: pytest.TempPathFactory, vtest_frames: list[np.n
         writer.write(f)
     writer.release()
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RtspServer:

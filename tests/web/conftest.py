@@ -8,9 +8,7 @@ snapshot), and Debian's Chromium driven by Playwright (`executable_path`, no bro
 
 from __future__ import annotations
 
-import copy
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,13 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from county.accounts import Accounts
 from county.feed import FeedCollector
 from county.store import Store
-from county.webdemo import start_center
-from gateway.localbroker import LocalBroker
+from county.webdemo import start_center, station_doc
+from gateway.localbroker import LocalBroker, free_port
 from gateway.station import Station
 from tests.conftest import ROOT
 from tests.stations import config_of, station_dict, subscribe, wait_for
@@ -40,12 +37,6 @@ FERRY = "410421/dongfeng/liuzhuang/ferry-02"
 BRIDGE = "410421/xiaoqi/zhuwa/bridge-01"
 # who may log in: (name, scope, display name)
 OPERATORS = [("duty", "410421", "值班长 王明"), ("xiaoqi", "410421/xiaoqi", "小旗乡 李娟"), ("dongfeng", "410421/dongfeng", "东风乡 赵强")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def water_station(tmp: Path, port: int, public_key: str, path: str, name: str, rise_at_s: float | None,
@@ -67,19 +58,16 @@ def water_station(tmp: Path, port: int, public_key: str, path: str, name: str, r
 
 
 def pond_station(tmp: Path, port: int, public_key: str) -> dict[str, Any]:
-    """The pond example (real camera clip, real model), with absolute paths, a private outbox and the county key."""
-    doc = yaml.safe_load((ROOT / "examples/pond-station.yaml").read_text(encoding="utf-8"))
-    doc = copy.deepcopy(doc)
-    doc["broker"] = {"host": "127.0.0.1", "port": port, "keepalive_s": 5, "backoff_initial_s": 0.1, "backoff_max_s": 0.5}
-    doc["outbox"] = {"path": str(tmp / "outbox.db")}
+    """The pond example (real camera clip, real model) as the web demo runs it, with absolute paths and faster reconnects."""
+    doc = station_doc(ROOT / "examples/pond-station.yaml", tmp, port, public_key)
+    doc["broker"].update(keepalive_s=5, backoff_initial_s=0.1, backoff_max_s=0.5)
     cam = doc["cameras"][0]
     cam["driver"]["path"] = str((ROOT / cam["driver"]["path"]).resolve())
     for key in ("path", "labels"):
         cam["detection"]["model"][key] = str((ROOT / cam["detection"]["model"][key]).resolve())
     cam["detection"]["model"]["threads"] = 1
     cam["max_fps"] = 4
-    doc["loudspeaker"]["driver"] = {"type": "simulated", "record_dir": str(tmp / "speaker"), "seconds_per_char": 0.02}
-    doc["commands"] = {"keys": [{"name": "county-test", "public_key": public_key}]}
+    doc["loudspeaker"]["driver"]["seconds_per_char"] = 0.02
     return doc
 
 
@@ -135,7 +123,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
     base_url = f"http://127.0.0.1:{web_port}"
     c = County(root, broker, db_url, key_file, public_key, base_url, collector)
     try:
-        assert wait_for(lambda: _up(base_url) or serve.poll() is not None, timeout=30) and serve.poll() is None, \
+        assert wait_for(lambda: web_up(base_url) or serve.poll() is not None, timeout=30) and serve.poll() is None, \
             (root / "serve.log").read_text(errors="replace")
         c.start_station(POND, pond_station(root / "pond", broker.port, public_key))
         c.start_station(FERRY, water_station(root / "ferry", broker.port, public_key, FERRY, "刘庄渡口", rise_at_s=1.0))
@@ -153,7 +141,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
         center.stop()
 
 
-def _up(base_url: str) -> bool:
+def web_up(base_url: str) -> bool:
     try:
         return httpx.get(base_url + "/login", timeout=1).status_code == 200
     except httpx.HTTPError:

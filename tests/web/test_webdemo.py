@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 
 from county.webdemo import PASSWORD
+from gateway.localbroker import free_port
 from tests.conftest import ROOT
 from tests.stations import wait_for
-from tests.web.conftest import free_port
+from tests.web.conftest import web_up
 
 
 def test_web_demo_serves_three_stations_with_live_alarms(tmp_path: Path) -> None:
@@ -22,13 +23,7 @@ def test_web_demo_serves_three_stations_with_live_alarms(tmp_path: Path) -> None
                             env={"COLUMNS": "200", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
     try:
-        def up() -> bool:
-            try:
-                return client.get("/login").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_for(up, timeout=60)
+        assert wait_for(lambda: web_up(f"http://127.0.0.1:{port}"), timeout=60)
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
         assert client.post("/login", data={"username": "duty", "password": PASSWORD, "csrf": token}).status_code in (200, 303)
 

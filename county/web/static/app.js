@@ -135,14 +135,20 @@ function ackButton(a) {
   return el("button", { class: "ack", "data-event-id": a.event_id, onclick: (ev) => ack(a.event_id, ev.currentTarget) }, "确认 Ack");
 }
 
-function alarmRow(a) {
+// how long an alarm has lasted (until now while open), and how long ago a station was heard: texts refreshed in place
+function lasted(a) {
   const end = a.cleared_at || now();
+  return span(end - (a.raised_at || end));
+}
+const seenText = (s) => ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
+
+function alarmRow(a) {
   return el("tr", { class: `alarm ${a.severity} ${a.state}`, "data-event-id": a.event_id, "data-state": a.state, "data-station": a.station },
     el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
     el("td", {}, el("a", { href: `/alarms/${a.event_id}` }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
     el("td", {}, el("a", { href: `/stations/${a.station}` }, stationName(a.station)), el("div", { class: "source" }, a.source)),
     el("td", {}, when(a.raised_at)),
-    el("td", { class: "duration" }, span(end - (a.raised_at || end))),
+    el("td", { class: "duration" }, lasted(a)),
     el("td", {}, lifecycle(a)),
     el("td", {}, a.snapshot_sha256 ? el("a", { href: `/alarms/${a.event_id}` }, el("img", { class: "thumb", src: `/snapshot/${a.event_id}`, alt: "snapshot", loading: "lazy" })) : "-"),
     el("td", {}, ackButton(a)));
@@ -169,8 +175,7 @@ function renderAlarms(filter) {
       rowCache.set(a.event_id, cached);
     } else {
       const cell = cached.row.querySelector("td.duration");
-      const end = a.cleared_at || now();
-      const text = span(end - (a.raised_at || end));
+      const text = lasted(a);
       if (cell.textContent !== text) cell.textContent = text;
     }
     return cached.row;
@@ -196,13 +201,12 @@ function stationTile(s, openAlarms) {
   const badges = openAlarms.sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity]).map((a) =>
     el("a", { class: `badge ${a.severity} ${a.state}`, href: `/alarms/${a.event_id}`, "data-event-id": a.event_id, title: a.summary },
       (LABEL[a.alarm] || a.alarm).split(" ")[0] + (a.state === "acked" ? " ✔" : "")));
-  const age = s.last_seen ? now() - s.last_seen : null;
   const problems = healthProblems(s.health || {});
   return el("div", { class: `tile ${status}${openAlarms.length ? " alarmed" : ""}`, "data-station": s.station, "data-online": status },
     el("a", { class: "name", href: `/stations/${s.station}` }, s.name || s.station.split("/").pop()),
     el("div", { class: "id" }, s.station.split("/").pop()),
     el("div", { class: "presence" }, status === "online" ? "在线 online" : status === "offline" ? `离线 offline${s.reason ? " · " + s.reason : ""}` : "未知 unknown",
-      el("span", { class: "seen" }, ` · ${span(age)}`)),
+      el("span", { class: "seen" }, seenText(s))),
     problems.length ? el("div", { class: "health", title: problems.join("\n") }, `⚠ ${problems.join(" · ")}`) : null,
     el("div", { class: "badges" }, badges));
 }
@@ -249,7 +253,7 @@ function renderStations() {
       tileCache.set(s.station, { key: tileKey, node });
     } else {
       const seen = cached.node.querySelector(".seen");
-      const text = ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
+      const text = seenText(s);
       if (seen.textContent !== text) seen.textContent = text;
     }
   }
@@ -335,7 +339,7 @@ function renderAlarmDetail() {
     el("tr", {}, el("th", {}, "告警 Alarm"), el("td", {}, `${LABEL[a.alarm] || a.alarm} · ${a.category} · ${a.source}`)),
     el("tr", {}, el("th", {}, "摘要 Summary"), el("td", {}, a.summary)),
     el("tr", {}, el("th", {}, "开始 Start"), el("td", {}, when(a.raised_at))),
-    el("tr", {}, el("th", {}, "持续 Duration"), el("td", {}, span((a.cleared_at || now()) - (a.raised_at || now())))),
+    el("tr", {}, el("th", {}, "持续 Duration"), el("td", {}, lasted(a))),
     el("tr", {}, el("th", {}, "状态 Lifecycle"), el("td", { id: "detail-state", "data-state": a.state }, lifecycle(a), " ", ackButton(a)))));
 }
 
