@@ -137,8 +137,12 @@ def test_garbage_answers_are_counted_as_crc_errors(socat) -> None:
     pair = socat()
     stop = threading.Event()
 
+    # Opened before the first request: pyserial empties the input buffer on open, which would
+    # swallow a request sent while the peer was still opening (a timeout, not a garbled reply).
+    port = serial.serial_for_url(str(pair.b), timeout=0.05)
+
     def garbage_slave() -> None:
-        with serial.serial_for_url(str(pair.b), timeout=0.05) as port:
+        with port:
             request = b""
             while not stop.is_set():
                 request += port.read(8 - len(request))
