@@ -2,7 +2,7 @@
 
 `AlsaSpeaker` powers the amplifier through its relay, waits for it to warm up, and plays a WAV
 with `aplay` on the configured ALSA device (text is first spoken into a cached WAV by
-espeak-ng). Both honour `cancel` so an emergency can pre-empt what is playing: the real one
+espeak-ng, or played from memory when the SD card is too full to cache it). Both honour `cancel` so an emergency can pre-empt what is playing: the real one
 stops `aplay` at once. The priority queue, quiet hours and cool-downs are the announcer's
 business, not the speaker's.
 """
@@ -151,9 +151,9 @@ class AlsaSpeaker:
 
     # ------------------------------------------------------------------------------- internals
 
-    def _wav(self, utterance: Utterance) -> Path:
+    def _wav(self, utterance: Utterance) -> Path | bytes:
         if utterance.text is not None:
-            return self._tts.wav_for(utterance.text, utterance.voice)
+            return self._tts.speech(utterance.text, utterance.voice)  # from memory on a full card
         clip = Path(str(utterance.clip))
         if not clip.is_absolute() and self._clip_dir is not None:
             clip = self._clip_dir / clip
@@ -206,16 +206,22 @@ class AlsaSpeaker:
             self._amp.off()
         self._amp_on = False
 
-    def _run_aplay(self, wav: Path, cancel: threading.Event) -> bool:
-        """Play `wav`; True when it played to the end, False when `cancel` stopped it."""
-        cmd = [self._aplay, "-q", "-D", self.device, str(wav)]
+    def _run_aplay(self, wav: Path | bytes, cancel: threading.Event) -> bool:
+        """Play `wav` (a file, or a WAV in memory fed through stdin); True when it played to the
+        end, False when `cancel` stopped it."""
+        in_memory = isinstance(wav, bytes)
+        cmd = [self._aplay, "-q", "-D", self.device, "-" if in_memory else str(wav)]
         # stderr goes to a file, not a pipe: a child of aplay (an ALSA pipe plugin) may hold a
         # pipe open after aplay is gone, and reading it to the end would delay a pre-emption.
         with tempfile.TemporaryFile() as err:
             try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.PIPE if in_memory else subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+                )
             except OSError as exc:
                 raise DeviceUnavailable(self.name, f"cannot start aplay: {exc}") from exc
+            if in_memory:
+                threading.Thread(target=_feed, args=(proc, wav), name=f"{self.name}-feed", daemon=True).start()
             deadline = time.monotonic() + self._max_play
             while proc.poll() is None:
                 if cancel.wait(0.02):
@@ -241,3 +247,17 @@ class AlsaSpeaker:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _feed(proc: subprocess.Popen[bytes], wav: bytes) -> None:
+    """Write a WAV held in memory into aplay's stdin; aplay stopped early (a pre-emption) is fine."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(wav)
+    except OSError:  # BrokenPipeError when aplay was stopped mid-way
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass

@@ -36,8 +36,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
-def fill(disk: Path) -> Path:
-    """Write a ballast file until the file system says it is full."""
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Write a ballast file until the file system says it is full, then free `leave` bytes."""
     ballast = disk / "ballast"
     fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
@@ -47,6 +47,8 @@ def fill(disk: Path) -> Path:
                     os.write(fd, b"\0" * chunk)
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
+        if leave:
+            os.ftruncate(fd, os.fstat(fd).st_size - leave)
     finally:
         os.close(fd)
     return ballast
@@ -175,7 +177,7 @@ def test_configured_warnings_are_synthesised_at_start_and_still_play_on_a_full_d
                                                                                    broker: LocalBroker) -> None:
     import threading
 
-    from drivers.base import BadFrame, DeviceUnavailable, Utterance
+    from drivers.base import Utterance
     from gateway.devices import build_speaker
 
     doc = station_dict(tmp_path, broker.port)
@@ -192,7 +194,41 @@ def test_configured_warnings_are_synthesised_at_start_and_still_play_on_a_full_d
     speaker = build_speaker(config_of(doc).loudspeaker)  # the next run, on the full card
     try:
         assert speaker.play(Utterance(text=warning), threading.Event()).completed
-        with pytest.raises((BadFrame, DeviceUnavailable, OSError)):  # what was never configured still cannot be written
-            speaker.play(Utterance(text="一句从没说过的话"), threading.Event())
+        # A county announcement never said before cannot be cached, so it plays from memory.
+        assert speaker.play(Utterance(text="一句从没说过的话"), threading.Event()).completed
     finally:
         speaker.close()
+    assert [p.name for p in (small_disk / "tts").iterdir()] == [next((small_disk / "tts").glob("tts-*.wav")).name]
+
+
+def test_a_nearly_full_card_never_caches_a_cut_off_warning_and_it_plays_whole(small_disk: Path, tmp_path: Path) -> None:
+    """espeak-ng writing its own file on a card with 24 KiB left exits 0 with a tenth of the
+    warning in a well-formed WAV; the cache would replay that for good. Now the write fails
+    loudly, nothing is cached, and the whole warning plays from memory."""
+    import threading
+
+    from drivers.base import DeviceUnavailable, Utterance
+    from drivers.speaker import AlsaSpeaker
+    from drivers.tts import EspeakTts
+
+    text = "这里不是游泳区域,水深危险,请马上上岸离开"
+
+    def played(tts: EspeakTts, name: str) -> int:
+        """Bytes that reached an ALSA device recording to a file (tmp_path has room)."""
+        out = tmp_path / f"{name}.raw"
+        speaker = AlsaSpeaker("loudspeaker", tts, device=f"file:'{out}',raw")
+        try:
+            assert speaker.play(Utterance(text=text), threading.Event()).completed
+        finally:
+            speaker.close()
+        return out.stat().st_size
+
+    whole = played(EspeakTts("loudspeaker", tmp_path / "roomy"), "roomy")
+    tts = EspeakTts("loudspeaker", small_disk / "tts")
+    (small_disk / "tts").mkdir()
+    fill(small_disk, leave=24 * 1024)
+    with pytest.raises(DeviceUnavailable, match="cannot write the speech cache"):
+        tts.wav_for(text)  # what start-up's prepare reports as speech_unprepared
+    assert played(tts, "full") == whole > 200_000
+    assert list((small_disk / "tts").iterdir()) == []  # no cut-off WAV, no temporary file
+    assert tts.cache_failures == 1
