@@ -173,8 +173,13 @@ class _MarkCounter:
         return self._count
 
 
-def record(workdir: Path, pauses: int, seed: int, seq_block: int = 40, max_gap_s: float = 0.03, extra_sql: str = "") -> Recording:
-    """Run the writer under strace, freezing it `pauses` times to copy its files; then SIGKILL it."""
+def record(workdir: Path, pauses: int, seed: int, seq_block: int = 40, max_gap_s: float = 0.03, extra_sql: str = "",
+           min_progress: int = 2) -> Recording:
+    """Run the writer under strace, freezing it `pauses` times to copy its files; then SIGKILL it.
+
+    Before each freeze the writer must have accepted `min_progress` more messages, so a slow
+    machine (strace on a loaded CI host) still spreads the cuts over as much work as a fast one.
+    """
     strace = shutil.which("strace")
     assert strace, "strace is missing (apt-get install strace)"
     workdir = workdir.resolve()  # strace names files by absolute path; so must the writer and the model
@@ -191,12 +196,22 @@ def record(workdir: Path, pauses: int, seed: int, seq_block: int = 40, max_gap_s
     first = proc.stdout.readline().split()
     assert first and first[0] == b"P", f"writer did not start: {first!r}"
     pid = int(first[1])
-    drain = threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True)  # type: ignore[union-attr]
-    drain.start()
+    accepted = [0]
+
+    def drain() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            accepted[0] += line.startswith(b"A ")
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     snapshots: list[Path] = []
     marks = _MarkCounter(trace)
     try:
         for k in range(pauses):
+            deadline = time.monotonic() + 60
+            while accepted[0] < (k + 1) * min_progress:
+                assert time.monotonic() < deadline, f"the writer stalled at {accepted[0]} messages"
+                time.sleep(0.002)
             time.sleep(rng.uniform(0, max_gap_s))
             os.kill(pid, signal.SIGSTOP)
             deadline = time.monotonic() + 30
@@ -213,7 +228,7 @@ def record(workdir: Path, pauses: int, seed: int, seq_block: int = 40, max_gap_s
     finally:
         os.kill(pid, signal.SIGKILL)
         proc.wait(30)
-        drain.join(10)
+        drainer.join(10)
     ops = parse_trace(trace.read_text(errors="replace"))
     stops = [i for i, op in enumerate(ops) if op.kind == "stop"]
     assert len(stops) == len(snapshots), (len(stops), len(snapshots))
