@@ -66,7 +66,7 @@ class AnnounceArgs(Args):
 class SilenceArgs(Args):
     """Hold the loudspeaker for a while; 0 lifts a silence."""
 
-    duration_s: float = Field(ge=0, le=86400, description="How long to stay silent; 0 ends a silence now.")
+    duration_s: float = Field(ge=0, le=86400, description="How long to stay silent, kept across gateway restarts; 0 ends a silence now.")
     force: bool = Field(default=False, description="Silence emergencies too (otherwise they still play).")
 
 

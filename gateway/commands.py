@@ -249,7 +249,7 @@ class CommandDesk:
         if station.announcer is None:
             self.reply(station, cmd.id, cmd.name, False, "failed", "this station has no loudspeaker")
             return
-        station.announcer.silence(self._clock() + args.duration_s, emergencies_too=args.force)
+        station.silence(args.duration_s, emergencies=args.force)
         if args.duration_s == 0:
             self.reply(station, cmd.id, cmd.name, True, "unsilenced")
             return

@@ -36,6 +36,7 @@ from gateway.rules.fire import FireState, fire_step
 from gateway.rules.stale import StaleState, stale_step
 from gateway.rules.vision_fire import corroborate
 from gateway.rules.water import WaterState, water_step
+from gateway.silence_file import SavedSilence, SilenceFile, remaining_after_restart
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class Station:
 
         self.announcer: Announcer | None = None
         self._speaker: Any = None
+        self._silence_file = SilenceFile(cfg.outbox.path.with_name(f"{cfg.outbox.path.stem}-silence.json"))
         if cfg.loudspeaker is not None:
             quiet = cfg.loudspeaker.quiet_hours
             self._speaker = build_speaker(cfg.loudspeaker)
@@ -289,10 +291,41 @@ class Station:
             self._spawn(f"fire:{inp.id}", self._fire_loop, inp.id)
         self._start_cameras()
         if self.announcer is not None:
+            self._restore_silence()
             self.announcer.start()
             threading.Thread(target=self._prepare_speech, name="speech-cache", daemon=True).start()
         self.uplink.start()
         self.notifier.ready()
+
+    def silence(self, duration_s: float, emergencies: bool) -> None:
+        """Hold the loudspeaker for `duration_s` (0 lifts the silence), kept across restarts."""
+        if self.announcer is None:
+            raise DeviceUnavailable("loudspeaker", "this station has no loudspeaker")
+        self.announcer.silence(self._clock() + duration_s, emergencies_too=emergencies)
+        if duration_s > 0:
+            error = self._silence_file.save(SavedSilence(set_at=self.wall.now(), duration_s=duration_s, emergencies=emergencies))
+        else:
+            error = self._silence_file.clear()
+        if error:
+            self.notice("silence_not_kept", f"{error}; a restart now would end the silence early", source="loudspeaker")
+
+    def _restore_silence(self) -> None:
+        """Re-apply a county silence that was still running when the gateway last stopped."""
+        assert self.announcer is not None
+        saved, error = self._silence_file.load()
+        if error:
+            self.notice("silence_dropped", error, source="loudspeaker")
+            self._silence_file.clear()
+        if saved is None:
+            return
+        left = remaining_after_restart(saved, self.wall.now())
+        if left <= 0:
+            self._silence_file.clear()
+            return
+        self.announcer.silence(self._clock() + left, emergencies_too=saved.emergencies)
+        self.notice("silence_resumed", f"the county's silence goes on after the restart for {left:.0f} s more "
+                    f"({'emergencies too' if saved.emergencies else 'emergencies still played'})", severity="info",
+                    source="loudspeaker", details={"remaining_s": round(left, 1), "emergencies": saved.emergencies})
 
     def _prepare_speech(self) -> None:
         """Synthesise every configured warning at start-up, so it plays even if the SD card fills up later."""

@@ -1,0 +1,103 @@
+"""A county silence outlives a gateway restart (a watchdog restart must not restart a false alarm loop)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.localbroker import LocalBroker
+from gateway.silence_file import SavedSilence, SilenceFile, remaining_after_restart
+from gateway.station import Station
+from tests.commands.conftest import notices, quiet_doc, send, signed
+from tests.stations import config_of, subscribe, wait_for
+
+
+def started(doc: dict) -> Station:
+    station = Station(config_of(doc))
+    station.start()
+    assert wait_for(lambda: station.uplink.stats.connected, timeout=10)
+    return station
+
+
+def test_remaining_silence_counts_the_time_off_and_never_exceeds_what_was_asked() -> None:
+    saved = SavedSilence(set_at=1_800_000_000.0, duration_s=600.0, emergencies=False)
+    assert remaining_after_restart(saved, 1_800_000_000.0 + 100) == 500.0  # a restart 100 s later
+    assert remaining_after_restart(saved, 1_800_000_000.0 + 601) == 0.0  # it ran out while the gateway was down
+    assert remaining_after_restart(saved, 100.0) == 600.0  # rebooted to 1970: at most the asked 600 s, from now
+
+
+def test_silence_goes_on_after_a_restart_and_a_lifted_one_does_not(broker: LocalBroker, tmp_path: Path,
+                                                                   county_key: Ed25519PrivateKey) -> None:
+    doc = quiet_doc(tmp_path, broker.port, county_key)
+    collector, sub = subscribe(broker.port)
+    try:
+        station = started(doc)
+        try:
+            [silenced] = send(broker.port, signed(county_key, "silence", {"duration_s": 600, "force": True}))
+        finally:
+            station.stop()
+        assert silenced["outcome"] == "silenced"
+
+        station = started(doc)  # the watchdog restarted the gateway
+        try:
+            assert wait_for(lambda: notices(collector, "silence_resumed"), timeout=10)
+            [status] = send(broker.port, signed(county_key, "status"))
+            [held] = send(broker.port, signed(county_key, "announce", {"text": "火情", "priority": "emergency"}))
+            [lifted] = send(broker.port, signed(county_key, "silence", {"duration_s": 0}))
+        finally:
+            station.stop()
+        [resumed] = notices(collector, "silence_resumed")
+        assert resumed["severity"] == "info" and resumed["details"]["emergencies"] is True
+        assert 500 < resumed["details"]["remaining_s"] <= 600
+        assert status["result"]["silenced_until"] is not None
+        assert (held["ok"], held["outcome"]) == (False, "silenced")  # a forced silence holds emergencies too
+        assert lifted["outcome"] == "unsilenced"
+
+        station = started(doc)
+        try:
+            [status] = send(broker.port, signed(county_key, "status"))
+            [played] = send(broker.port, signed(county_key, "announce", {"text": "恢复"}))
+        finally:
+            station.stop()
+        assert status["result"]["silenced_until"] is None
+        assert (played["ok"], played["outcome"]) == (True, "completed")
+        assert len(notices(collector, "silence_resumed")) == 1
+    finally:
+        sub.stop()
+
+
+def test_a_garbled_silence_file_is_reported_and_the_station_runs_on(broker: LocalBroker, tmp_path: Path,
+                                                                     county_key: Ed25519PrivateKey) -> None:
+    doc = quiet_doc(tmp_path, broker.port, county_key)
+    outbox = config_of(doc).outbox.path
+    silence = SilenceFile(outbox.with_name(f"{outbox.stem}-silence.json"))
+    silence.path.parent.mkdir(parents=True, exist_ok=True)
+    silence.path.write_bytes(b'{"set_at": "\xff\x00 torn by a power cut')
+    collector, sub = subscribe(broker.port)
+    try:
+        station = started(doc)
+        try:
+            assert wait_for(lambda: notices(collector, "silence_dropped"), timeout=10)
+            [played] = send(broker.port, signed(county_key, "announce", {"text": "通知"}))
+        finally:
+            station.stop()
+    finally:
+        sub.stop()
+    [dropped] = notices(collector, "silence_dropped")
+    assert str(silence.path) in dropped["summary"] and "unreadable" in dropped["summary"]
+    assert (played["ok"], played["outcome"]) == (True, "completed")
+    assert not silence.path.exists()  # not reported again at every start
+
+
+def test_silence_file_round_trip_and_impossible_values(tmp_path: Path) -> None:
+    f = SilenceFile(tmp_path / "silence.json")
+    assert f.load() == (None, "")
+    saved = SavedSilence(set_at=1_800_000_000.5, duration_s=90.0, emergencies=True)
+    assert f.save(saved) == ""
+    assert f.load() == (saved, "")
+    f.path.write_text(json.dumps({"set_at": 1.0, "duration_s": 1e12, "emergencies": False}))
+    loaded, error = f.load()
+    assert loaded is None and "impossible" in error
+    assert SilenceFile(tmp_path / "no-such-dir" / "silence.json").save(saved).startswith("cannot keep the silence")
