@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PRIORITY_RANK = {"emergency": 0, "warning": 1, "announcement": 2}
 SILENCED = "silenced by a county command"  # error text of items dropped (outcome silenced) during a silence
+STOPPING = "gateway stopping"  # error text of items cut or left in the queue when the gateway stops
 
 
 @dataclass(slots=True)
@@ -104,8 +105,10 @@ class PlayQueue:
         return self._heap[0][0] if self._heap else None
 
     def next(self, now: float, minute_of_day: int | None) -> tuple[Announcement | None, list[PlayReport]]:
-        """`minute_of_day` is None while the wall clock is not trusted: quiet hours are not applied then."""
-        """The item to play now, and the reports of items dropped on the way."""
+        """The item to play now, and the reports of items dropped on the way.
+
+        `minute_of_day` is None while the wall clock is not trusted: quiet hours are not applied then.
+        """
         dropped = []
         while self._heap:
             _, _, item = heapq.heappop(self._heap)
@@ -127,6 +130,12 @@ class PlayQueue:
 
     def played(self, item: Announcement, now: float) -> None:
         self._last_played[item.key] = now
+
+    def drain(self) -> list[Announcement]:
+        """Take every queued item out, in play order (the gateway is stopping)."""
+        items = [entry[2] for entry in sorted(self._heap)]
+        self._heap.clear()
+        return items
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -169,17 +178,26 @@ class Announcer:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Cut the current play and report every item still queued as pre-empted: nothing queued
+        survives a restart, so the county hears of it now rather than waiting for an expiry."""
         with self._lock:
             self._stop = True
             self._cancel.set()
             self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._lock:
+            left = self._queue.drain()
+        for item in left:
+            self._report(_report(item, "pre-empted", ended=time.time(), error=STOPPING))
 
     def submit(self, item: Announcement) -> None:
         """Queue an item; if it outranks what is playing, cut that short."""
         with self._lock:
-            refused = self._queue.submit(item, self._clock())
+            if self._stop:
+                refused: PlayReport | None = _report(item, "pre-empted", ended=time.time(), error=STOPPING)
+            else:
+                refused = self._queue.submit(item, self._clock())
             if refused is None:
                 current = self._current
                 if current is not None and PRIORITY_RANK[item.priority] < PRIORITY_RANK[current.priority]:
@@ -208,6 +226,11 @@ class Announcer:
         with self._lock:
             until = self._queue.silenced_until
         return until if until > self._clock() else None
+
+    def waiting(self) -> int:
+        """How many items wait behind the one playing."""
+        with self._lock:
+            return len(self._queue)
 
     def busy(self) -> bool:
         with self._lock:
@@ -257,7 +280,7 @@ class Announcer:
         if item.plays_done >= item.repeat:
             self._report(_report(item, "completed", ended=time.time()))
         elif stopping:
-            self._report(_report(item, "pre-empted", ended=time.time(), error="gateway stopping"))
+            self._report(_report(item, "pre-empted", ended=time.time(), error=STOPPING))
         else:
             item.preempted = True
             with self._lock:

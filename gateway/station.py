@@ -377,14 +377,14 @@ class Station:
     def stop(self) -> None:
         """Stop every loop, say goodbye on the status topic, close the outbox."""
         self.notifier.stopping()
+        if self.announcer is not None:  # first, so its last reports (pre-empted: gateway stopping) reach the brain
+            self.announcer.stop()
         self._stop.set()
         self._inbox.put(("stop",))
         for watch in self._camera_watches:
             watch.stop()
         for t in self._threads:
             t.join(5)
-        if self.announcer is not None:
-            self.announcer.stop()
         self.uplink.stop()
         self._command_hook("close")
         self.outbox.close()

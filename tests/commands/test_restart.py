@@ -1,4 +1,4 @@
-"""A county silence outlives a gateway restart (a watchdog restart must not restart a false alarm loop)."""
+"""What county commands leave across a gateway restart: a silence goes on, a queued announcement gets its final reply."""
 
 from __future__ import annotations
 
@@ -101,3 +101,36 @@ def test_silence_file_round_trip_and_impossible_values(tmp_path: Path) -> None:
     loaded, error = f.load()
     assert loaded is None and "impossible" in error
     assert SilenceFile(tmp_path / "no-such-dir" / "silence.json").save(saved).startswith("cannot keep the silence")
+
+
+def test_announcements_still_queued_when_the_gateway_stops_get_a_final_reply(broker: LocalBroker, tmp_path: Path,
+                                                                              county_key: Ed25519PrivateKey) -> None:
+    """Nothing queued survives a restart; the county hears so at once instead of waiting for the expiry."""
+    from tests.commands.conftest import RawPublisher, wait_reply
+
+    doc = quiet_doc(tmp_path, broker.port, county_key)
+    collector, sub = subscribe(broker.port)
+    try:
+        station = started(doc)
+        try:
+            long = signed(county_key, "announce", {"text": "长" * 150, "repeat": 10, "interval_s": 30})
+            behind = signed(county_key, "announce", {"text": "排队的通知"})
+            raw = RawPublisher(broker.port)
+            try:
+                for cmd in (long, behind):
+                    raw.publish("announce", cmd)
+            finally:
+                raw.close()
+            assert station.announcer is not None
+            assert wait_for(lambda: station.announcer.busy() and station.announcer.waiting() == 1, timeout=10)
+        finally:
+            station.stop()
+        station = started(doc)  # whatever the first run stored and could not send goes now
+        try:
+            replies = {c["id"]: wait_reply(collector, c["id"]) for c in (long, behind)}
+        finally:
+            station.stop()
+    finally:
+        sub.stop()
+    for reply in replies.values():
+        assert (reply["ok"], reply["outcome"], reply["reason"]) == (False, "pre-empted", "gateway stopping")
