@@ -4,8 +4,8 @@ espeak-ng speaks into memory (`--stdout`) and Python writes the cache file: espe
 truncates silently on a nearly full SD card (exit status 0, a valid header, half the warning),
 which the cache would then replay for good. Python's write fails loudly instead, and the WAV in
 memory still plays (`speech`). The file is keyed by a hash of everything that changes the sound
-(voice, speed, amplitude, text), written under a temporary name and renamed, so a crash never
-leaves half a file in the cache. The text is passed as one argument after `--`, never through a
+(voice, speed, amplitude, text), written with `write_atomic`, so a crash never leaves half a
+file in the cache. The text is passed as one argument after `--`, never through a
 shell. The cache keeps at most `max_files` WAVs, dropping the least recently used.
 """
 
@@ -17,10 +17,10 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import wave
 from pathlib import Path
 
+from gateway.atomic_file import write_atomic
 from gateway.errors import BadFrame, DeviceUnavailable
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,6 @@ class EspeakTts:
 
     def cached(self, text: str, voice: str = "cmn") -> Path | None:
         """The cached WAV if there is one (marked as recently used)."""
-        if not text.strip():
-            raise BadFrame("nothing to say: the text is empty")
         path = self._path(text, voice)
         try:
             os.utime(path)
@@ -108,22 +106,11 @@ class EspeakTts:
 
     def _store(self, path: Path, wav: bytes) -> Path:
         """Write `wav` to `path` whole or not at all; DeviceUnavailable if the disk refuses."""
-        tmp: str | None = None
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tts-", suffix=".wav", dir=self.cache_dir)
-            with os.fdopen(fd, "wb") as f:
-                f.write(wav)
-            os.replace(tmp, path)
-            tmp = None
+            write_atomic(path, wav)
         except OSError as exc:
             raise DeviceUnavailable(self.name, f"cannot write the speech cache {self.cache_dir}: {exc}") from exc
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         self._prune()
         return path
 

@@ -27,12 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from gateway.atomic_file import write_atomic
 
 EXIT_RESTART = 75  # EX_TEMPFAIL: "start me again" for systemd
 PROTECTED = ("station", "outbox")
@@ -117,23 +118,6 @@ def decide(trial: Trial, now: float, boot_id: str) -> str:
 
 
 # ------------------------------------------------------------------------------- files
-
-
-def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:
-    """Write through a temp file, fsync it, rename it over `path`, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if like is not None and like.exists():
-        shutil.copymode(like, tmp)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _remove(path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The county silences a station to stop a false alarm looping over the village; a watchdog
 restart or a power blip must not start it again. The silence is written next to the outbox
-(`<outbox>-silence.json`, replaced atomically) and re-applied at start-up for what is left of it.
+(`<outbox>-silence.json`, through `write_atomic`) and re-applied at start-up for what is left of it.
 
 Time is judged by the rule in `remaining_after_restart`: wall time tells how much of the silence
 has passed if it moved forward since the silence was written; if it went backwards (a Pi without
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from gateway.atomic_file import write_atomic
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +45,9 @@ class SilenceFile:
 
     def save(self, silence: SavedSilence) -> str:
         """Write the silence durably; returns an error text ('' when written)."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(asdict(silence), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(asdict(silence)))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             return f"cannot keep the silence in {self.path}: {exc}"
         return ""
 

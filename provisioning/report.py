@@ -22,7 +22,7 @@ from provisioning.check import STEPS, CheckOptions, meta, run_checks
 from provisioning.probes.speaker import TEST_PHRASE
 from provisioning.report_render import render_html
 from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
-from provisioning.station_file import write_atomic
+from gateway.atomic_file import write_atomic
 from provisioning.ui import handled, make_console
 from provisioning.zone_config import find_layout, zones_of
 from provisioning.zone_draw import draw_zones

@@ -21,7 +21,7 @@ import typer
 
 from gateway.config import StationConfig, load_config
 from provisioning.errors import ProvisioningError
-from provisioning.station_file import write_atomic
+from gateway.atomic_file import write_atomic
 from provisioning.ui import handled, make_console
 
 UNIT_NAME = "station-gateway.service"

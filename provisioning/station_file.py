@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from gateway.atomic_file import write_atomic
 from gateway.config import StationConfig, parse_config
 from provisioning.errors import ProvisioningError
 
@@ -41,28 +40,6 @@ def _yaml_for(text: str) -> YAML:
             best = (score, y)
     assert best is not None
     return best[1]
-
-
-def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Replace `path` with `text` through a temporary file in the same folder (keeps the old mode)."""
-    path = Path(path)
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class StationFile:
