@@ -37,10 +37,10 @@ $(STAMP): pyproject.toml
 deps: $(DEB_STAMP) $(STAMP)
 
 demo: deps
-	$(VPY) -m county.demo --config examples/sim-station.yaml --duration 60
+	$(VPY) -m county.sim.demo --config examples/sim-station.yaml --duration 60
 
 web-demo: deps
-	$(VPY) -m county.webdemo --listen 127.0.0.1:8080
+	$(VPY) -m county.sim.webdemo --listen 127.0.0.1:8080
 
 test: deps
 	$(VPY) -m pytest -q

@@ -39,10 +39,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from county.fleet import LinkConfig, SelectorFleet
 from county.ingest import DIRECT_CHANNELS, SHARED_CHANNELS
-from county.scenario import ScenarioParams
-from county.simulate import default_workdir, make_stations, raise_fd_limit
+from county.sim.fleet import LinkConfig, SelectorFleet
+from county.sim.scenario import ScenarioParams
+from county.sim.simulate import default_workdir, make_stations, raise_fd_limit
 from county.store import MESSAGE_TABLES, Store
 from county.topics import station_filter
 from gateway.localbroker import LocalBroker

@@ -19,10 +19,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import BrokerConfig
+from gateway.config.station import BrokerConfig
 from gateway.localbroker import LocalBroker
-from gateway.outbox import ALARM, TELEMETRY, Outbox
-from gateway.uplink import Uplink
+from gateway.uplink.mqtt import Uplink
+from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox
 
 N = 10_000
 ROUNDS = 5

@@ -22,10 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_models.stills import still_clip
-from gateway.config import load_config
-from gateway.vision_config import CameraConfig
-from gateway.vision_logic import CameraProcessor
+from drivers.stills import still_clip
+from gateway.config.station import load_config
+from gateway.config.vision import CameraConfig
+from gateway.vision.frame_processor import CameraProcessor
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media"
@@ -137,7 +137,8 @@ def gating(frame: np.ndarray) -> dict[str, Any]:
 
 def rss_probe(seconds: float = 8.0) -> None:
     """Child process: one CameraWatch with the model on the pond example; prints its memory."""
-    from gateway.vision_loop import CameraWatch, build_camera
+    from gateway.devices import build_camera
+    from gateway.vision.camera_watch import CameraWatch
 
     cam = _camera(POND)
     watch = CameraWatch(cam, build_camera(cam), emit=lambda s: None, beat=lambda n: None)

@@ -5,7 +5,7 @@ Run: `.venv/bin/python -m bench.web [--stations N] [--seconds S] [--write]` from
 
 - one mosquitto; `countyctl ingest` (its own process) into SQLite; `countyctl serve` (its own
   process) over that database and the broker; N simulated stations on the selector loop in this
-  process (`county.fleet`, telemetry every 5 s, health every 60 s, one alarm per station every
+  process (`county.sim.fleet`, telemetry every 5 s, health every 60 s, one alarm per station every
   60 s on average: 40 s quiet on average (exponential), then raised, cleared 20 s later);
 - a plain paho subscriber in this process on exactly the serve's filters (`county.web.hub.CHANNELS`):
   the reference. It stamps every `raised` alarm when it arrives (CLOCK_MONOTONIC) and counts
@@ -75,10 +75,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.county import BROKER_CONFIG, _cpu_of, _pid_of_broker, _rss_of, _self_cpu, _stop, _wait
 from county.accounts import Accounts
-from county.fleet import LinkConfig, SelectorFleet
 from county.keys import generate
-from county.scenario import ScenarioParams
-from county.simulate import default_workdir, make_stations, raise_fd_limit
+from county.sim.fleet import LinkConfig, SelectorFleet
+from county.sim.scenario import ScenarioParams
+from county.sim.simulate import default_workdir, make_stations, raise_fd_limit
 from county.store import Store
 from county.topics import station_filter
 from county.web.fanout import COALESCE_S

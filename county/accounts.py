@@ -23,9 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from county.store import Store
 from county.times import epoch
 from county.topics import normalise_prefix
-from gateway.command_args import printable_text
-from gateway.errors import GatewayError
-from gateway.messages import PROTOCOL
+from foundation.errors import GatewayError
+from wire.command_args import printable_text
+from wire.messages import PROTOCOL
 
 MIN_PASSWORD = 8
 MAX_NAME = 64  # an ack command carries the display name, and accepts at most 64 characters

@@ -53,7 +53,7 @@ def demo(
     """Run the simulated station against a private broker and show the county feed."""
     from pathlib import Path
 
-    from county.demo import main
+    from county.sim.demo import main
 
     main(config=Path(config), duration=duration, outage_at=duration * 0.37, outage_s=6.0)
 
@@ -119,7 +119,7 @@ def simulate(
     workdir: Path | None = typer.Option(None, help="Where the outboxes go (default: a fresh folder in /dev/shm)."),
 ) -> None:
     """Run N simulated stations (own client, Will, outbox and scenario each) against one broker."""
-    from county.simulate import main
+    from county.sim.simulate import main
 
     try:
         main(stations, broker, mode, seconds, county, telemetry_s, health_s, alarm_every_s, workdir, lambda line: typer.echo(line, err=True))

@@ -1,15 +1,13 @@
 """The wire contract as an AsyncAPI 3.0 document, generated from the pydantic wire models.
 
-Nothing here is a hand-written schema: every payload schema comes from `gateway.messages`
+Nothing here is a hand-written schema: every payload schema comes from `wire.messages`
 (`models_json_schema`), so the document cannot drift from what the gateway sends. The
 document describes the station's side (it sends status, events, telemetry, snapshots, health
 and replies; it receives commands); the county subscribes to what the station sends.
 
-Commands: the signed command's model belongs to the commands work. `command_model()` is the
-hook that finds it (`gateway.messages` WIRE_MODELS["command"] / SignedCommand / Command, else
-`gateway.command_verify.SignedCommand`); `command_args()` finds each command's argument model
-(`gateway.command_args.ARGS`), and each command name gets its own message whose `args` is that
-model. Without them, the cmd channel falls back to a generic object schema.
+Commands: the signed command's model (`wire.commands.SignedCommand`) and each command's
+argument model (`wire.command_args.ARGS`); each command name gets its own message whose `args`
+is that model.
 """
 
 from __future__ import annotations
@@ -23,8 +21,10 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway import __version__, messages
-from gateway.messages import PROTOCOL, WIRE_MODELS
+from foundation.version import __version__
+from wire.command_args import ARGS
+from wire.commands import SignedCommand
+from wire.messages import PROTOCOL, WIRE_MODELS
 
 ASYNCAPI_VERSION = "3.0.0"
 MQTT_BINDING = "0.2.0"
@@ -56,39 +56,14 @@ _CHANNELS: dict[str, tuple[str, dict[str, str], list[str], str, int, bool, str]]
               "The result of a command."),
 }
 
-GENERIC_COMMAND: dict[str, Any] = {
-    "type": "object",
-    "title": "Command",
-    "description": (
-        "A signed command to one station (JSON object). Its exact schema is generated from the "
-        "command wire model once gateway.messages defines it; until then only its shape is fixed here."
-    ),
-    "x-vs-generated-from": "pending: gateway.messages WIRE_MODELS['command'] / SignedCommand / Command",
-}
-
-
-def command_model() -> type[BaseModel] | None:
-    """The hook: the command wire model, wherever the commands work defines it."""
-    candidates = [WIRE_MODELS.get("command"), getattr(messages, "SignedCommand", None), getattr(messages, "Command", None)]
-    try:
-        from gateway import command_verify
-
-        candidates.append(getattr(command_verify, "SignedCommand", None))
-    except ImportError:
-        pass
-    for model in candidates:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            return model
-    return None
+def command_model() -> type[BaseModel]:
+    """The signed command's wire model."""
+    return SignedCommand
 
 
 def command_args() -> dict[str, type[BaseModel]]:
-    """Command name -> its argument model (empty until the commands work defines them)."""
-    try:
-        from gateway.command_args import ARGS
-    except ImportError:
-        return {}
-    return {name: model for name, model in ARGS.items() if isinstance(model, type) and issubclass(model, BaseModel)}
+    """Command name -> its argument model."""
+    return dict(ARGS)
 
 
 def _command_message_name(name: str) -> str:
@@ -98,11 +73,9 @@ def _command_message_name(name: str) -> str:
 def payload_models() -> dict[str, type[BaseModel]]:
     """Message name -> model, for every JSON payload model of the contract (command arguments included)."""
     models: dict[str, type[BaseModel]] = dict(WIRE_MODELS)
-    command = command_model()
-    if command is not None:
-        models["command"] = command
-        for name, args in command_args().items():
-            models[f"args_{name}"] = args
+    models["command"] = command_model()
+    for name, args in command_args().items():
+        models[f"args_{name}"] = args
     return models
 
 
@@ -120,10 +93,10 @@ def _message(name: str, model: type[BaseModel] | None, ref: dict[str, Any] | Non
             "summary": "JPEG with the detection boxes drawn; not JSON.",
             "payload": {"type": "string", "format": "binary", "contentMediaType": "image/jpeg"},
         }
-    doc = (model.__doc__ or "").strip().splitlines()[0] if model is not None else GENERIC_COMMAND["description"]
+    assert model is not None and ref is not None
     message: dict[str, Any] = {
-        "name": name, "title": model.__name__ if model is not None else "Command", "summary": doc,
-        "contentType": "application/json", "payload": ref if ref is not None else GENERIC_COMMAND,
+        "name": name, "title": model.__name__, "summary": (model.__doc__ or "").strip().splitlines()[0],
+        "contentType": "application/json", "payload": ref,
     }
     if name == "reply":
         message["correlationId"] = {"description": "The id of the command this answers.", "location": "$message.payload#/command_id"}
@@ -132,8 +105,6 @@ def _message(name: str, model: type[BaseModel] | None, ref: dict[str, Any] | Non
 
 def _command_messages(models: dict[str, type[BaseModel]], refs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """One message per command name: the signed command whose `name` is fixed and `args` is that command's model."""
-    if "command" not in models:
-        return {"command": _message("command", None, None)}
     out: dict[str, dict[str, Any]] = {}
     names = [key[len("args_"):] for key in models if key.startswith("args_")]
     for name in names:
@@ -182,7 +153,7 @@ def build_contract(server: str = "county-broker:1883") -> dict[str, Any]:
                 "MQTT topics and payloads between a village station gateway and the county (or township). "
                 "Described from the station's side. Every JSON payload carries station, seq, event_id, ts, "
                 "clock_synced and boot_id; delivery is at-least-once, de-duplicate on (station, seq). "
-                "Schemas are generated from gateway/messages.py by `countyctl contract`; do not edit by hand."
+                "Schemas are generated from wire/messages.py by `countyctl contract`; do not edit by hand."
             ),
         },
         "defaultContentType": "application/json",

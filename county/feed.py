@@ -18,8 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-
-from gateway.messages import PROTOCOL, WIRE_MODELS
+from wire.messages import PROTOCOL, WIRE_MODELS
 
 
 @dataclass

@@ -50,7 +50,7 @@ from pydantic import ValidationError
 
 from county.store import Incoming, Reject, SnapshotIncoming, Store
 from county.topics import TopicParts, parse_topic, station_filter
-from gateway.messages import WIRE_MODELS
+from wire.messages import WIRE_MODELS
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.errors import GatewayError
-from gateway.signing import KeyInvalid, key_id, load_private_key, private_to_pem, public_to_base64
+from foundation.errors import GatewayError
+from wire.signing import KeyInvalid, key_id, load_private_key, private_to_pem, public_to_base64
 
 
 class KeyFileError(GatewayError, OSError):

@@ -24,13 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from county.keys import KeyFileError, load_signing_key
-from gateway.command_verify import COMMAND_NAMES
-from gateway.commands import INTERIM_OUTCOMES
-from gateway.config import read_password
-from gateway.errors import GatewayError
-from gateway.messages import PROTOCOL
-from gateway.mqtt_client import set_login
-from gateway.signing import key_id, sign
+from foundation.errors import GatewayError
+from foundation.mqtt_login import read_password, set_login
+from wire.commands import COMMAND_NAMES, INTERIM_OUTCOMES
+from wire.messages import PROTOCOL
+from wire.signing import key_id, sign
 
 EXIT_REFUSED = 1
 EXIT_TIMEOUT = 3

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gateway.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry
+from wire.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry
 
 
 @dataclass(frozen=True, slots=True)

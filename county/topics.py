@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.messages import PROTOCOL
+from wire.messages import PROTOCOL
 
 STATION_LEVELS = 4  # county, town, village, station
 

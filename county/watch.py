@@ -24,7 +24,7 @@ from rich.table import Table
 
 from county.times import epoch
 from county.topics import normalise_prefix, parse_topic, station_filter
-from gateway.messages import PROTOCOL
+from wire.messages import PROTOCOL
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "danger": 2, "critical": 3}
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "danger": "bold red", "critical": "bold white on red"}

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from gateway.errors import BadFrame, DeviceUnavailable
+from foundation.errors import BadFrame, DeviceUnavailable
 
 __all__ = [
     "BadFrame",

@@ -53,7 +53,7 @@ class CaptureSource:
 
 def file_source(path: str, fps: float | None = None, loop: bool = True) -> CaptureSource:
     """A video file (paced at `fps` or its own rate) or a still image (shown as a gently moving clip)."""
-    from edge_models.stills import is_still
+    from drivers.stills import is_still
 
     return CaptureSource(path, cv2.CAP_ANY, pace_fps=fps, loop=loop, still=is_still(path), label=f"file {path}")
 
@@ -285,7 +285,7 @@ class _Reader:
     @classmethod
     def open(cls, src: CaptureSource) -> "_Reader":
         if src.still:
-            from edge_models.stills import still_clip
+            from drivers.stills import still_clip
 
             image = cv2.imread(str(src.target), cv2.IMREAD_COLOR)
             if image is None:

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from gpiozero import GPIOZeroError
 
-from gateway.errors import DeviceUnavailable
+from foundation.errors import DeviceUnavailable
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.errors import DeviceUnavailable
+from foundation.errors import DeviceUnavailable
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from pymodbus import ModbusException
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
-from gateway.errors import ConfigError, DeviceUnavailable
+from foundation.errors import ConfigError, DeviceUnavailable
 
 EXCEPTION_CODES = {
     1: "illegal function",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import serial
 
-from gateway.errors import DeviceUnavailable
+from foundation.errors import DeviceUnavailable
 
 
 def open_serial(

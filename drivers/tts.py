@@ -20,8 +20,8 @@ import subprocess
 import wave
 from pathlib import Path
 
-from gateway.atomic_file import write_atomic
-from gateway.errors import BadFrame, DeviceUnavailable
+from foundation.atomic_file import write_atomic
+from foundation.errors import BadFrame, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 

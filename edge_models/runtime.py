@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gateway.errors import GatewayError
+from foundation.errors import GatewayError
 
 
 class ModelError(GatewayError, ValueError):

@@ -1,3 +1,5 @@
 """Village station gateway: decide, keep and relay (rules, outbox, MQTT uplink)."""
 
-__version__ = "0.1.0"
+from foundation.version import __version__
+
+__all__ = ["__version__"]

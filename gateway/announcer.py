@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from drivers.base import Speaker, Utterance
-from gateway.errors import GatewayError
+from foundation.errors import GatewayError
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-from gateway.config import StationConfig, load_config
-from gateway.errors import ConfigError
+from foundation.errors import ConfigError
+from gateway.config.station import StationConfig, load_config
 
 app = typer.Typer(help="Village station gateway.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def run(
     """Run the station until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # it logs every timeout; the driver counts and reports them
-    from gateway.config_trial import settle_before_start
+    from gateway.commands.config_trial import settle_before_start
 
     if settle_before_start(config):  # a config/set trial ran out of time while the gateway was down or crashing
         logging.getLogger(__name__).error("%s: the config change on trial was rolled back", config)

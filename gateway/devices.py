@@ -1,7 +1,7 @@
 """Builds drivers from their config: the registry keyed by the config's `type`.
 
 The gateway never imports a concrete driver elsewhere; adding hardware means a config model in
-`gateway.device_config` and a case here. Transports are passed in, never picked by a driver:
+`gateway.config.devices` and a case here. Transports are passed in, never picked by a driver:
 `pin_factory` for GPIO (None: gpiozero's default, which honours GPIOZERO_PIN_FACTORY) and a
 `ModbusBusPool` so Modbus sensors on one RS-485 port share one client.
 """
@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING
 
 from drivers.base import FireInput, Speaker, WaterLevelSensor
 from drivers.link import LinkStatus
-from gateway.config import FireInputConfig, LoudspeakerConfig, WaterSensorConfig
-from gateway.device_config import AlsaSpeaker as AlsaSpeakerCfg
-from gateway.device_config import GpioFireInput as GpioFireCfg
-from gateway.device_config import Mcp3008FireInput as Mcp3008FireCfg
-from gateway.device_config import ModbusWaterLevel as ModbusWaterCfg
-from gateway.device_config import SimulatedFireInput as SimFireCfg
-from gateway.device_config import SimulatedSpeaker as SimSpeakerCfg
-from gateway.device_config import SimulatedWaterLevel as SimWaterCfg
-from gateway.device_config import UltrasonicWaterLevel as UltrasonicWaterCfg
+from gateway.config.devices import AlsaSpeaker as AlsaSpeakerCfg
+from gateway.config.devices import GpioFireInput as GpioFireCfg
+from gateway.config.devices import Mcp3008FireInput as Mcp3008FireCfg
+from gateway.config.devices import ModbusWaterLevel as ModbusWaterCfg
+from gateway.config.devices import SimulatedFireInput as SimFireCfg
+from gateway.config.devices import SimulatedSpeaker as SimSpeakerCfg
+from gateway.config.devices import SimulatedWaterLevel as SimWaterCfg
+from gateway.config.devices import UltrasonicWaterLevel as UltrasonicWaterCfg
+from gateway.config.station import FireInputConfig, LoudspeakerConfig, WaterSensorConfig
+from gateway.config.vision import CameraConfig, FileCamera, RtspCamera, V4l2Camera
 
 if TYPE_CHECKING:
     from gpiozero.pins import Factory
 
+    from drivers.camera import OpenCvCamera
     from drivers.modbus_bus import ModbusBusPool
 
 
@@ -157,3 +159,19 @@ def build_speaker(cfg: LoudspeakerConfig, pin_factory: Factory | None = None, na
             max_play_s=d.max_play_s,
         )
     raise TypeError(f"no speaker driver for type {d.type!r}")
+
+
+def build_camera(cfg: CameraConfig, clock: Callable[[], float] = time.monotonic) -> OpenCvCamera:
+    """The driver of one camera, by its config `type` (file, v4l2, rtsp); it starts grabbing at once."""
+    from drivers.camera import OpenCvCamera, file_source, rtsp_source, v4l2_source
+
+    d = cfg.driver
+    if isinstance(d, FileCamera):
+        source = file_source(d.path, d.fps, d.loop)
+    elif isinstance(d, V4l2Camera):
+        source = v4l2_source(d.device, d.width, d.height, d.fps, d.fourcc)
+    elif isinstance(d, RtspCamera):
+        source = rtsp_source(d.url, d.transport, d.timeout_s)
+    else:  # pragma: no cover - the config union is closed
+        raise TypeError(f"no camera driver for type {d.type!r}")
+    return OpenCvCamera(cfg.id, source, d.stall_s, d.reopen_backoff_s, d.reopen_backoff_max_s, clock=clock)

@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gateway.atomic_file import write_atomic
+from foundation.atomic_file import write_atomic
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,22 +22,22 @@ from typing import Any
 
 from drivers.base import Utterance
 from drivers.modbus_bus import ModbusBusPool
+from foundation.clock import WallClock, new_boot_id
+from foundation.errors import DeviceUnavailable, GatewayError, OutboxError
 from gateway import __version__
 from gateway.alarms import SEVERITY_RANK, AlarmBook, AlarmSignal, Transition
 from gateway.announcer import Announcement, Announcer, PlayReport, QuietWindow
-from gateway.clock import WallClock, new_boot_id
-from gateway.config import StationConfig
+from gateway.config.station import StationConfig
 from gateway.devices import build_fire_input, build_speaker, build_water_sensor
-from gateway.errors import DeviceUnavailable, GatewayError, OutboxError
 from gateway.health import Heartbeats, SystemdNotifier, read_vitals
-from gateway.messages import Alarm, Health, Notice, Playback, SnapshotRef, Status, Telemetry, Topics, to_payload
-from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
 from gateway.rules.fire import FireState, fire_step
 from gateway.rules.stale import StaleState, stale_step
 from gateway.rules.vision_fire import corroborate
 from gateway.rules.water import WaterState, water_step
 from gateway.silence_file import SavedSilence, SilenceFile, remaining_after_restart
-from gateway.uplink import Uplink
+from gateway.uplink.mqtt import Uplink
+from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox, Queued
+from wire.messages import Alarm, Health, Notice, Playback, SnapshotRef, Status, Telemetry, Topics, to_payload
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Station:
         self.exit_code: int | None = None  # set by request_exit: the process should end with it
         self._run_stop: threading.Event | None = None
         if command_handler is None and cfg.commands.keys:
-            from gateway.commands import CommandDesk
+            from gateway.commands.desk import CommandDesk
 
             self._command_handler = CommandDesk.build(cfg, clock=clock, wall=self.wall, config_path=config_path)
         self._camera_watches: list[Any] = []
@@ -355,7 +355,7 @@ class Station:
         """Camera loops are built only when cameras are configured (they load the detection model)."""
         if not self.cfg.cameras:
             return
-        from gateway.vision_loop import start_camera_watches
+        from gateway.vision.camera_watch import start_camera_watches
 
         self._camera_watches = start_camera_watches(self)
 

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.config import WaterSensorConfig, parse_config
-from gateway.device_config import ModbusWaterLevel, UltrasonicWaterLevel
+from gateway.config.devices import ModbusWaterLevel, UltrasonicWaterLevel
+from gateway.config.station import WaterSensorConfig, parse_config
 from gateway.devices import build_water_sensor
 from provisioning.errors import ProvisioningError
 from provisioning.probes.water import read_levels

@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from gateway.config import StationConfig, load_config
+from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
 from provisioning.probes import Say
 from provisioning.probes.broker import probe_broker

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from gateway.config import config_schema, load_config
-from gateway.errors import ConfigError
+from foundation.errors import ConfigError
+from gateway.config.station import config_schema, load_config
 from provisioning import calibrate, check, init_cmd, keys, model, report, service, zone
 from provisioning.replay import replay_command
 

@@ -6,7 +6,7 @@ A technician on a ladder cannot read a traceback; every failure of `stationctl` 
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from foundation.errors import GatewayError
 
 
 class ProvisioningError(GatewayError, RuntimeError):

@@ -1,6 +1,6 @@
 """Frames for the technician's tools: a few frames and a snapshot from a configured camera.
 
-The camera is built by the gateway's own factory (`gateway.vision_loop.build_camera`), so the
+The camera is built by the gateway's own factory (`gateway.devices.build_camera`), so the
 check sees exactly what the running gateway will see: same driver, same pacing, same reopening.
 """
 
@@ -15,15 +15,15 @@ import cv2
 import numpy as np
 
 from drivers.base import Camera
-from gateway.errors import DeviceUnavailable
-from gateway.vision_config import CameraConfig
+from foundation.errors import DeviceUnavailable
+from gateway.config.vision import CameraConfig
 
 GIVE_UP_AFTER_OPEN_FAILURES = 2  # a source that failed to open twice in a row is reported, not waited for
 
 
 def open_camera(cfg: CameraConfig) -> Camera:
     """The camera of `cfg`, built like the gateway builds it (it starts grabbing at once)."""
-    from gateway.vision_loop import build_camera
+    from gateway.devices import build_camera
 
     return build_camera(cfg)
 

@@ -14,11 +14,11 @@ from typing import Any
 import typer
 import yaml
 
-from gateway.config import parse_config
+from foundation.atomic_file import write_atomic
+from gateway.config.station import parse_config
 from provisioning import init_prompts as ask
 from provisioning import init_spec as spec
 from provisioning.errors import ProvisioningError
-from gateway.atomic_file import write_atomic
 from provisioning.ui import handled, make_console
 
 WATER_HELP = "Water sensor as key=value pairs, repeatable: id=gauge-1,type=ultrasonic,port=/dev/ttyUSB0,mount_height_m=3.2,warning_m=1.8,danger_m=2.4"

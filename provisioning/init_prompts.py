@@ -14,8 +14,8 @@ from typing import Any
 import typer
 from serial.tools import list_ports
 
-from gateway.config import FireInputConfig, LoudspeakerConfig, WaterSensorConfig
-from gateway.vision_config import CameraConfig
+from gateway.config.station import FireInputConfig, LoudspeakerConfig, WaterSensorConfig
+from gateway.config.vision import CameraConfig
 from provisioning.init_spec import driver_models, scalar
 
 # Optional driver settings worth asking about; everything else keeps its default.

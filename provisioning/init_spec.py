@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from gateway.config import FireInputConfig, LoudspeakerConfig, WaterRules, WaterSensorConfig
-from gateway.vision_config import CameraConfig
+from gateway.config.station import FireInputConfig, LoudspeakerConfig, WaterRules, WaterSensorConfig
+from gateway.config.vision import CameraConfig
 from provisioning.errors import ProvisioningError
 
 TEXT_KEYS = {"id", "name", "port", "path", "device", "record_dir", "cache_dir", "clip_dir", "text", "clip", "url", "host"}

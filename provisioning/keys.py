@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.config import StationConfig, load_config
+from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console
@@ -142,7 +142,7 @@ def county(
     name: str | None = typer.Option(None, "--name", help="Name of the key (one key only; default: the file name)."),
 ) -> None:
     """Install the county's command-signing public keys (and list them in the station file)."""
-    from gateway.signing import KeyInvalid, key_id, load_public_key
+    from wire.signing import KeyInvalid, key_id, load_public_key
 
     console = make_console()
     with handled(console, config):

@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 import typer
 
-from edge_models.stills import is_still, still_clip
+from drivers.stills import is_still, still_clip
+from foundation.errors import ConfigError, GatewayError
 from gateway.alarms import AlarmBook, Transition
-from gateway.config import load_config
-from gateway.errors import ConfigError, GatewayError
-from gateway.vision_config import CameraConfig
-from gateway.vision_logic import CameraProcessor
+from gateway.config.station import load_config
+from gateway.config.vision import CameraConfig
+from gateway.vision.frame_processor import CameraProcessor
 
 
 def media_frames(path: Path, still_frames: int = 30, still_fps: float = 10.0) -> tuple[float, Iterator[np.ndarray]]:

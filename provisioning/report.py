@@ -16,13 +16,13 @@ from typing import Any
 import cv2
 import typer
 
+from foundation.atomic_file import write_atomic
 from gateway import __version__
-from gateway.config import StationConfig, load_config
+from gateway.config.station import StationConfig, load_config
 from provisioning.check import STEPS, CheckOptions, meta, run_checks
 from provisioning.probes.speaker import TEST_PHRASE
 from provisioning.report_render import render_html
 from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
-from gateway.atomic_file import write_atomic
 from provisioning.ui import handled, make_console
 from provisioning.zone_config import find_layout, zones_of
 from provisioning.zone_draw import draw_zones

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import typer
 
-from gateway.config import StationConfig, load_config
+from foundation.atomic_file import write_atomic
+from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
-from gateway.atomic_file import write_atomic
 from provisioning.ui import handled, make_console
 
 UNIT_NAME = "station-gateway.service"

@@ -16,8 +16,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from gateway.atomic_file import write_atomic
-from gateway.config import StationConfig, parse_config
+from foundation.atomic_file import write_atomic
+from gateway.config.station import StationConfig, parse_config
 from provisioning.errors import ProvisioningError
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from gateway.errors import ConfigError, DeviceUnavailable, GatewayError
+from foundation.errors import ConfigError, DeviceUnavailable, GatewayError
 from provisioning.errors import ProvisioningError
 
 

@@ -15,7 +15,7 @@ import cv2
 import typer
 from ruamel.yaml.comments import CommentedMap
 
-from gateway.config import parse_config
+from gateway.config.station import parse_config
 from provisioning.errors import ProvisioningError
 from provisioning.frames import snapshot
 from provisioning.station_file import StationFile, to_yaml_seq
@@ -108,7 +108,7 @@ def zone(
             return
         if layout is None:
             raise ProvisioningError(
-                "this gateway version's camera settings have no danger zones yet (gateway/vision_config.py)",
+                "this gateway version's camera settings have no danger zones yet (gateway/config/vision.py)",
                 "the PNG shows the zone; keep the --points and run this command again once the gateway supports zones",
                 exit_code=3,
             )

@@ -1,6 +1,6 @@
 """Where a camera's danger zones live in the station file, read from the vision config models.
 
-The zone model is the vision code's (gateway.vision_config); this module finds the list of
+The zone model is the vision code's (gateway.config.vision); this module finds the list of
 zones under a camera (`zones`, possibly inside a sub-section) and the zone's name and polygon
 fields from the models, so `stationctl zone` follows that model instead of copying it.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.vision_config import CameraConfig
+from gateway.config.vision import CameraConfig
 
 NAME_FIELDS = ("id", "name")
 POLYGON_FIELDS = ("polygon", "points")

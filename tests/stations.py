@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from county.feed import FeedCollector, FeedSubscriber
-from gateway.config import StationConfig
+from gateway.config.station import StationConfig
 
 
 def station_dict(tmp: Path, port: int, **overrides: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.alarms import AlarmBook, AlarmSignal
-from gateway.outbox import Outbox
+from gateway.uplink.outbox import Outbox
 
 
 def test_lifecycle_keeps_one_event_id(tmp_path: Path) -> None:

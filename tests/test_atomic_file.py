@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.atomic_file import write_atomic
+from foundation.atomic_file import write_atomic
 
 
 def test_mode_is_kept_taken_from_like_or_given(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from gateway.backoff import backoff_delay
+from foundation.backoff import backoff_delay
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import config_schema, load_config, parse_config
-from gateway.errors import ConfigError
+from foundation.errors import ConfigError
+from gateway.config.station import config_schema, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_demo_runs_through_an_outage_and_every_seq_arrives(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "county.demo", "--config", str(ROOT / "examples/sim-station.yaml"),
+        [sys.executable, "-m", "county.sim.demo", "--config", str(ROOT / "examples/sim-station.yaml"),
          "--duration", "30", "--outage-at", "9", "--outage-s", "4"],
         cwd=tmp_path, capture_output=True, text=True, timeout=180, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
     )

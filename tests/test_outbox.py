@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.outbox import ALARM, SEQ_BLOCK, TELEMETRY, Outbox
+from gateway.uplink.outbox import ALARM, SEQ_BLOCK, TELEMETRY, Outbox
 
 
 def payload(seq: int, size: int = 100) -> bytes:
@@ -88,7 +88,7 @@ def test_truncated_database_is_recovered(tmp_path: Path) -> None:
 
 CHILD = r"""
 import sys
-from gateway.outbox import Outbox, ALARM, TELEMETRY
+from gateway.uplink.outbox import Outbox, ALARM, TELEMETRY
 box = Outbox(sys.argv[1])
 i = 0
 while True:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gateway.config import WaterRules
+from gateway.config.station import WaterRules
 from gateway.rules.fire import FireState, fire_step
 from gateway.rules.stale import StaleState, stale_step
 from gateway.rules.water import WaterState, level_band, water_step

@@ -22,7 +22,7 @@ from county.accounts import Accounts, Operator, in_scope
 from county.send import build_command
 from county.web.board import Board, Change
 from county.web.hub import BrokerAway, LiveHub
-from gateway.command_args import AckArgs, AnnounceArgs
+from wire.command_args import AckArgs, AnnounceArgs
 
 
 class ActionRefused(Exception):

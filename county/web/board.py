@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from county.times import epoch
 from county.topics import normalise_prefix, parse_topic
-from gateway.messages import PROTOCOL
+from wire.messages import PROTOCOL
 
 RECENT_S = 24 * 3600.0
 MAX_ENDED_ALARMS = 2000

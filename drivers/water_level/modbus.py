@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 
 from drivers.base import DeviceUnavailable, WaterReading
-from drivers.link import LinkStatus, LinkTracker, LinkedDevice
+from drivers.link import LinkedDevice, LinkStatus, LinkTracker
 from drivers.modbus_bus import ExceptionReply, GarbledResponse, ModbusBus, NoResponse
 from drivers.water_level.registers import decode_registers, register_count
-from gateway.errors import BadFrame
+from foundation.errors import BadFrame
 
 
 class ModbusWaterLevel(LinkedDevice):

@@ -11,7 +11,7 @@ import math
 import struct
 from collections.abc import Sequence
 
-from gateway.errors import BadFrame
+from foundation.errors import BadFrame
 
 DATA_TYPES: dict[str, tuple[str, int]] = {
     "uint16": (">H", 1),

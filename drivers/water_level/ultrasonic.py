@@ -18,7 +18,7 @@ from collections.abc import Callable
 import serial
 
 from drivers.base import DeviceUnavailable, WaterReading
-from drivers.link import LinkStatus, LinkTracker, LinkedDevice
+from drivers.link import LinkedDevice, LinkStatus, LinkTracker
 from drivers.serial_port import open_serial
 from drivers.water_level.filter import MedianFilter
 from drivers.water_level.frames import parse_ascii_frames, parse_binary_frames

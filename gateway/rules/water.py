@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.alarms import AlarmSignal
-from gateway.config import WaterRules
+from gateway.config.station import WaterRules
 
 Band = Literal["normal", "warning", "danger"]
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from gateway.config import BrokerConfig, StationConfig
-from gateway.mqtt_client import make_client
-from gateway.messages import Topics
+from gateway.config.station import BrokerConfig, StationConfig
+from gateway.uplink.mqtt_client import make_client
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult
+from wire.messages import Topics
 
 
 def selftest_topic(cfg: StationConfig, nonce: str) -> str:

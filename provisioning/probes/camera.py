@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gateway.config import StationConfig
-from gateway.errors import GatewayError
-from gateway.vision_config import CameraConfig
+from foundation.errors import GatewayError
+from gateway.config.station import StationConfig
+from gateway.config.vision import CameraConfig
 from provisioning.frames import grab, open_camera, save_jpeg
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from gateway.config import FireInputConfig, StationConfig
+from foundation.errors import GatewayError
+from gateway.config.station import FireInputConfig, StationConfig
 from gateway.devices import build_fire_input
-from gateway.errors import GatewayError
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult
 

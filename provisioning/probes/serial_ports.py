@@ -6,7 +6,7 @@ from pathlib import Path
 
 from serial.tools import list_ports
 
-from gateway.config import StationConfig
+from gateway.config.station import StationConfig
 from provisioning.results import CheckResult
 
 LOCAL_PREFIXES = ("/dev/",)

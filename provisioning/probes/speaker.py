@@ -6,9 +6,9 @@ import threading
 import time
 
 from drivers.base import Utterance
-from gateway.config import StationConfig
+from foundation.errors import GatewayError
+from gateway.config.station import StationConfig
 from gateway.devices import build_speaker
-from gateway.errors import GatewayError
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult
 

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from drivers.base import WaterLevelSensor
-from gateway.config import StationConfig, WaterSensorConfig
+from foundation.errors import GatewayError
+from gateway.config.station import StationConfig, WaterSensorConfig
 from gateway.devices import build_water_sensor
-from gateway.errors import GatewayError
 from provisioning.probes import Say, quiet
 from provisioning.results import CheckResult
 

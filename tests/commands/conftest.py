@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from county.send import BrokerOptions, build_command, send_and_wait
-from gateway.signing import public_to_base64
 from tests.stations import station_dict, wait_for
+from wire.signing import public_to_base64
 
 STATION = "410421/xiaoqi/zhuwa/test-01"
 PREFIX = f"vs/v1/{STATION}"

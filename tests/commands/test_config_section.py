@@ -9,10 +9,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.config import parse_config
-from gateway.errors import ConfigError
-from gateway.signing import key_id, public_to_base64
+from foundation.errors import ConfigError
+from gateway.config.station import parse_config
 from tests.stations import station_dict
+from wire.signing import key_id, public_to_base64
 
 
 def text_with(tmp: Path, commands: dict) -> str:

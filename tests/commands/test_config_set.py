@@ -13,8 +13,8 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from county.keys import generate, load_signing_key
-from gateway import config_trial as ct
-from gateway.config import load_config
+from gateway.commands import config_trial as ct
+from gateway.config.station import load_config
 from gateway.localbroker import LocalBroker, free_port
 from gateway.station import Station
 from tests.commands.conftest import STATION, RawPublisher, notices, quiet_doc, replies, signed, wait_reply

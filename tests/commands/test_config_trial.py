@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config_trial as ct
+from gateway.commands import config_trial as ct
 
 
 class FakeBoot(ct.BootClock):

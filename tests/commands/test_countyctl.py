@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from county.cli import app
 from county.keys import KeyFileError, load_signing_key
 from gateway.localbroker import LocalBroker, free_port
-from gateway.signing import key_id, load_public_key
 from gateway.station import Station
 from tests.commands.conftest import STATION, quiet_doc
 from tests.stations import config_of, wait_for
+from wire.signing import key_id, load_public_key
 
 runner = CliRunner()
 

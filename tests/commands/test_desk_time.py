@@ -8,11 +8,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.commands import CommandDesk
-from gateway.signing import public_to_base64
+from gateway.commands.desk import CommandDesk
 from gateway.station import Station
 from tests.commands.conftest import PREFIX, quiet_doc, signed
 from tests.stations import config_of
+from wire.signing import public_to_base64
 
 NOW = time.time()
 

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gateway.commands import CommandDesk, Decision
-from gateway.outbox import ALARM
+from gateway.commands.desk import CommandDesk, Decision
 from gateway.station import Station
+from gateway.uplink.outbox import ALARM
 from tests.commands.conftest import PREFIX, quiet_doc, signed
 from tests.stations import config_of
 

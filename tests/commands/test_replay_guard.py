@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.replay_guard import ReplayGuard
+from gateway.commands.replay_guard import ReplayGuard
 
 NOW = 1_780_000_000.0
 

@@ -8,9 +8,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.signing import (
-    DOMAIN, KeyInvalid, canonical_json, key_id, load_private_key, load_public_key, private_to_pem, public_to_base64, sign,
-    signature_valid, signed_bytes,
+from wire.signing import (
+    DOMAIN,
+    KeyInvalid,
+    canonical_json,
+    key_id,
+    load_private_key,
+    load_public_key,
+    private_to_pem,
+    public_to_base64,
+    sign,
+    signature_valid,
+    signed_bytes,
 )
 
 

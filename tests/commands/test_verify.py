@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from county.send import build_command
-from gateway.command_verify import Accepted, Policy, Rejected, TimeView, payload_id, verify
-from gateway.signing import key_id, sign
+from gateway.commands.verify import Accepted, Policy, Rejected, TimeView, payload_id, verify
+from wire.signing import key_id, sign
 
 STATION = "410421/xiaoqi/zhuwa/test-01"
 NOW = 1_780_000_000.0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from county.fleet import LinkConfig, SelectorFleet
-from county.scenario import ScenarioParams
-from county.simulate import make_stations
+from county.sim.fleet import LinkConfig, SelectorFleet
+from county.sim.scenario import ScenarioParams
+from county.sim.simulate import make_stations
 from tests.county.pg import LocalPostgres
 from tests.stations import wait_for
 

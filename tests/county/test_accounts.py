@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from county.accounts import AccountError, Accounts, Operator, lockout_seconds
 from county.cli import app
 from county.store import Store
-from gateway.errors import GatewayError
+from foundation.errors import GatewayError
 
 T0 = 1_780_000_000.0
 PASSWORD = "correct horse"

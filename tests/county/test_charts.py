@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from county.charts import AlarmBand, alarm_bands, level_sensors, level_series, sensors_sql, series_sql, water_chart_svg
 from county.store import Incoming, Store
-from gateway.messages import Alarm, Envelope, Telemetry, Topics, to_payload
+from wire.messages import Alarm, Envelope, Telemetry, Topics, to_payload
 
 STATION = "410421/xiaoqi/zhuwa/pond-01"
 OTHER = "410421/xiaoqi/zhuwa/pond-02"

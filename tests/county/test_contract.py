@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from county.cli import app
 from county.contract import REF, build_contract, channel_of, command_model
 from gateway.localbroker import LocalBroker
-from gateway.messages import WIRE_MODELS, Reply
-from gateway.outbox import ALARM
 from gateway.station import Station
+from gateway.uplink.outbox import ALARM
 from tests.county.capture import Capture
 from tests.stations import config_of, station_dict, wait_for
+from wire.messages import WIRE_MODELS, Reply
 
 BASE = "urn:vs-contract"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"

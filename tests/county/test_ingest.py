@@ -8,17 +8,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from county.fleet import SelectorFleet
-from county.ingest import Ingest
-from county.scenario import ScenarioParams
-from county.ingest import SNAPSHOT_MAX_BYTES
+from county.ingest import SNAPSHOT_MAX_BYTES, Ingest
+from county.sim.fleet import SelectorFleet
+from county.sim.scenario import ScenarioParams
 from county.store import MESSAGE_TABLES, Store
 from gateway.localbroker import LocalBroker
-from gateway.messages import Alarm, Notice, SnapshotRef, Telemetry, Topics, to_payload
 from tests.county.capture import Capture
 from tests.county.conftest import FleetFactory
 from tests.county.jpeg import real_jpeg
 from tests.stations import wait_for
+from wire.messages import Alarm, Notice, SnapshotRef, Telemetry, Topics, to_payload
 
 BUSY = ScenarioParams(telemetry_s=0.2, health_s=1.0, alarm_every_s=1.5, alarm_duration_s=0.8)
 

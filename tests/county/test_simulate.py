@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from county.cli import app
-from county.fleet import LinkConfig
 from county.ingest import Ingest
-from county.scenario import ScenarioParams, initial, step
-from county.simulate import MAX_THREADED, ThreadedFleet, make_stations
+from county.sim.fleet import LinkConfig
+from county.sim.scenario import ScenarioParams, initial, step
+from county.sim.simulate import MAX_THREADED, ThreadedFleet, make_stations
 from county.store import Store
 from gateway.localbroker import LocalBroker
 from tests.county.capture import Capture

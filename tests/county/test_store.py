@@ -14,8 +14,8 @@ import numpy as np
 
 from county.ingest import SNAPSHOT_MAX_BYTES, parse
 from county.store import Incoming, Reject, SnapshotIncoming, Store
-from gateway.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry, Topics, to_payload
 from tests.county.jpeg import real_jpeg
+from wire.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry, Topics, to_payload
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
 TOPICS = Topics("410421", "xiaoqi", "zhuwa", "pond-01")

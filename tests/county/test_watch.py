@@ -10,13 +10,13 @@ from typer.testing import CliRunner
 
 from county.cli import app
 from county.ingest import Ingest
-from county.scenario import Emit
+from county.sim.scenario import Emit
 from county.store import Store
 from county.watch import FleetState, render
 from gateway.localbroker import LocalBroker
-from gateway.messages import Alarm, Health, Status, Telemetry, Topics, to_payload
 from tests.county.conftest import FleetFactory
 from tests.stations import wait_for
+from wire.messages import Alarm, Health, Status, Telemetry, Topics, to_payload
 
 NOW = 1_800_000_000.0
 POND = Topics("410421", "xiaoqi", "zhuwa", "pond-01")

@@ -11,9 +11,9 @@ from drivers.modbus_bus import ModbusBusPool
 from drivers.speaker import AlsaSpeaker
 from drivers.water_level.modbus import ModbusWaterLevel
 from drivers.water_level.ultrasonic import UltrasonicWaterLevel
-from gateway.config import load_config, parse_config
+from foundation.errors import ConfigError
+from gateway.config.station import load_config, parse_config
 from gateway.devices import build_fire_input, build_speaker, build_water_sensor
-from gateway.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hardware-station.yaml"
 

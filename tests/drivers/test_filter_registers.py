@@ -11,7 +11,7 @@ from pymodbus.client import ModbusSerialClient
 
 from drivers.water_level.filter import MedianFilter
 from drivers.water_level.registers import DATA_TYPES, decode_registers, encode_registers
-from gateway.errors import BadFrame
+from foundation.errors import BadFrame
 
 
 def test_median_leaves_out_echoes_and_counts_them() -> None:

@@ -14,7 +14,7 @@ from drivers.link import LinkStatus
 from drivers.modbus_bus import ModbusBusPool, SerialSettings
 from drivers.water_level.modbus import ModbusWaterLevel
 from drivers.water_level.registers import encode_registers
-from gateway.errors import ConfigError
+from foundation.errors import ConfigError
 from tests.drivers.conftest import sim_device
 
 pytestmark = pytest.mark.timeout(90)

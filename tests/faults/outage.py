@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.alarms import AlarmSignal
-from gateway.localbroker import LocalBroker
-from gateway.messages import Telemetry
-from gateway.outbox import TELEMETRY
+from gateway.localbroker import LocalBroker, free_port, wait_port
 from gateway.station import Station
-from gateway.localbroker import free_port, wait_port
+from gateway.uplink.outbox import TELEMETRY
 from tests.faults.wire import Wire
 from tests.stations import config_of, station_dict, wait_for
+from wire.messages import Telemetry
 
 
 @dataclass

@@ -43,8 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gateway.outbox as outbox_module
-from gateway.outbox import ALARM, Outbox
+import gateway.uplink.outbox as outbox_module
+from gateway.uplink.outbox import ALARM, Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTOR = 512
@@ -53,7 +53,7 @@ SYSCALLS = "openat,write,pwrite64,pwritev,pwritev2,writev,fsync,fdatasync,ftrunc
 
 WRITER = r"""
 import os, random, sys
-import gateway.outbox as ob
+import gateway.uplink.outbox as ob
 db, seed, block = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ob.SEQ_BLOCK = block  # renew the seq reservation often, so cuts land in it too
 rng = random.Random(seed)

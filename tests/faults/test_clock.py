@@ -6,8 +6,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from gateway.clock import WallClock
-from gateway.config import ClockConfig
+from foundation.clock import WallClock
+from gateway.config.station import ClockConfig
 from gateway.localbroker import LocalBroker
 from gateway.station import Station
 from tests.stations import config_of, station_dict, subscribe, wait_for

@@ -20,8 +20,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import StationConfig, parse_config
-from gateway.errors import ConfigError
+from foundation.errors import ConfigError
+from gateway.config.station import StationConfig, parse_config
 from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("FAULTS_FUZZ_EXAMPLES", "100"))

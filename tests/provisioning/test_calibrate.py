@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.water_level.frames import binary_frame
-from gateway.config import load_config
+from gateway.config.station import load_config
 from tests.drivers.conftest import StreamingSensor, sim_device
 from tests.provisioning.conftest import stationctl
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.config import load_config
+from gateway.config.station import load_config
 from tests.provisioning.conftest import VIDEO, stationctl
 
 

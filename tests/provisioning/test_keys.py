@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from gateway.config import load_config
+from gateway.config.station import load_config
 from gateway.localbroker import LocalBroker
-from gateway.signing import key_id
 from tests.provisioning.conftest import sim_station, stationctl
 from tests.stations import write_station
+from wire.signing import key_id
 
 
 class CountyCa:

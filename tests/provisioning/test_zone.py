@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel
 
-from gateway.config import load_config
+from gateway.config.station import load_config
 from provisioning.station_file import StationFile
 from provisioning.zone import parse_points, put_zone, zone_entry
 from provisioning.zone_config import find_layout, zone_list, zones_of

@@ -11,8 +11,8 @@ import pytest
 
 from drivers.base import Camera
 from drivers.camera import OpenCvCamera, file_source, rtsp_source, v4l2_source
-from gateway.vision_config import CameraConfig
-from gateway.vision_loop import build_camera
+from gateway.config.vision import CameraConfig
+from gateway.devices import build_camera
 from tests.vision.conftest import SMOKE, RtspServer
 
 

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from drivers.stills import still_clip
 from edge_models.classifier import ImageClassifier
 from edge_models.detector import SsdDetector
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.runtime import TfliteModel, load_labels
-from edge_models.stills import still_clip
 from tests.vision.conftest import BASKETBALL, DETECT, FIRE_BASKET, LABELS, MESSI, PAN_FIRE, SMOKE, VTEST, read_frames
 from tests.vision.tiny_models import write_colour_classifier
 

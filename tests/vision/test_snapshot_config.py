@@ -11,9 +11,9 @@ import yaml
 
 from edge_models.snapshot import RED, annotate, encode_jpeg
 from edge_models.zones import Zone
-from gateway.config import load_config, parse_config
-from gateway.errors import ConfigError
-from gateway.vision_config import CameraConfig
+from foundation.errors import ConfigError
+from gateway.config.station import load_config, parse_config
+from gateway.config.vision import CameraConfig
 from tests.vision.conftest import EXAMPLES, FIRE_BASKET
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import load_config
+from gateway.config.station import load_config
 from gateway.localbroker import LocalBroker
 from gateway.station import Station
 from tests.stations import subscribe, wait_for

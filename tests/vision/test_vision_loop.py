@@ -14,9 +14,10 @@ import pytest
 
 from drivers.base import Frame
 from gateway.alarms import AlarmSignal
-from gateway.config import load_config
-from gateway.vision_config import CameraConfig
-from gateway.vision_loop import CameraWatch, build_camera, start_camera_watches
+from gateway.config.station import load_config
+from gateway.config.vision import CameraConfig
+from gateway.devices import build_camera
+from gateway.vision.camera_watch import CameraWatch, start_camera_watches
 from tests.vision.conftest import EXAMPLES
 
 

@@ -21,8 +21,8 @@ import pytest
 
 from county.accounts import Accounts
 from county.feed import FeedCollector
+from county.sim.webdemo import start_center, station_doc
 from county.store import Store
-from county.webdemo import start_center, station_doc
 from gateway.localbroker import LocalBroker, free_port
 from gateway.station import Station
 from tests.conftest import ROOT

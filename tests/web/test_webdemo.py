@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from county.webdemo import PASSWORD
+from county.sim.webdemo import PASSWORD
 from gateway.localbroker import free_port
 from tests.conftest import ROOT
 from tests.stations import wait_for
@@ -18,7 +18,7 @@ from tests.web.conftest import web_up
 
 def test_web_demo_serves_three_stations_with_live_alarms(tmp_path: Path) -> None:
     port = free_port()
-    demo = subprocess.Popen([sys.executable, "-m", "county.webdemo", "--listen", f"127.0.0.1:{port}", "--duration", "60",
+    demo = subprocess.Popen([sys.executable, "-m", "county.sim.webdemo", "--listen", f"127.0.0.1:{port}", "--duration", "60",
                              "--workdir", str(tmp_path / "demo")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={"COLUMNS": "200", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.config_base import ConfigModel
+from gateway.config.base import ConfigModel
 
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 HOUR_RANGE = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.errors import GatewayError
+from foundation.errors import GatewayError
 
 DOMAIN = b"vs/v1 county command\n"
 SIGNATURE_FIELD = "sig"

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.errors import OutboxError
+from foundation.sqlite_files import move_aside, open_durable
 from gateway.alarms import OpenAlarm
-from gateway.errors import OutboxError
-from gateway.sqlite_files import move_aside, open_durable
 
 log = logging.getLogger(__name__)
 

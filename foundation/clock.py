@@ -12,8 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-
-from gateway.config import ClockConfig
+from typing import Literal, Protocol
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 
@@ -31,12 +30,19 @@ def kernel_synced() -> bool | None:
     return state != TIME_ERROR
 
 
+class ClockSettings(Protocol):
+    """What the wall clock needs of the station file's `clock` section (duck-typed: no import upward)."""
+
+    sync_check: Literal["plausible", "kernel"] | str
+    earliest_valid: str
+
+
 class WallClock:
     """Wall time plus a cached verdict on whether it is trustworthy."""
 
     def __init__(
         self,
-        cfg: ClockConfig,
+        cfg: ClockSettings,
         now: Callable[[], float] = time.time,
         kernel: Callable[[], bool | None] = kernel_synced,
         recheck_s: float = 10.0,

@@ -3,7 +3,7 @@
 `step(state, now, params, rng) -> (state, emits)`, like the gateway's rules, so a day of a
 station runs in a test in milliseconds and a fleet of a thousand is reproducible from a seed.
 An emit names the message and its fields; the simulated station wraps it in the envelope and
-the wire model (gateway.messages) when it puts it into its outbox.
+the wire model (wire.messages) when it puts it into its outbox.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
-from gateway.config import load_config
+from gateway.config.station import load_config
 from gateway.localbroker import LocalBroker
 
 console = Console(highlight=False)

@@ -1,28 +1,24 @@
-"""A paho client set up from the station's broker settings: credentials and TLS in one place.
-
-The uplink, `stationctl check` and anything else that speaks to the county broker as this
-station build their client here, so a TLS or password change is made once.
+"""The broker login, one way for stations and county tools: password from a file or the
+environment (never from a shared file or a command line), TLS that verifies the broker.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from gateway.config import BrokerConfig
 
 
-def make_client(cfg: BrokerConfig, client_id: str) -> mqtt.Client:
-    """MQTT 3.1.1, clean session, the configured login and TLS; raises OSError/ssl.SSLError on bad files."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
-    t = cfg.tls
-    set_login(c, cfg.username, cfg.password, t.ca_file if t else None, t.cert_file if t else None, t.key_file if t else None)
-    c.connect_timeout = cfg.connect_timeout_s
-    return c
+def read_password(password_file: Path | None, password_env: str | None) -> str | None:
+    """A broker password kept out of files that are shared and of command lines: from a file, else an environment variable."""
+    if password_file is not None:
+        return password_file.read_text(encoding="utf-8").strip()
+    if password_env is not None:
+        return os.environ.get(password_env)
+    return None
 
 
 def set_login(c: mqtt.Client, username: str | None, password: Callable[[], str | None], ca_file: Path | None,

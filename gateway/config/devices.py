@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from gateway.config_base import ConfigModel
+from gateway.config.base import ConfigModel
 
 
 class ScenarioPoint(ConfigModel):

@@ -13,7 +13,7 @@ message (never dropped, sent ahead of telemetry):
   quiet_hours, silenced or failed;
 - `config/set` answers `restarting` at once (an interim outcome, see `INTERIM_OUTCOMES`) and
   `applied` or `rolled_back` from the gateway process that runs after the restart
-  (`gateway.config_trial`);
+  (`gateway.commands.config_trial`);
 - the others answer at once.
 """
 
@@ -31,23 +31,23 @@ import yaml
 from pydantic import ValidationError
 
 from drivers.base import Utterance
-from gateway import __version__, config_trial
+from foundation.clock import WallClock
+from gateway import __version__
 from gateway.announcer import Announcement, PlayReport
-from gateway.clock import WallClock
-from gateway.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, SilenceArgs, parse_args
-from gateway.command_verify import Policy, Rejected, SignedCommand, TimeView, topic_name, verify
-from gateway.config import CommandsConfig, StationConfig
-from gateway.messages import Reply
-from gateway.outbox import ALARM
-from gateway.replay_guard import ReplayGuard
-from gateway.signing import key_id
+from gateway.commands import config_trial
+from gateway.commands.replay_guard import ReplayGuard
+from gateway.commands.verify import Policy, Rejected, SignedCommand, TimeView, topic_name, verify
+from gateway.config.station import CommandsConfig, StationConfig
+from gateway.uplink.outbox import ALARM
+from wire.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, SilenceArgs, parse_args
+from wire.messages import Reply
+from wire.signing import key_id
 
 if TYPE_CHECKING:
     from gateway.station import Station
 
 log = logging.getLogger(__name__)
 
-INTERIM_OUTCOMES = frozenset({"restarting"})  # a final reply follows on the same topic
 EXIT_DELAY_S = 3.0  # after config/set: give the interim reply this long to leave before restarting
 
 

@@ -17,28 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers.base import Camera
-from drivers.camera import OpenCvCamera, file_source, rtsp_source, v4l2_source
+from drivers.camera import OpenCvCamera
 from gateway.alarms import AlarmSignal
-from gateway.vision_config import CameraConfig, FileCamera, RtspCamera, V4l2Camera
-from gateway.vision_logic import CameraProcessor
+from gateway.config.vision import CameraConfig
+from gateway.devices import build_camera
+from gateway.vision.frame_processor import CameraProcessor
 
 log = logging.getLogger(__name__)
 
 STALE_KIND = "camera_stale"
-
-
-def build_camera(cfg: CameraConfig, clock: Callable[[], float] = time.monotonic) -> OpenCvCamera:
-    """The driver of one camera, by its config `type` (file, v4l2, rtsp); it starts grabbing at once."""
-    d = cfg.driver
-    if isinstance(d, FileCamera):
-        source = file_source(d.path, d.fps, d.loop)
-    elif isinstance(d, V4l2Camera):
-        source = v4l2_source(d.device, d.width, d.height, d.fps, d.fourcc)
-    elif isinstance(d, RtspCamera):
-        source = rtsp_source(d.url, d.transport, d.timeout_s)
-    else:  # pragma: no cover - the config union is closed
-        raise TypeError(f"no camera driver for type {d.type!r}")
-    return OpenCvCamera(cfg.id, source, d.stall_s, d.reopen_backoff_s, d.reopen_backoff_max_s, clock=clock)
 
 
 class CameraWatch:

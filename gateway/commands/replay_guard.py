@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from gateway.sqlite_files import move_aside, open_durable
+from foundation.sqlite_files import move_aside, open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_commands (

@@ -22,9 +22,9 @@ from edge_models.snapshot import GREEN, GREY, ORANGE, RED, annotate, encode_jpeg
 from edge_models.tracker import IouTracker
 from edge_models.zones import Zone
 from gateway.alarms import AlarmSignal
+from gateway.config.vision import CameraConfig, ClassifierFireModel, ModelConfig
 from gateway.rules.person_zone import ZoneObservation, ZoneSettings, ZoneState, person_zone_step
 from gateway.rules.vision_fire import FireObservation, FireSettings, FireState, vision_fire_step
-from gateway.vision_config import CameraConfig, ClassifierFireModel, ModelConfig
 
 
 def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:

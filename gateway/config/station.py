@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from gateway.config_base import ConfigModel
-from gateway.device_config import FireInputDriver, SpeakerDriver, WaterLevelDriver
-from gateway.errors import ConfigError
-from gateway.vision_config import CameraConfig
+from foundation.errors import ConfigError
+from foundation.mqtt_login import read_password
+from gateway.config.base import ConfigModel
+from gateway.config.devices import FireInputDriver, SpeakerDriver, WaterLevelDriver
+from gateway.config.vision import CameraConfig
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -76,19 +77,10 @@ class BrokerConfig(ConfigModel):
         return read_password(self.password_file, self.password_env)
 
 
-def read_password(password_file: Path | None, password_env: str | None) -> str | None:
-    """A broker password kept out of files that are shared and of command lines: from a file, else an environment variable."""
-    if password_file is not None:
-        return password_file.read_text(encoding="utf-8").strip()
-    if password_env is not None:
-        return os.environ.get(password_env)
-    return None
-
-
 class OutboxConfig(ConfigModel):
     """The durable SQLite queue between events and the uplink."""
 
-    path: Path = Field(default=Path("/var/lib/station-gateway/outbox.db"), description="SQLite database file.")
+    path: Path = Field(default=Path("/var/lib/station-gateway/uplink/outbox.db"), description="SQLite database file.")
     max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=64 * 1024, description="Size bound of queued payloads; beyond it the oldest telemetry is dropped."
     )
@@ -214,7 +206,7 @@ class CountyKey(ConfigModel):
 
     def load(self) -> "Ed25519PublicKey":
         """The Ed25519 public key; ValueError if it cannot be read."""
-        from gateway.signing import load_public_key
+        from wire.signing import load_public_key
 
         if self.public_key is not None:
             return load_public_key(self.public_key)

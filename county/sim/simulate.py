@@ -1,12 +1,12 @@
 """`countyctl simulate`: N simulated stations in one process against one broker.
 
 Every station has its own paho client (own connection, birth, Will), its own durable
-`gateway.outbox.Outbox` and its own scenario (`county.scenario`), and speaks the wire models.
+`gateway.uplink.outbox.Outbox` and its own scenario (`county.sim.scenario`), and speaks the wire models.
 Two ways to drive them:
 
-- `selector` (default): all clients on one selector loop (`county.fleet`): one thread, cost
+- `selector` (default): all clients on one selector loop (`county.sim.fleet`): one thread, cost
   proportional to traffic, fine for thousands of stations.
-- `threads`: one real `gateway.uplink.Uplink` per station, exactly the gateway's code, one
+- `threads`: one real `gateway.uplink.mqtt.Uplink` per station, exactly the gateway's code, one
   thread each, plus one thread running every scenario. Faithful, but at most MAX_THREADED
   stations per process (paho's `loop()` uses select(), blind above descriptor 1023) and more
   than twice the CPU; kept to measure against (BENCHMARKS.md).
@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from county.fleet import LinkConfig, SelectorFleet
-from county.scenario import ScenarioParams
-from county.simstation import SimStation
-from gateway.config import BrokerConfig
-from gateway.errors import OutboxError
-from gateway.uplink import Uplink
+from county.sim.fleet import LinkConfig, SelectorFleet
+from county.sim.scenario import ScenarioParams
+from county.sim.station import SimStation
+from foundation.errors import OutboxError
+from gateway.config.station import BrokerConfig
+from gateway.uplink.mqtt import Uplink
 
 log = logging.getLogger(__name__)
 

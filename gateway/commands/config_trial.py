@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.atomic_file import write_atomic
+from foundation.atomic_file import write_atomic
 
 EXIT_RESTART = 75  # EX_TEMPFAIL: "start me again" for systemd
 PROTECTED = ("station", "outbox")

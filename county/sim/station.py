@@ -1,7 +1,7 @@
 """One simulated station's message side: the gateway's own outbox and wire models, no hardware.
 
 It turns scenario emits into the same payloads a real station makes (envelope, seq allocated by
-`gateway.outbox.Outbox` in the insert's transaction, alarm/telemetry classes), answers commands
+`gateway.uplink.outbox.Outbox` in the insert's transaction, alarm/telemetry classes), answers commands
 with a `Reply`, and makes its birth/Will status. How the outbox reaches the broker (one thread
 per station with the gateway's `Uplink`, or many stations on one selector loop) is the fleet's
 business, not this class's.
@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from county.scenario import Emit, ScenarioParams, ScenarioState, initial, step
+from county.sim.scenario import Emit, ScenarioParams, ScenarioState, initial, step
 from gateway import __version__
-from gateway.messages import Alarm, Health, Playback, Reply, Status, Telemetry, Topics, to_payload
-from gateway.outbox import ALARM, TELEMETRY, Outbox
+from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox
+from wire.messages import Alarm, Health, Playback, Reply, Status, Telemetry, Topics, to_payload
 
 
 def _utc(ts: float) -> datetime:

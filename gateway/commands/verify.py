@@ -17,43 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from gateway.signing import signature_valid
-
-COMMAND_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-_COMMAND_ID = re.compile(COMMAND_ID)
-COMMAND_NAMES = ("announce", "silence", "ack", "status", "selftest", "config/get", "config/set")
-MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_TIME = 2**40  # far beyond any real date; keeps arithmetic on issue and expiry times sane
+from wire.commands import MAX_PAYLOAD_BYTES, SignedCommand, is_command_id
+from wire.signing import signature_valid
 
 RejectCode = Literal[
     "malformed", "unknown_command", "unsigned", "unknown_key", "bad_signature", "wrong_station",
     "not_yet_valid", "expired", "stale", "too_long_lived", "replayed", "bad_arguments", "no_keys", "unavailable",
 ]
-
-
-class SignedCommand(BaseModel):
-    """A county command as it travels on `cmd/{name}`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    v: Literal[1] = Field(description="Version of the command format.")
-    id: str = Field(pattern=COMMAND_ID, description="Unique id chosen by the county; the reply goes to reply/{id}.")
-    station: str = Field(max_length=300, description="Path county/town/village/station of the one station meant to run it.")
-    name: Literal["announce", "silence", "ack", "status", "selftest", "config/get", "config/set"] = Field(description="Command name, same as the topic's.")
-    issued_at: int = Field(ge=0, le=MAX_TIME, description="Unix time (s) when the county issued it.")
-    expires_at: int = Field(ge=0, le=MAX_TIME, description="Unix time (s) after which it must not run.")
-    key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="Id of the county key that signed it.")
-    args: dict[str, Any] = Field(description="Arguments of the command.")
-    sig: str = Field(max_length=200, description="Base64 Ed25519 signature of the canonical form of every other field.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +143,7 @@ def verify(topic_command: str | None, payload: bytes, policy: Policy, time: Time
     if not isinstance(doc, dict):
         return no("malformed", f"a command is a JSON object, not {type(doc).__name__}")
     raw_id = doc.get("id")
-    reply_id = raw_id if isinstance(raw_id, str) and _matches_id(raw_id) else None
+    reply_id = raw_id if isinstance(raw_id, str) and is_command_id(raw_id) else None
     if "sig" not in doc:
         return no("unsigned", "the command carries no signature", reply_id)
     try:
@@ -198,10 +176,6 @@ def verify(topic_command: str | None, payload: bytes, policy: Policy, time: Time
     return Accepted(cmd)
 
 
-def _matches_id(value: str) -> bool:
-    return _COMMAND_ID.fullmatch(value) is not None
-
-
 def _usable_id(payload: bytes) -> str | None:
     """The command's id if the payload parses and has a usable one (to reply where the county waits)."""
     try:
@@ -209,4 +183,4 @@ def _usable_id(payload: bytes) -> str | None:
     except ValueError:
         return None
     raw = doc.get("id") if isinstance(doc, dict) else None
-    return raw if isinstance(raw, str) and _matches_id(raw) else None
+    return raw if isinstance(raw, str) and is_command_id(raw) else None

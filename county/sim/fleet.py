@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from county.simstation import SimStation
-from gateway.backoff import backoff_delay
-from gateway.errors import OutboxError
-from gateway.outbox import ALARM, TELEMETRY, Queued
+from county.sim.station import SimStation
+from foundation.backoff import backoff_delay
+from foundation.errors import OutboxError
+from gateway.uplink.outbox import ALARM, TELEMETRY, Queued
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

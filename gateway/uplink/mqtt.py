@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-from gateway.backoff import backoff_delay
-from gateway.config import BrokerConfig
-from gateway.errors import OutboxError
-from gateway.mqtt_client import make_client
-from gateway.outbox import ALARM, TELEMETRY, Outbox, Queued
+from foundation.backoff import backoff_delay
+from foundation.errors import OutboxError
+from gateway.config.station import BrokerConfig
+from gateway.uplink.mqtt_client import make_client
+from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox, Queued
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+"""Simulation for demos, tests and benchmarks: fleets of simulated stations, scenarios, the
+terminal and web demos. The county product (`county.*` outside this package) never imports it.
+"""
