@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +36,7 @@ from gateway.rules.water import WaterState, water_step
 from gateway.silence_file import SavedSilence, SilenceFile, remaining_after_restart
 from gateway.uplink.mqtt import Uplink
 from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox, Queued
-from wire.messages import Alarm, Health, Notice, Playback, SnapshotRef, Status, Telemetry, Topics, to_payload
+from wire.messages import Alarm, Health, Notice, Playback, SnapshotRef, Status, Telemetry, Topics, envelope_fields, to_payload
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +170,7 @@ class Station:
         return caps
 
     def envelope(self, seq: int, event_id: str | None = None) -> dict[str, Any]:
-        return {
-            "station": self.station_path,
-            "seq": seq,
-            "event_id": event_id or uuid.uuid4().hex,
-            "ts": _iso(self.wall.now()),
-            "clock_synced": self.wall.synced(),
-            "boot_id": self.boot_id,
-        }
+        return envelope_fields(self.station_path, seq, self.wall.now(), self.wall.synced(), self.boot_id, event_id)
 
     def _status_payload(self, online: bool, reason: str) -> bytes:
         return to_payload(

@@ -16,7 +16,8 @@ de-duplication key of a delivery is (`station`, `seq`).
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,6 +75,19 @@ class Envelope(WireModel):
     ts: datetime = Field(description="Wall-clock time at the station when the message was made (UTC).")
     clock_synced: bool = Field(description="False when the station's clock was not trustworthy (no NTP yet): order by seq.")
     boot_id: str = Field(description="Id of the gateway run that made the message; changes at every start.")
+
+
+def envelope_fields(station: str, seq: int, ts: float, clock_synced: bool, boot_id: str, event_id: str | None = None) -> dict[str, Any]:
+    """The envelope of one message as keyword arguments for a wire model: the one builder for
+    stations and simulated stations alike (`event_id`: the alarm's id, else a fresh unique id)."""
+    return {
+        "station": station,
+        "seq": seq,
+        "event_id": event_id or uuid.uuid4().hex,
+        "ts": datetime.fromtimestamp(ts, tz=timezone.utc),
+        "clock_synced": clock_synced,
+        "boot_id": boot_id,
+    }
 
 
 class Status(Envelope):
