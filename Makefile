@@ -42,7 +42,9 @@ demo: deps
 web-demo: deps
 	$(VPY) -m county.sim.webdemo --listen 127.0.0.1:8080
 
+# lint-imports: the floors of ARCHITECTURE.md (contracts in pyproject.toml); a layer violation fails the tests.
 test: deps
+	$(VENV)/bin/lint-imports --no-cache
 	$(VPY) -m pytest -q
 
 bench: deps

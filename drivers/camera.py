@@ -4,7 +4,8 @@ One grabber thread per camera reads continuously and keeps only the newest frame
 consumer (the detector) always analyses the present, never a queue of the past. A stall
 watchdog in the same thread notices when no frame has come for `stall_s` (a dead RTSP server,
 an unplugged USB camera, a stream that froze), releases the capture and reopens it with
-exponential backoff; `state` and `stats()` report it. The driver never raises after
+exponential backoff (`foundation.backoff.Backoff`: `backoff_s` doubling up to `backoff_max_s`,
+reset by a delivered frame); `state` and `stats()` report it. The driver never raises after
 construction: `latest()` returns None while the source is down.
 
 Why OpenCV (FFmpeg backend) rather than a GStreamer pipeline or PyAV: the pip wheel bundles
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from drivers.base import Frame
+from foundation.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ class OpenCvCamera:
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self._clock = clock
+        self._backoff = Backoff(backoff_s, backoff_max_s, clock)  # a camera of its own station: no jitter needed
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._frame: Frame | None = None
@@ -188,15 +191,13 @@ class OpenCvCamera:
     # ------------------------------------------------------------------ grabber
 
     def _run(self) -> None:
-        backoff = self.backoff_s
         first = True
         while not self._stop.is_set():
             if not first:
                 self._state = REOPENING
                 self._stats.reopens += 1
-                if self._stop.wait(backoff):
+                if self._stop.wait(self._backoff.failed()):
                     break
-                backoff = min(backoff * 2, self.backoff_max_s)
             first = False
             reader = self._open()
             if reader is None:
@@ -206,7 +207,7 @@ class OpenCvCamera:
             finally:
                 reader.release()
             if outcome == "delivered":
-                backoff = self.backoff_s
+                self._backoff.succeeded()
             elif outcome == ENDED:
                 self._state = ENDED
                 return

@@ -1,9 +1,9 @@
 """Online/offline bookkeeping for drivers that talk to a device over a link (serial, RS-485).
 
 A device that stops answering is not retried on every poll: it is backed off (doubling delays,
-capped), so a dead sensor costs one timeout per back-off period instead of stalling its loop or
-the bus it shares. The status is exposed so the station can report the sensor offline and then
-online again, with the reason.
+capped, no jitter: `foundation.backoff.Backoff`), so a dead sensor costs one timeout per back-off
+period instead of stalling its loop or the bus it shares. The status is exposed so the station
+can report the sensor offline and then online again, with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from foundation.backoff import Backoff
 from foundation.errors import DeviceUnavailable
 
 
@@ -25,36 +26,6 @@ class LinkStatus:
     failures: int
     reconnects: int
     retry_in_s: float
-
-
-class Backoff:
-    """Delays between attempts: `initial_s`, doubling after each failure up to `max_s`; reset on success."""
-
-    def __init__(self, initial_s: float, max_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if initial_s <= 0 or max_s < initial_s:
-            raise ValueError("backoff needs 0 < initial_s <= max_s")
-        self._initial = initial_s
-        self._max = max_s
-        self._clock = clock
-        self._delay = 0.0
-        self._next_at = 0.0
-
-    def remaining(self) -> float:
-        """Seconds until the next attempt is allowed (0 when it is allowed now)."""
-        return max(0.0, self._next_at - self._clock())
-
-    def ready(self) -> bool:
-        return self.remaining() <= 0.0
-
-    def failed(self) -> float:
-        """Record a failure; returns the delay before the next attempt."""
-        self._delay = self._initial if self._delay == 0.0 else min(self._max, self._delay * 2)
-        self._next_at = self._clock() + self._delay
-        return self._delay
-
-    def succeeded(self) -> None:
-        self._delay = 0.0
-        self._next_at = 0.0
 
 
 class LinkTracker:

@@ -17,9 +17,10 @@ Classical cues, cheap enough for a Pi at a few frames a second:
   spreading fire an emergency), not required.
 - monochrome frames (IR night mode) carry no colour, so both cues are off and the evidence says so.
 
-The per-frame evidence feeds `gateway.rules.vision_fire`, which needs it on N of M frames. An
-operator-supplied TFLite classifier or detector (`ModelFireSmoke`) produces the same evidence
-type, so the rule does not care where it came from.
+The per-frame evidence (`edge_models.fire_evidence.FireSmokeEvidence`) feeds
+`gateway.rules.vision_fire`, which needs it on N of M frames. An operator-supplied TFLite
+classifier or detector (`ModelFireSmoke`) produces the same evidence type, so the rule does not
+care where it came from.
 """
 
 from __future__ import annotations
@@ -32,44 +33,8 @@ import numpy as np
 
 from edge_models.classifier import ImageClassifier
 from edge_models.detector import SsdDetector
+from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.zones import Box
-
-
-@dataclass(frozen=True, slots=True)
-class FireSmokeEvidence:
-    """What one analysed frame shows: fire and smoke flags, their regions (normalized boxes),
-    area fractions, flicker (grey levels), growth (area now / smallest area in the window),
-    score (a 0..1 confidence) and `source` (classical or model)."""
-
-    fire: bool = False
-    smoke: bool = False
-    fire_boxes: tuple[Box, ...] = ()
-    smoke_boxes: tuple[Box, ...] = ()
-    fire_area: float = 0.0
-    smoke_area: float = 0.0
-    flicker: float = 0.0
-    growth: float = 1.0
-    fire_score: float = 0.0
-    smoke_score: float = 0.0
-    monochrome: bool = False
-    source: str = "classical"
-
-    def merged(self, other: "FireSmokeEvidence") -> "FireSmokeEvidence":
-        """Either source suffices (classical OR model); regions and scores are combined."""
-        return FireSmokeEvidence(
-            fire=self.fire or other.fire,
-            smoke=self.smoke or other.smoke,
-            fire_boxes=self.fire_boxes + other.fire_boxes,
-            smoke_boxes=self.smoke_boxes + other.smoke_boxes,
-            fire_area=max(self.fire_area, other.fire_area),
-            smoke_area=max(self.smoke_area, other.smoke_area),
-            flicker=max(self.flicker, other.flicker),
-            growth=max(self.growth, other.growth),
-            fire_score=max(self.fire_score, other.fire_score),
-            smoke_score=max(self.smoke_score, other.smoke_score),
-            monochrome=self.monochrome and other.monochrome,
-            source=f"{self.source}+{other.source}",
-        )
 
 
 @dataclass

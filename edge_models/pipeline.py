@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_models.detector import Detection, SsdDetector
-from edge_models.fire_smoke import ClassicalFireSmoke, FireSmokeEvidence, ModelFireSmoke
+from edge_models.fire_evidence import FireSmokeEvidence
+from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionDecision, MotionGate
 from edge_models.tracker import IouTracker, Track
 from edge_models.zones import Zone

@@ -3,12 +3,17 @@
 A power cut on an SD card must leave either the old file or the new one, never half of each:
 the data goes to a temporary file in the same folder, is fsynced, renamed over the target, and
 the folder is fsynced so the rename itself survives. A failed write leaves no temporary file.
+
+`write_atomic` does it for data in memory; `atomic_replace` hands out the temporary file for
+data that is written in place (a streamed download, a file a tool checks before it may count).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,27 +23,43 @@ def write_atomic(path: Path, data: bytes | str, *, like: Path | None = None, mod
     The new file gets `mode`, else the mode of `like`, else the mode `path` had, else 0644.
     Raises OSError (a full disk, a missing folder) with the target untouched.
     """
+    with atomic_replace(path, like=like, mode=mode) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextmanager
+def atomic_replace(path: Path, *, like: Path | None = None, mode: int | None = None) -> Iterator[Path]:
+    """Yield a new temporary file beside `path`, to be written in place however the caller likes.
+
+    Leaving the block normally makes it `path` durably (fsync, rename, folder fsync), with the
+    mode rule of `write_atomic`; leaving it by an exception (a broken transfer, a wrong hash)
+    removes it and leaves `path` untouched. The file is fsynced here, so writers need not.
+    """
     path = Path(path)
-    if mode is None:
-        mode = _mode_of(like) if like is not None else None
-    if mode is None:
-        mode = _mode_of(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        _fsync(tmp)  # Linux flushes the file's data through any descriptor of it
+        if mode is None:
+            mode = _mode_of(like) if like is not None else None
+        if mode is None:
+            mode = _mode_of(path)
         os.chmod(tmp, 0o644 if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def _mode_of(path: Path) -> int | None:

@@ -2,14 +2,14 @@
 
 The file is fetched (local path or http/https URL) into a temporary file in the destination
 folder while its sha256 is computed; a wrong hash, a broken download or a model LiteRT cannot
-run removes the temporary file, and only a verified, working model is renamed into place. So a
-station never runs on half a model, and an interrupted install leaves the old one untouched.
+run removes the temporary file, and only a verified, working model is renamed into place
+(`foundation.atomic_file.atomic_replace`: fsynced, renamed, folder fsynced). So a station never
+runs on half a model, and an interrupted install or a power cut leaves the old one untouched.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +22,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from foundation.atomic_file import atomic_replace, write_atomic
 from provisioning.errors import ProvisioningError
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console
@@ -52,7 +53,10 @@ def _open(src: str, timeout_s: float) -> tuple[BinaryIO, int | None]:
 
 
 def fetch(src: str, dest: Path, progress: Progress, timeout_s: float = 30.0) -> str:
-    """Copy `src` into the (new) file `dest`, showing progress; the sha256 of what was written."""
+    """Copy `src` into the file `dest`, showing progress; the sha256 of what was written.
+
+    `dest` is the temporary file of an `atomic_replace`, which fsyncs it when it is accepted.
+    """
     stream, size = _open(src, timeout_s)
     digest = hashlib.sha256()
     task = progress.add_task(f"fetching {Path(src).name}", total=size)
@@ -62,8 +66,6 @@ def fetch(src: str, dest: Path, progress: Progress, timeout_s: float = 30.0) -> 
                 out.write(chunk)
                 digest.update(chunk)
                 progress.advance(task, len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
     except OSError as exc:
         raise ProvisioningError(f"the transfer of {src} broke off: {exc}", "run the install again (nothing was installed)") from exc
     return digest.hexdigest()
@@ -148,8 +150,7 @@ def install(
                 raise ProvisioningError(str(exc), "give the label file that came with the model, or leave --labels out", 2) from exc
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / filename
-        tmp = dest / f".{filename}.{os.getpid()}.part"
-        try:
+        with atomic_replace(final) as tmp:  # becomes `final` only if verified and tried; removed otherwise
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                           console=console, transient=True) as progress:
                 actual = fetch(source, tmp, progress)
@@ -160,12 +161,8 @@ def install(
                     "nothing was installed", exit_code=2)
             console.print(f"sha256 ok ({actual[:16]}...), {tmp.stat().st_size} bytes; trying it once")
             trial = trial_run(tmp, image, label_list)
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         if labels is not None:
-            copy_atomic(labels, dest / labels.name)
+            write_atomic(dest / labels.name, labels.read_bytes())
         if station_file is not None and cameras:
             for cam in cameras:
                 use_model(station_file, cam, final, expected, dest / labels.name if labels is not None else None)
@@ -196,13 +193,6 @@ def use_model(station_file: StationFile, camera: str, model: Path, sha256: str, 
     section["sha256"] = sha256
     if labels is not None:
         section["labels"] = str(labels)
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy a small companion file (labels) through a temporary name, like the model."""
-    tmp = dst.with_name(f".{dst.name}.part")
-    tmp.write_bytes(src.read_bytes())
-    os.replace(tmp, dst)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from foundation.atomic_file import write_atomic
+from foundation.atomic_file import atomic_replace, write_atomic
 
 
 def test_mode_is_kept_taken_from_like_or_given(tmp_path: Path) -> None:
@@ -32,3 +32,27 @@ def test_a_failed_replace_leaves_the_target_and_no_temporary_file(tmp_path: Path
         write_atomic(target, b"data")
     assert (target / "inside").read_text() == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]
+
+
+def test_a_file_written_in_place_becomes_the_target_only_when_the_block_ends(tmp_path: Path) -> None:
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old model")
+    with atomic_replace(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        with tmp.open("wb") as out:
+            for chunk in (b"new ", b"model"):
+                out.write(chunk)
+        assert target.read_bytes() == b"old model"  # not yet: the caller may still reject it
+    assert target.read_bytes() == b"new model" and target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
+
+
+def test_a_rejected_file_written_in_place_leaves_the_target_and_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"old model")
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        with atomic_replace(target) as tmp:
+            tmp.write_bytes(b"half a downlo")
+            raise ValueError("sha256 mismatch")
+    assert target.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]

@@ -1,10 +1,12 @@
 """Fire and smoke seen by a camera: raised after N of M analysed frames with evidence, cleared
 after T seconds without; and how a camera alarm and a GPIO fire input confirm each other.
 
-Pure: `(state, observation, now) -> (state, signals)`, `now` monotonic. The alarm kinds are
-`fire` and `smoke` (the same kinds as the GPIO inputs), with the camera id as source, category
-safety and the configured severity (danger by default): a camera alone can be fooled (a sunset,
-a welding torch), so it warns but does not claim certainty.
+Pure: `(state, evidence, now) -> (state, signals)`, `now` monotonic. The evidence is the edge
+models' own `FireSmokeEvidence`, taken as it is: perception sits below the gateway, so the rule
+uses its type rather than keeping a copy. The alarm kinds are `fire` and `smoke` (the same kinds
+as the GPIO inputs), with the camera id as source, category safety and the configured severity
+(danger by default): a camera alone can be fooled (a sunset, a welding torch), so it warns but
+does not claim certainty.
 
 Escalation: when a GPIO fire or smoke input of the same station is also active, the condition
 is confirmed by two independent sensors; `corroborate(signal, active_inputs)` returns the
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from edge_models.fire_evidence import FireSmokeEvidence
 from gateway.alarms import AlarmSignal, Severity
 
 KINDS = ("fire", "smoke")
@@ -36,21 +39,6 @@ class FireSettings:
     clear_after_s: float = 60.0
     severity: Severity = "danger"
     refresh_s: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class FireObservation:
-    """One analysed frame's evidence: flags, area fractions, flicker, growth and scores."""
-
-    fire: bool
-    smoke: bool
-    fire_area: float = 0.0
-    smoke_area: float = 0.0
-    flicker: float = 0.0
-    growth: float = 1.0
-    fire_score: float = 0.0
-    smoke_score: float = 0.0
-    source: str = "classical"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +59,7 @@ class FireState:
 
 
 def vision_fire_step(
-    settings: FireSettings, state: FireState, obs: FireObservation, now: float
+    settings: FireSettings, state: FireState, obs: FireSmokeEvidence, now: float
 ) -> tuple[FireState, list[AlarmSignal]]:
     """Feed one analysed frame's evidence; return the new state and any raise or clear."""
     signals: list[AlarmSignal] = []
@@ -83,7 +71,7 @@ def vision_fire_step(
 
 
 def _kind_step(
-    settings: FireSettings, kind: str, st: KindState, seen: bool, area: float, score: float, obs: FireObservation, now: float
+    settings: FireSettings, kind: str, st: KindState, seen: bool, area: float, score: float, obs: FireSmokeEvidence, now: float
 ) -> tuple[KindState, list[AlarmSignal]]:
     window = (*st.window, seen)[-settings.window_frames :]
     last_seen = now if seen else st.last_seen
@@ -109,7 +97,7 @@ def _kind_step(
     return new, []
 
 
-def _raised(settings: FireSettings, kind: str, st: KindState, area: float, score: float, obs: FireObservation) -> AlarmSignal:
+def _raised(settings: FireSettings, kind: str, st: KindState, area: float, score: float, obs: FireSmokeEvidence) -> AlarmSignal:
     details: dict[str, object] = {
         "area": round(area, 4), "peak_area": round(st.peak_area, 4), "score": round(score, 3),
         "frames": f"{sum(st.window)}/{len(st.window)}", "evidence": obs.source,

@@ -24,7 +24,7 @@ from edge_models.zones import Zone
 from gateway.alarms import AlarmSignal
 from gateway.config.vision import CameraConfig, ClassifierFireModel, ModelConfig
 from gateway.rules.person_zone import ZoneObservation, ZoneSettings, ZoneState, person_zone_step
-from gateway.rules.vision_fire import FireObservation, FireSettings, FireState, vision_fire_step
+from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
 
 
 def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
@@ -115,9 +115,7 @@ class CameraProcessor:
             rule.state, out = person_zone_step(rule.settings, rule.state, zobs, now)
             signals.extend(self._with_snapshot(s, image, obs, wall, hot_zone=rule.zone.id) for s in out)
         if self._fire is not None and obs.fire is not None:
-            e = obs.fire
-            fobs = FireObservation(e.fire, e.smoke, e.fire_area, e.smoke_area, e.flicker, e.growth, e.fire_score, e.smoke_score, e.source)
-            self._fire_state, out = vision_fire_step(self._fire, self._fire_state, fobs, now)
+            self._fire_state, out = vision_fire_step(self._fire, self._fire_state, obs.fire, now)
             signals.extend(self._with_snapshot(s, image, obs, wall) for s in out)
         return obs, signals
 

@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edge_models.fire_evidence import FireSmokeEvidence
 from gateway.alarms import AlarmBook, AlarmSignal
 from gateway.rules.person_zone import KIND, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
-from gateway.rules.vision_fire import FireObservation, FireSettings, FireState, corroborate, vision_fire_step
+from gateway.rules.vision_fire import FireSettings, FireState, corroborate, vision_fire_step
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 JULY_NOON = datetime(2026, 7, 15, 12, 0, tzinfo=SHANGHAI).timestamp()
@@ -96,7 +97,7 @@ def test_alarm_book_sees_raised_updated_cleared() -> None:
 def fire_feed(settings: FireSettings, flags: list[tuple[bool, bool]], step: float = 0.5):
     state, out = FireState(), []
     for i, (fire, smoke) in enumerate(flags):
-        state, signals = vision_fire_step(settings, state, FireObservation(fire, smoke, fire_area=0.1 if fire else 0.0), i * step)
+        state, signals = vision_fire_step(settings, state, FireSmokeEvidence(fire, smoke, fire_area=0.1 if fire else 0.0), i * step)
         out.extend((i * step, s) for s in signals)
     return state, out
 
@@ -129,3 +130,16 @@ def test_corroborate_leaves_other_signals_alone() -> None:
     assert corroborate(water, ["smoke-1"]) is water
     clear = AlarmSignal("fire", "cam", False)
     assert corroborate(clear, ["smoke-1"]) is clear
+
+
+def test_the_rule_takes_the_edge_models_evidence_as_it_is() -> None:
+    """Classical cues and a model's verdict merged into one evidence: the alarm says both saw it."""
+    classical = FireSmokeEvidence(fire=True, fire_area=0.03, flicker=12.34, growth=2.5, fire_score=0.7)
+    model = FireSmokeEvidence(fire=True, fire_boxes=((0.1, 0.1, 0.4, 0.5),), fire_area=0.05, fire_score=0.9, source="model")
+    s = FireSettings("ridge-cam", trigger_frames=1, window_frames=1)
+    _, signals = vision_fire_step(s, FireState(), classical.merged(model), 0.0)
+    [raised] = signals
+    assert raised.kind == "fire" and raised.active
+    assert raised.details["evidence"] == "classical+model"
+    assert raised.details["area"] == 0.05 and raised.details["score"] == 0.9
+    assert raised.details["flicker"] == 12.3 and raised.details["growth"] == 2.5
