@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.base import Camera
@@ -155,27 +155,30 @@ class CameraWatch:
         )
 
 
-def start_camera_watches(station: Any) -> list[CameraWatch]:
-    """Build and start a watch per configured camera of a `gateway.station.Station`.
+def start_camera_watches(
+    cameras: Sequence[CameraConfig],
+    emit: Callable[[AlarmSignal], None],
+    beat: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+) -> list[CameraWatch]:
+    """Build and start a watch per configured camera; signals go to `emit`, heartbeats to `beat`.
 
-    Uses `station.cfg.cameras`, `station.emit`, `station.beats.beat`, the station's monotonic
-    clock and `station.wall.now`. A camera whose models cannot be loaded does not stop the
-    others: it gets a `vision_unavailable` health alarm instead of a watch.
+    `clock` is the station's monotonic clock, `wall` its wall clock (frame times for the rules).
+    A camera whose models cannot be loaded does not stop the others: it gets a
+    `vision_unavailable` health alarm instead of a watch.
     """
-    clock = getattr(station, "_clock", time.monotonic)
-    wall_clock = getattr(station, "wall", None)
-    wall = wall_clock.now if wall_clock is not None and hasattr(wall_clock, "now") else time.time
     watches: list[CameraWatch] = []
-    for cam in station.cfg.cameras:
+    for cam in cameras:
         camera: OpenCvCamera | None = None
         try:
             camera = build_camera(cam, clock=clock)
-            watch = CameraWatch(cam, camera, station.emit, station.beats.beat, clock=clock, wall=wall)
+            watch = CameraWatch(cam, camera, emit, beat, clock=clock, wall=wall)
         except Exception as exc:  # noqa: BLE001 - a broken model file must not stop the other cameras
             if camera is not None:
                 camera.close()
             log.exception("camera %s: cannot start", cam.id)
-            station.emit(
+            emit(
                 AlarmSignal(
                     "vision_unavailable", cam.id, True, severity="danger", category="health",
                     summary=f"camera {cam.id} is not watched: {exc}", details={"error": f"{type(exc).__name__}: {exc}"},

@@ -43,13 +43,13 @@ class Rig:
         doc = quiet_doc(tmp, 1, KEY, rejections_per_minute=100000)
         cfg = config_of(doc)
         self.station = Station(cfg, command_handler=lambda *a: None)  # the desk below is driven directly
-        self.desk = CommandDesk.build(cfg, clock=time.monotonic, wall=self.station.wall)
+        self.desk = CommandDesk.build(self.station.desk_port(), clock=time.monotonic, wall=self.station.wall)
         self.cursor = self.station.outbox.last_seq
         self.ids_before = 0
 
     def handle(self, topic: str, payload: bytes) -> tuple[Decision, list[dict[str, Any]]]:
         self.ids_before = self.desk.guard.count()
-        decision = self.desk.handle(self.station, topic, payload)
+        decision = self.desk.handle(topic, payload)
         fresh = self.station.outbox.peek(ALARM, self.cursor, 100)
         if fresh:
             self.cursor = fresh[-1].seq
@@ -71,7 +71,7 @@ class Rig:
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     r = Rig(tmp_path_factory.mktemp("fuzz"))
     yield r
-    r.desk.close(r.station)
+    r.desk.close()
     r.station.outbox.close()
 
 

@@ -6,7 +6,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -106,11 +105,7 @@ def test_start_camera_watches_from_a_station(tmp_path: Path, vtest_clip: Path) -
         update={"id": "dead-cam", "detection": good.detection.model_copy(update={"model": good.detection.model.model_copy(update={"path": tmp_path / "x.tflite"})})}
     )
     sink = Collector()
-    station = SimpleNamespace(
-        cfg=SimpleNamespace(cameras=[good, broken]), emit=sink.emit, beats=SimpleNamespace(beat=sink.beat),
-        _clock=time.monotonic, wall=SimpleNamespace(now=time.time),
-    )
-    watches = start_camera_watches(station)
+    watches = start_camera_watches([good, broken], sink.emit, sink.beat, clock=time.monotonic, wall=time.time)
     try:
         assert [w.camera_id for w in watches] == ["pond-cam"]
         assert ("vision_unavailable", True) in sink.kinds()

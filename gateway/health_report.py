@@ -1,0 +1,79 @@
+"""The periodic health message: the Pi's vitals, the outbox, the link, loop heartbeats, devices and cameras.
+
+Assembled on the brain thread every `health.interval_s` and published as telemetry on `health`;
+a disk running low where the outbox lives becomes a `disk_low` alarm through the decision step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from gateway.alarms import AlarmSignal
+from gateway.config.station import StationConfig
+from gateway.health import Heartbeats, read_vitals
+from gateway.publisher import Publisher
+from gateway.uplink.mqtt import Uplink
+from gateway.uplink.outbox import TELEMETRY
+from wire.messages import Health
+
+
+class WatchedCamera(Protocol):
+    """What the health report reads of a camera loop (`gateway.vision.camera_watch.CameraWatch`)."""
+
+    camera_id: str
+
+    def fps(self) -> float: ...
+
+    def status(self) -> dict: ...
+
+
+def camera_state(status: dict) -> str:
+    """One line for a camera in `devices`: its state, with the error unless it is streaming."""
+    cam = status.get("camera", {})
+    state = "stale" if status.get("stale") else str(cam.get("state", "ok"))
+    error = cam.get("last_error") or status.get("last_error")
+    return f"{state}: {error}" if error and state != "streaming" else state
+
+
+class HealthReport:
+    """Builds and publishes the health message; raises or clears `disk_low`."""
+
+    def __init__(self, cfg: StationConfig, publisher: Publisher, uplink: Uplink, beats: Heartbeats, device_state: dict[str, str],
+                 cameras: Callable[[], Sequence[WatchedCamera]], raise_alarm: Callable[[AlarmSignal, float], None],
+                 clock: Callable[[], float], started_mono: float) -> None:
+        self.cfg = cfg
+        self._publisher = publisher
+        self._uplink = uplink
+        self._beats = beats
+        self._devices = device_state
+        self._cameras = cameras
+        self._raise_alarm = raise_alarm
+        self._clock = clock
+        self._started = started_mono
+
+    def publish(self) -> None:
+        stats = self._publisher.outbox.stats()
+        vitals = read_vitals(Path(self.cfg.outbox.path).parent)
+        watches = self._cameras()
+        fps = {w.camera_id: round(w.fps(), 2) for w in watches}
+        for w in watches:
+            self._devices[f"camera:{w.camera_id}"] = camera_state(w.status())
+        devices = dict(self._devices)
+        link = self._uplink.stats
+        devices["uplink"] = "connected" if link.connected else f"offline: {link.last_error}"
+        self._publisher.publish(
+            self._publisher.topics.health, TELEMETRY,
+            lambda env: Health(
+                **env, uptime_s=round(self._clock() - self._started, 1), cpu_temp_c=vitals.cpu_temp_c,
+                throttled=vitals.throttled, load_1m=vitals.load_1m, disk_free_bytes=vitals.disk_free_bytes,
+                rss_bytes=vitals.rss_bytes, queue_depth=stats.depth, queue_bytes=stats.bytes,
+                dropped_total=stats.dropped_total, loops=self._beats.ages(), devices=devices, camera_fps=fps,
+            ),
+        )
+        if vitals.disk_free_bytes is not None:
+            low = vitals.disk_free_bytes < self.cfg.health.disk_low_bytes
+            self._raise_alarm(AlarmSignal("disk_low", "outbox", low, severity="danger", category="health",
+                                          summary=f"{vitals.disk_free_bytes // (1024 * 1024)} MiB free where the outbox lives",
+                                          details={"free_bytes": vitals.disk_free_bytes}), self._clock())
