@@ -1,19 +1,26 @@
-"""`station-gateway`: the process systemd runs on the station."""
+"""`station-gateway`: the process systemd runs on the station.
+
+One per station: `run` locks `<outbox>.lock` (foundation.instance_lock) before it writes or opens
+anything, so a second one (started by hand beside the service) exits at once naming the first.
+"""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
 
+from foundation.atomic_file import write_atomic
 from foundation.errors import ConfigError
+from foundation.instance_lock import AlreadyRunning, InstanceLock
 from gateway.config.station import StationConfig, load_config
 
 app = typer.Typer(help="Village station gateway.", no_args_is_help=True)
+EXIT_ALREADY_RUNNING = 73  # EX_CANTCREAT: the station's lock is held by a running gateway
 
 
 def last_good_path(path: Path) -> Path:
@@ -35,12 +42,40 @@ def resolve_config(path: Path) -> tuple[StationConfig, list[str]]:
             raise
         return load_config(keep), exc.problems or [str(exc)]
     try:
-        tmp = keep.with_name(keep.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        tmp.replace(keep)
+        write_atomic(keep, path.read_bytes(), like=path)
     except OSError:
         pass  # a read-only config folder: no fallback copy, nothing else changes
     return cfg, []
+
+
+def lock_path(outbox: Path) -> Path:
+    """The lock that makes one gateway per station: beside its outbox, the state two gateways would fight over."""
+    return Path(str(outbox) + ".lock")
+
+
+def outbox_of(path: Path) -> Path | None:
+    """The outbox the station file (else its last good copy) names, read without writing anything."""
+    for candidate in (path, last_good_path(path)):
+        try:
+            return load_config(candidate).outbox.path
+        except (ConfigError, OSError):
+            continue
+    return None
+
+
+def hold_station_lock(locks: ExitStack, held: dict[Path, InstanceLock], outbox: Path) -> None:
+    """Lock the station of `outbox` unless this process already holds it; exit at once if another process does."""
+    path = lock_path(outbox).resolve()
+    if path in held:
+        return
+    try:
+        held[path] = locks.enter_context(InstanceLock(path))
+    except AlreadyRunning as exc:  # the service, or one started by hand
+        typer.echo(f"cannot start: {exc}; stop that one first (systemctl stop station-gateway)", err=True)
+        raise typer.Exit(EXIT_ALREADY_RUNNING) from None
+    except OSError as exc:
+        typer.echo(f"cannot start: cannot lock {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -52,6 +87,22 @@ def run(
     """Run the station until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # it logs every timeout; the driver counts and reports them
+    with ExitStack() as locks:
+        held: dict[Path, InstanceLock] = {}
+        # before anything is written or opened: a second gateway would roll back the first one's
+        # config trial, take over its broker session and allocate the same outbox seqs
+        peeked = outbox_of(config)
+        if peeked is not None:
+            hold_station_lock(locks, held, peeked)
+        cfg, problems = start_config(config, broker)
+        hold_station_lock(locks, held, cfg.outbox.path)  # no-op unless the file was unreadable before a rollback restored it
+        exit_code = run_station(cfg, config, problems)
+    if exit_code:
+        raise typer.Exit(exit_code)  # e.g. 75 after config/set: systemd starts the gateway again
+
+
+def start_config(config: Path, broker: str | None) -> tuple[StationConfig, list[str]]:
+    """Settle a config trial, then the config to run (see `resolve_config`) with the `--broker` override."""
     from gateway.commands.config_trial import settle_before_start
 
     if settle_before_start(config):  # a config/set trial ran out of time while the gateway was down or crashing
@@ -67,7 +118,11 @@ def run(
             typer.echo(f"--broker must be HOST:PORT, not {broker!r}", err=True)
             raise typer.Exit(2)
         cfg = cfg.model_copy(update={"broker": cfg.broker.model_copy(update={"host": host, "port": int(port)})})
+    return cfg, problems
 
+
+def run_station(cfg: StationConfig, config: Path, problems: list[str]) -> int | None:
+    """Run the station until SIGTERM or SIGINT; the exit code it asked for, if any."""
     from gateway.station import Station
 
     station = Station(cfg, config_path=config)
@@ -82,8 +137,7 @@ def run(
         station.run_forever(stop)
     finally:
         station.stop()
-    if station.exit_code:
-        raise typer.Exit(station.exit_code)  # e.g. 75 after config/set: systemd starts the gateway again
+    return station.exit_code
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """A private mosquitto on a free loopback port, for the demo, tests, benchmarks and bench checks.
 
 Real broker, not a mock: it is the same Debian mosquitto a county runs. `stop()` and `start()`
-can be called repeatedly on the same port to simulate an outage.
+can be called repeatedly on the same port to simulate an outage. Like the county's broker
+(examples/mosquitto/mosquitto.conf) it refuses to forward payloads over `MESSAGE_SIZE_LIMIT`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+# Above the largest legitimate message (an alarm snapshot, 150 kB by default; a command is at most
+# 64 KiB), far below what would strain a station: without it a 100 MB command reached the gateway.
+MESSAGE_SIZE_LIMIT = 2 * 1024 * 1024
 
 
 def free_port() -> int:
@@ -54,12 +59,14 @@ class LocalBroker:
         self._dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self._dir / "mosquitto.conf"
         self.log_path = self._dir / "mosquitto.log"
+        own = (listener_config or "") + extra_config
+        limit = "" if "message_size_limit" in own else f"message_size_limit {MESSAGE_SIZE_LIMIT}\n"
         self.config_path.write_text(
             # run as whoever started it: as root mosquitto would switch to 'mosquitto', who cannot write our folder
             f"user {getpass.getuser()}\n"
             + (listener_config if listener_config is not None else f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
             + (f"persistence true\npersistence_location {self._dir}/\nautosave_interval 1\n" if persistent else "persistence false\n")
-            + f"max_queued_messages 100000\nmax_inflight_messages 0\n{extra_config}\n",
+            + f"max_queued_messages 100000\nmax_inflight_messages 0\n{limit}{extra_config}\n",
             encoding="utf-8",
         )
         self._proc: subprocess.Popen[bytes] | None = None

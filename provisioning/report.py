@@ -3,6 +3,8 @@
 It runs the full self-test, draws each camera's danger zones on its snapshot, and writes
 `report.json` (machine-readable, for the county's records) and `report.html` (one
 self-contained page with the pictures embedded, for people), plus the snapshots themselves.
+Both leave the station, so camera logins are masked in every string of the report, the
+station file's text included (`foundation.redact`, as `stationctl check` prints them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import typer
 
 from foundation.atomic_file import write_atomic
+from foundation.redact import redact_doc
 from gateway import __version__
 from gateway.config.station import StationConfig, load_config
 from provisioning.check import STEPS, CheckOptions, meta, run_checks
@@ -52,6 +55,11 @@ def devices(cfg: StationConfig) -> list[dict[str, Any]]:
                      "where": str(getattr(d, "device", "") or getattr(d, "record_dir", "")),
                      "settings": {"actions": [a.alarm for a in cfg.loudspeaker.actions]}})
     return rows
+
+
+def camera_urls(cfg: StationConfig) -> list[str]:
+    """The cameras' stream URLs, whose logins the report masks."""
+    return [str(url) for c in cfg.cameras if (url := getattr(c.driver, "url", None))]
 
 
 def camera_views(cfg: StationConfig, results: list[CheckResult], out: Path) -> list[dict[str, Any]]:
@@ -116,7 +124,7 @@ def report(
         }
         summary = json.loads(to_json(results, {}))
         doc.update(ok=summary["ok"], counts=summary["counts"], results=summary["results"], config_text=config_text)
-        doc = relative(doc, out)
+        doc = redact_doc(relative(doc, out), camera_urls(cfg))
         write_atomic(out / "report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         write_atomic(out / "report.html", render_html(doc, out))
     render_table(console, results, f"commissioning of {cfg.station.path}")

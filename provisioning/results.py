@@ -1,7 +1,8 @@
 """Results of the hardware self-test: one row per check, shown as a table or as JSON.
 
 The same rows feed `stationctl check` (table, exit status, `--json`) and the commissioning
-report, so what the technician saw on site is what the county archives.
+report, so what the technician saw on site is what the county archives. Both ways out mask
+camera logins (`foundation.redact`): a failed camera's error quotes its stream URL.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+
+from foundation.redact import redact, redact_doc
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
@@ -58,7 +61,7 @@ def render_table(console: Console, results: list[CheckResult], title: str) -> No
             details += f"\n[bold]next:[/] {r.hint}"
         for name, path in r.artifacts.items():
             details += f"\n{name}: {path}"
-        table.add_row(r.check, r.target, f"[{STYLE[r.status]}]{r.status.upper()}[/]", details)
+        table.add_row(redact(r.check), redact(r.target), f"[{STYLE[r.status]}]{r.status.upper()}[/]", redact(details))
     console.print(table)
     c = counts(results)
     verdict = "[green]all checks passed[/]" if overall_ok(results) else f"[bold red]{c['fail']} check(s) failed[/]"
@@ -67,4 +70,4 @@ def render_table(console: Console, results: list[CheckResult], title: str) -> No
 
 def to_json(results: list[CheckResult], meta: dict[str, Any]) -> str:
     doc = {**meta, "ok": overall_ok(results), "counts": counts(results), "results": [r.to_dict() for r in results]}
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(redact_doc(json.loads(json.dumps(doc, default=str))), indent=2, ensure_ascii=False)
