@@ -6,17 +6,17 @@ one process: paho's `loop()` waits in select(), which cannot watch a file descri
 so past about 150 stations (a socket, a socket pair and three SQLite files each) new connections
 fail; and below that, a hundred polling threads already cost more than twice the CPU of this
 loop (BENCHMARKS.md, section county). Here each station still has its own paho client (own
-connection, own Will, own clean session), its own `Outbox`, and the Uplink's drain policy:
-alarms ahead of telemetry, a window of in-flight QoS 1 messages, rows deleted only after PUBACK
-(in batches), everything unacknowledged republished from the outbox in seq order after a
-reconnect. The clients are driven with paho's external-loop API (`loop_read`, `loop_write`,
-`loop_misc`) from one epoll selector; scenario steps are kept in a heap by due time, so a quiet
-fleet costs little (keepalive checks once a second).
+connection, own Will, own clean session), its own `Outbox`, and the Uplink's own code for
+everything but the thread: the client set-up, birth, goodbye and in-flight window of
+`gateway.uplink.session`, and the `gateway.uplink.drain.Drain` (alarms ahead of telemetry, rows
+deleted only after PUBACK, in batches, everything unacknowledged republished from the outbox in
+seq order after a reconnect). The clients are driven with paho's external-loop API
+(`loop_read`, `loop_write`, `loop_misc`) from one epoll selector; scenario steps are kept in a
+heap by due time, so a quiet fleet costs little (keepalive checks once a second).
 """
 
 from __future__ import annotations
 
-import collections
 import heapq
 import logging
 import queue
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from county.sim.station import SimStation
 from foundation.backoff import backoff_delay
-from foundation.errors import OutboxError
-from gateway.uplink.outbox import ALARM, TELEMETRY, Queued
+from gateway.config.station import BrokerConfig
+from gateway.uplink.drain import Drain
+from gateway.uplink.session import Presence, announce, fill_window, make_session_client, say_goodbye
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +51,12 @@ class LinkConfig:
     connect_timeout_s: float = 10.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
+
+    def broker(self) -> BrokerConfig:
+        """The same settings as a station's broker section, for the gateway's client set-up."""
+        return BrokerConfig(host=self.host, port=self.port, keepalive_s=self.keepalive_s, max_inflight=self.max_inflight,
+                            connect_timeout_s=self.connect_timeout_s, backoff_initial_s=self.backoff_initial_s,
+                            backoff_max_s=self.backoff_max_s)
 
 
 @dataclass
@@ -71,29 +77,19 @@ class Link:
         self.station = station
         self.cfg = cfg
         self.fleet = fleet
+        self.presence = Presence(station.client_id, station.topics.status, station.topics.commands, station.status_payload)
+        self.drain = Drain(station.outbox, cfg.max_inflight, cfg.prefetch)
         self.client: mqtt.Client | None = None
         self.up = False
         self.lost = False
         self.connect_deadline = 0.0
         self.attempt = 0
-        self.inflight: dict[int, int] = {}
-        self.queues: dict[int, collections.deque[Queued]] = {ALARM: collections.deque(), TELEMETRY: collections.deque()}
-        self.cursor = {ALARM: -1, TELEMETRY: -1}
-        self.seen_version = {ALARM: -1, TELEMETRY: -1}
-        self.acked: list[int] = []
         self.write_interest = False
 
     # ------------------------------------------------------------------ connection
 
     def connect(self) -> bool:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.station.client_id, protocol=mqtt.MQTTv311, clean_session=True)
-        c.will_set(self.station.topics.status, self.station.status_payload(False, "connection lost"), qos=1, retain=True)
-        c.max_inflight_messages_set(self.cfg.max_inflight + 16)
-        c.max_queued_messages_set(0)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        c.on_message = self._on_message
+        c = make_session_client(self.fleet.broker, self.presence, self._on_connect, self._on_disconnect, self._on_publish, self._on_message)
         c.on_socket_close = lambda client, userdata, sock: self.fleet.forget(sock)
         self.lost, self.up, self.write_interest = False, False, False
         try:
@@ -110,8 +106,7 @@ class Link:
         if reason_code.is_failure:
             self.mark_lost()
             return
-        client.publish(self.station.topics.status, self.station.status_payload(True, ""), qos=1, retain=True)
-        client.subscribe(self.station.topics.commands, qos=1)
+        announce(client, self.presence)
         self.up, self.attempt = True, 0
         self.fleet.stats.connected += 1
         self.fleet.stats.connects += 1
@@ -134,9 +129,7 @@ class Link:
         self.fleet.want_write(self, c.want_write())
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
-        seq = self.inflight.pop(mid, None)
-        if seq is not None:
-            self.acked.append(seq)
+        if self.drain.puback(mid):
             self.fleet.stats.acked += 1
             self.fleet.dirty.add(self)
             self.fleet.acking.add(self)
@@ -150,7 +143,7 @@ class Link:
         """Publish the clean-stop status; the caller waits for its PUBACK before `teardown`."""
         if self.client is None or not self.up:
             return None
-        info = self.client.publish(self.station.topics.status, self.station.status_payload(False, "shutdown"), qos=1, retain=True)
+        info = say_goodbye(self.client, self.presence)
         self.flush_out()
         return info
 
@@ -172,52 +165,21 @@ class Link:
             self.fleet.stats.connected -= 1
             self.fleet.stats.disconnects += 1
         self.up = False
-        self.inflight.clear()
-        for q in self.queues.values():
-            q.clear()
-        self.cursor = {ALARM: -1, TELEMETRY: -1}
-        self.seen_version = {ALARM: -1, TELEMETRY: -1}
+        self.drain.reset()
 
     # ------------------------------------------------------------------ draining the outbox
-
-    def _next(self) -> Queued | None:
-        outbox = self.station.outbox
-        for klass in (ALARM, TELEMETRY):
-            q = self.queues[klass]
-            version = outbox.versions[klass]
-            if not q and version != self.seen_version[klass]:
-                self.seen_version[klass] = version
-                q.extend(outbox.peek(klass, self.cursor[klass], self.cfg.prefetch))
-                if len(q) == self.cfg.prefetch:
-                    self.seen_version[klass] = -1
-            if q:
-                return q.popleft()
-        return None
 
     def fill(self) -> None:
         c = self.client
         if c is None or not self.up:
             return
-        while len(self.inflight) < self.cfg.max_inflight:
-            msg = self._next()
-            if msg is None:
-                return
-            info = c.publish(msg.topic, msg.payload, qos=1, retain=msg.retain)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                self.mark_lost()
-                return
-            self.inflight[info.mid] = msg.seq
-            self.cursor[msg.klass] = msg.seq
-            self.fleet.stats.published += 1
+        published, error = fill_window(c, self.drain)
+        self.fleet.stats.published += published
+        if error:
+            self.mark_lost()
 
     def flush_acks(self) -> None:
-        if not self.acked:
-            return
-        batch, self.acked = self.acked, []
-        try:
-            self.station.outbox.ack(batch)
-        except OutboxError as exc:  # they go out again: a duplicate, never a loss
-            log.error("%s: %s", self.station.path, exc)
+        self.drain.flush_acks(time.monotonic(), force=True)
 
 
 class SelectorFleet:
@@ -229,6 +191,7 @@ class SelectorFleet:
     def __init__(self, stations: list[SimStation], cfg: LinkConfig, ramp_s: float = 2.0, scenario: bool = True, seed: int = 0) -> None:
         self.stations = stations
         self.cfg = cfg
+        self.broker = cfg.broker()
         self.links = [Link(s, cfg, self) for s in stations]
         self.stats = FleetStats()
         self.scenario = scenario

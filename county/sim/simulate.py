@@ -5,7 +5,8 @@ Every station has its own paho client (own connection, birth, Will), its own dur
 Two ways to drive them:
 
 - `selector` (default): all clients on one selector loop (`county.sim.fleet`): one thread, cost
-  proportional to traffic, fine for thousands of stations.
+  proportional to traffic, fine for thousands of stations; the gateway's drain policy and client
+  set-up (`gateway.uplink.drain`, `gateway.uplink.session`), driven without the Uplink's thread.
 - `threads`: one real `gateway.uplink.mqtt.Uplink` per station, exactly the gateway's code, one
   thread each, plus one thread running every scenario. Faithful, but at most MAX_THREADED
   stations per process (paho's `loop()` uses select(), blind above descriptor 1023) and more
@@ -35,7 +36,6 @@ from county.sim.fleet import LinkConfig, SelectorFleet
 from county.sim.scenario import ScenarioParams
 from county.sim.station import SimStation
 from foundation.errors import OutboxError
-from gateway.config.station import BrokerConfig
 from gateway.uplink.mqtt import Uplink
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ class ThreadedFleet:
                              f"which cannot watch file descriptors above 1023); use the selector mode for {len(stations)}")
         self.stations = stations
         self.scenario = scenario
-        broker = BrokerConfig(host=cfg.host, port=cfg.port, keepalive_s=cfg.keepalive_s, max_inflight=cfg.max_inflight,
-                              backoff_initial_s=cfg.backoff_initial_s, backoff_max_s=cfg.backoff_max_s)
+        broker = cfg.broker()
         self.uplinks = [
             Uplink(broker, s.client_id, s.topics.status, s.topics.commands, s.outbox, status=s.status_payload,
                    on_command=s.on_command, rng=random.Random(i))

@@ -20,7 +20,7 @@ from typing import Any
 from county.sim.scenario import Emit, ScenarioParams, ScenarioState, initial, step
 from gateway import __version__
 from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox
-from wire.messages import Alarm, Health, Playback, Reply, Status, Telemetry, Topics, to_payload
+from wire.messages import Alarm, Health, Playback, Reply, Status, Telemetry, Topics, envelope_fields, to_payload
 
 
 def _utc(ts: float) -> datetime:
@@ -47,8 +47,8 @@ class SimStation:
     # ------------------------------------------------------------------ envelope and payloads
 
     def envelope(self, seq: int, event_id: str | None = None) -> dict[str, Any]:
-        return {"station": self.path, "seq": seq, "event_id": event_id or uuid.uuid4().hex, "ts": _utc(time.time()),
-                "clock_synced": True, "boot_id": self.boot_id}
+        """The wire contract's one envelope, as a station with a synchronised clock makes it now."""
+        return envelope_fields(self.path, seq, time.time(), True, self.boot_id, event_id)
 
     def status_payload(self, online: bool, reason: str) -> bytes:
         return to_payload(Status(**self.envelope(max(self.outbox.last_seq, 0)), online=online, version=__version__,

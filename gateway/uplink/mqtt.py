@@ -2,9 +2,11 @@
 
 One thread owns the paho client and runs its network loop itself (`client.loop()`), so
 publishing, PUBACK bookkeeping and reconnection happen in one place without locks around the
-client. Each connection gets a fresh paho client: paho's own retry queue is thrown away with
-it, and everything not yet PUBACKed is republished from the outbox in `seq` order. The county
-may therefore see a message twice (same `seq`, same payload), never a message lost.
+client. What to send and what a PUBACK means is the `Drain`'s (`gateway.uplink.drain`), the
+client set-up, birth and goodbye the session's (`gateway.uplink.session`): the county
+simulator drives the same two from its selector loop. Each connection gets a fresh paho
+client, and everything not yet PUBACKed is republished from the outbox in `seq` order. The
+county may therefore see a message twice (same `seq`, same payload), never a message lost.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from foundation.backoff import backoff_delay
-from foundation.errors import OutboxError
 from gateway.config.station import BrokerConfig
-from gateway.uplink.mqtt_client import make_client
-from gateway.uplink.outbox import ALARM, TELEMETRY, Outbox, Queued
+from gateway.uplink.drain import Drain
+from gateway.uplink.outbox import Outbox, Queued
+from gateway.uplink.session import Presence, StatusFactory, announce, fill_window, make_session_client, say_goodbye
 
 log = logging.getLogger(__name__)
 
-StatusFactory = Callable[[bool, str], bytes]
+__all__ = ["CommandHandler", "StatusFactory", "Uplink", "UplinkStats"]
+
 CommandHandler = Callable[[str, bytes], None]
 
 
@@ -85,18 +88,11 @@ class Uplink:
         self._connack: int | None = None
         self._connack_text = ""
         self._lost = False
-        self._inflight: dict[int, int] = {}
-        self._queues: dict[int, collections.deque[Queued]] = {ALARM: collections.deque(), TELEMETRY: collections.deque()}
-        self._cursor = {ALARM: -1, TELEMETRY: -1}
-        self._seen_version = {ALARM: -1, TELEMETRY: -1}
-        self._acked: list[int] = []
-        self._last_flush = time.monotonic()
+        self._presence = Presence(client_id, status_topic, command_filter, status)
+        self._drain = Drain(outbox, cfg.max_inflight, self.PREFETCH, self.DIRECT_MAX, self.ACK_FLUSH_COUNT, self.ACK_FLUSH_S)
         self._snapshots: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=8)
         self._snap_lock = threading.Lock()
         self._wake = threading.Event()
-        self._direct: dict[int, Queued] = {}  # unstored alarms by seq, until PUBACKed
-        self._direct_lock = threading.Lock()
-        self._direct_cursor = -1
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,14 +116,10 @@ class Uplink:
     def send_direct(self, msg: Queued) -> bool:
         """Deliver an alarm the outbox could not store: QoS 1 from memory, resent on every
         reconnection until PUBACKed, in seq order with the stored alarms. False when full."""
-        with self._direct_lock:
-            if len(self._direct) >= self.DIRECT_MAX:
-                return False
-            self._direct[msg.seq] = msg
-        return True
+        return self._drain.hold_direct(msg)
 
     def direct_pending(self) -> int:
-        return len(self._direct)
+        return self._drain.direct_pending()
 
     def run(self) -> None:
         attempt = 0
@@ -151,15 +143,7 @@ class Uplink:
     # ------------------------------------------------------------------ connection
 
     def _make_client(self) -> mqtt.Client:
-        c = make_client(self.cfg, self.client_id)
-        c.will_set(self.status_topic, self.status(False, "connection lost"), qos=1, retain=True)
-        c.max_inflight_messages_set(self.cfg.max_inflight + 16)
-        c.max_queued_messages_set(0)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        c.on_message = self._on_message
-        return c
+        return make_session_client(self.cfg, self._presence, self._on_connect, self._on_disconnect, self._on_publish, self._on_message)
 
     def _connect(self) -> bool:
         self._connack = None
@@ -183,8 +167,7 @@ class Uplink:
             self.stats.last_error = f"{self.cfg.host}:{self.cfg.port}: {reason}"
             self._close_socket()
             return False
-        client.publish(self.status_topic, self.status(True, ""), qos=1, retain=True)
-        client.subscribe(self.command_filter, qos=1)
+        announce(client, self._presence)
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.last_error = ""
@@ -196,7 +179,7 @@ class Uplink:
         client = self._client
         if client is not None and goodbye and not self._lost:
             try:
-                info = client.publish(self.status_topic, self.status(False, "shutdown"), qos=1, retain=True)
+                info = say_goodbye(client, self._presence)
                 deadline = time.monotonic() + 2.0
                 while not info.is_published() and time.monotonic() < deadline and not self._lost:
                     client.loop(timeout=0.05)
@@ -208,12 +191,7 @@ class Uplink:
         self._close_socket()
         self.stats.connected = False
         self.stats.disconnects += 1
-        self._inflight.clear()
-        for q in self._queues.values():
-            q.clear()
-        self._cursor = {ALARM: -1, TELEMETRY: -1}
-        self._seen_version = {ALARM: -1, TELEMETRY: -1}
-        self._direct_cursor = -1
+        self._drain.reset()
 
     def _close_socket(self) -> None:
         if self._client is not None:
@@ -240,52 +218,16 @@ class Uplink:
                 self.stats.last_error = f"connection lost ({mqtt.error_string(rc)})"
             self._flush_acks()
 
-    def _next(self) -> Queued | None:
-        """Next message to send: queued alarms go ahead of queued telemetry."""
-        for klass in (ALARM, TELEMETRY):
-            # an unstored alarm is looked at before the outbox: any stored alarm with a lower seq
-            # was stored (and its version bumped) before it was allocated, so the peek sees it
-            direct = self._peek_direct() if klass == ALARM else None
-            q = self._queues[klass]
-            version = self.outbox.versions[klass]
-            if not q and version != self._seen_version[klass]:
-                self._seen_version[klass] = version
-                q.extend(self.outbox.peek(klass, self._cursor[klass], self.PREFETCH))
-                if len(q) == self.PREFETCH:
-                    self._seen_version[klass] = -1  # more may be waiting
-            if direct is not None and (not q or direct.seq < q[0].seq):
-                self._direct_cursor = direct.seq
-                return direct
-            if q:
-                return q.popleft()
-        return None
-
-    def _peek_direct(self) -> Queued | None:
-        if not self._direct:
-            return None
-        with self._direct_lock:
-            return next((m for seq, m in self._direct.items() if seq > self._direct_cursor), None)
-
     def _fill(self) -> bool:
         """Publish until the in-flight window is full; True if anything was published."""
         client = self._client
         assert client is not None
-        sent = False
-        while len(self._inflight) < self.cfg.max_inflight:
-            msg = self._next()
-            if msg is None:
-                break
-            info = client.publish(msg.topic, msg.payload, qos=1, retain=msg.retain)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
-                self.stats.last_error = f"publish failed: {mqtt.error_string(info.rc)}"
-                self._lost = True
-                return sent
-            self._inflight[info.mid] = msg.seq
-            if msg.seq not in self._direct:
-                self._cursor[msg.klass] = msg.seq
-            self.stats.published += 1
-            sent = True
-        return sent
+        published, error = fill_window(client, self._drain)
+        self.stats.published += published
+        if error:
+            self.stats.last_error = error
+            self._lost = True
+        return published > 0
 
     def _send_snapshots(self) -> None:
         client = self._client
@@ -300,18 +242,7 @@ class Uplink:
             self.stats.snapshots_sent += 1
 
     def _flush_acks(self, force: bool = False) -> None:
-        if not self._acked:
-            return
-        now = time.monotonic()
-        if force or len(self._acked) >= self.ACK_FLUSH_COUNT or now - self._last_flush >= self.ACK_FLUSH_S:
-            batch, self._acked = self._acked, []
-            try:
-                self.outbox.ack(batch)
-            except OutboxError as exc:
-                # they stay in the outbox and go out again: a duplicate, never a loss
-                log.error("uplink: %s", exc)
-            self.stats.acked += len(batch)
-            self._last_flush = now
+        self.stats.acked += self._drain.flush_acks(time.monotonic(), force)
 
     # ------------------------------------------------------------------ paho callbacks (this thread)
 
@@ -326,14 +257,8 @@ class Uplink:
             self.stats.last_error = f"disconnected ({reason_code})"
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
-        seq = self._inflight.pop(mid, None)
-        if seq is not None:
+        if self._drain.puback(mid):
             self.stats.pubacks += 1
-            if seq in self._direct:
-                with self._direct_lock:
-                    self._direct.pop(seq, None)
-                return
-            self._acked.append(seq)
 
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
         if self.on_command is None:
