@@ -21,6 +21,15 @@ on `snapshot/{event_id}` (the alarm's `snapshot` field carries its size and sha2
 as evidence for operators, keyed by (station, event_id); anything on that channel that is not a
 JPEG of at most 2 MiB is a reject like any other bad payload.
 
+Hostile or broken payloads never stop the stream (issue 14): a payload larger than a station
+ever sends is cut to its first 16 KiB (with its size and sha256) the moment it arrives and stored
+as a reject; NaN, Infinity, integers beyond 64 bits and text the database cannot hold are refused
+at parse time; and a batch the database still refuses is split until each message is either
+stored or, after a few attempts while the database answers, stored as a reject. Only an outage of
+the database itself holds messages back, unacknowledged, until it returns.
+
+Parsing and its limits: county.payloads; the capped form of rejects: county.limits.
+
 Threads: paho's network thread only queues what arrives; one writer thread validates, stores a
 batch per transaction and then acknowledges it in arrival order (MQTT requires PUBACKs in order).
 Messages of an earlier connection are never acknowledged on a later one (their packet ids mean
@@ -29,11 +38,8 @@ nothing there): the broker resends them and the store drops the copies.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import queue
-import re
 import signal
 import socket
 import threading
@@ -46,20 +52,19 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from pydantic import ValidationError
 
-from county.store import Incoming, Reject, SnapshotIncoming, Store
-from county.topics import TopicParts, parse_topic, station_filter
-from wire.messages import WIRE_MODELS
+from county.limits import REJECT_KEEP_BYTES, Capped
+from county.payloads import SNAPSHOT_MAX_BYTES as SNAPSHOT_MAX_BYTES  # where tests and tools have found it
+from county.payloads import arrival_limit, binary_reject, capped_reject, parse
+from county.store import Incoming, Reject, SnapshotIncoming, Store, WriteResult
+from county.topics import station_filter
 
 log = logging.getLogger(__name__)
 
 SHARED_CHANNELS = ("telemetry/+", "health")  # the bulk: split between members
 DIRECT_CHANNELS = ("event/+", "snapshot/+", "reply/+", "status")  # few and precious: every member, copies absorbed by the store
 
-SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024  # a station's evidence JPEG is tens of kB; more is a mistake or abuse
-JPEG_MAGIC = b"\xff\xd8\xff"  # SOI marker followed by the first segment's marker
-_EVENT_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # uuid hex in practice; nothing that could not be a key
+WRITE_ATTEMPTS = 3  # of one message the database refuses while it answers: then the message is a reject
 
 
 def default_client_id() -> str:
@@ -79,6 +84,7 @@ class IngestStats:
     acked: int = 0
     connects: int = 0
     write_errors: int = 0
+    unstorable: int = 0  # messages that validated but the database refused: stored as rejects
     last_error: str = ""
     session_present: bool = False
 
@@ -91,53 +97,7 @@ class _Arrival:
     qos: int
     generation: int
     received_at: float
-
-
-def parse(topic: str, payload: bytes, received_at: float) -> Incoming | SnapshotIncoming | Reject:
-    """Validate one payload against its wire model (a snapshot: see `parse_snapshot`); anything else becomes a Reject with the reason."""
-    parts = parse_topic(topic)
-    if parts is not None and parts.channel == "snapshot":
-        return parse_snapshot(topic, parts, payload, received_at)
-    text = payload.decode("utf-8", errors="replace").replace("\x00", "\ufffd")  # garbage may hold NULs; PostgreSQL TEXT cannot
-    try:
-        doc = json.loads(payload)
-        # Valid JSON may still hold U+0000, which PostgreSQL TEXT and JSONB refuse: the whole batch would fail and be retried
-        # forever. In UTF-8 JSON a NUL can only come from the escape \u0000 (a raw NUL byte is not valid JSON; UTF-16/32 JSON
-        # has NUL bytes), so a payload with neither is clean without a look. Otherwise the escape may be an escaped backslash
-        # (\\u0000, a legitimate string): every string of the decoded document, keys included, decides (a stack, any depth).
-        if b"\\u0000" in payload or b"\x00" in payload:
-            pending = [doc]
-            while pending:
-                item = pending.pop()
-                if isinstance(item, str):
-                    if "\x00" in item:
-                        return Reject(topic, "contains a NUL character (U+0000), which the database cannot store", text, received_at)
-                elif isinstance(item, dict):
-                    pending.extend(item)
-                    pending.extend(item.values())
-                elif isinstance(item, list):
-                    pending.extend(item)
-        model = WIRE_MODELS[doc["kind"]]
-        message = model.model_validate(doc)
-    except (ValueError, KeyError, TypeError, RecursionError, ValidationError) as exc:  # RecursionError: '[' nested 100,000 deep
-        return Reject(topic, f"{type(exc).__name__}: {exc}"[:500], text, received_at)
-    if parts is None or parts.station != message.station:
-        return Reject(topic, f"station {message.station!r} does not match the topic", text, received_at)
-    return Incoming(topic, message, text, received_at)
-
-
-def parse_snapshot(topic: str, parts: TopicParts, payload: bytes, received_at: float) -> SnapshotIncoming | Reject:
-    """Raw JPEG bytes, not JSON: checked for the event id, size and magic bytes, and hashed to match the alarm's SnapshotRef."""
-    if not _EVENT_ID.fullmatch(parts.rest):
-        error = f"snapshot: bad event id {parts.rest[:80]!r} in the topic"
-    elif len(payload) > SNAPSHOT_MAX_BYTES:
-        error = f"snapshot: too big, {len(payload)} bytes (at most {SNAPSHOT_MAX_BYTES})"
-    elif not payload.startswith(JPEG_MAGIC):
-        error = "snapshot: not a JPEG (it does not start with FF D8 FF)"
-    else:
-        return SnapshotIncoming(topic, parts.station, parts.rest, payload, hashlib.sha256(payload).hexdigest(), received_at)
-    # binary, maybe megabytes: keep a description for a human (PostgreSQL TEXT cannot hold NUL bytes anyway)
-    return Reject(topic, error, f"{len(payload)} bytes, starting {payload[:32].hex(' ')}", received_at)
+    whole: Capped | None = None  # set when `payload` is only the head of a payload too big to keep
 
 
 class Ingest:
@@ -243,7 +203,11 @@ class Ingest:
 
     def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
         self.stats.received += 1
-        self._queue.put(_Arrival(message.topic, bytes(message.payload), message.mid, message.qos, self._generation, time.time()))
+        payload, whole = message.payload, None
+        if len(payload) > arrival_limit(message.topic):  # keep only its head: a flood of huge payloads must not fill memory
+            whole = Capped.of(payload, REJECT_KEEP_BYTES)
+            payload = whole.head
+        self._queue.put(_Arrival(message.topic, bytes(payload), message.mid, message.qos, self._generation, time.time(), whole))
 
     # ------------------------------------------------------------------ writer thread
 
@@ -270,33 +234,94 @@ class Ingest:
             self._store(batch)
 
     def _store(self, batch: list[_Arrival]) -> None:
-        parsed = [parse(a.topic, a.payload, a.received_at) for a in batch]
-        good = [p for p in parsed if not isinstance(p, Reject)]
-        bad = [p for p in parsed if isinstance(p, Reject)]
-        attempt = 0
-        while True:
-            try:
-                result = self.store.write(good, bad)
-                break
-            except Exception as exc:  # noqa: BLE001 - a database outage: keep the batch, retry, never ack unstored rows
-                self.stats.write_errors += 1
-                self.stats.last_error = f"store: {type(exc).__name__}: {exc}"
-                log.error("ingest: %s (retrying)", self.stats.last_error)
-                attempt += 1
-                if self._stop.wait(min(5.0, 0.1 * 2 ** attempt)):
-                    return
+        parsed = [parse(a.topic, a.payload, a.received_at, a.whole) for a in batch]
+        results = self._write_all(parsed)
+        if results is None:  # stopping: nothing of this batch is acknowledged; the broker redelivers it
+            return
         self.stats.batches += 1
-        self.stats.stored += result.inserted
-        self.stats.duplicates += result.duplicates
-        self.stats.statuses += result.statuses
-        self.stats.snapshots += result.snapshots
-        self.stats.rejected += result.rejects
+        for result in results:
+            self.stats.stored += result.inserted
+            self.stats.duplicates += result.duplicates
+            self.stats.statuses += result.statuses
+            self.stats.snapshots += result.snapshots
+            self.stats.rejected += result.rejects
         generation = self._generation
         for a in batch:
             if a.qos > 0 and a.generation == generation:
                 self.client.ack(a.mid, a.qos)
                 self.stats.acked += 1
 
+    def _write_all(self, items: list[Incoming | SnapshotIncoming | Reject]) -> list[WriteResult] | None:
+        """Store every item, as stored messages or rejects; None when stopping first.
+
+        One transaction for the lot; when the database refuses it while it answers, the batch is
+        split in halves until the message it refuses is alone (a few transactions per bad message)."""
+        try:
+            return [self._write(items)]
+        except Exception as exc:  # noqa: BLE001 - the database's refusal, whatever its driver calls it
+            self._note(exc)
+        if not self._wait_for_database():
+            return None
+        if len(items) == 1:
+            return self._write_one(items[0])
+        half = len(items) // 2
+        first = self._write_all(items[:half])
+        rest = self._write_all(items[half:]) if first is not None else None
+        return None if first is None or rest is None else first + rest
+
+    def _write_one(self, item: Incoming | SnapshotIncoming | Reject) -> list[WriteResult] | None:
+        """A message the database refused: a few more attempts (it may have been a passing error), then it is a reject."""
+        attempt = 1
+        while True:
+            attempt += 1
+            if self._stop.wait(min(2.0, 0.1 * 2 ** attempt)) or not self._wait_for_database():
+                return None
+            if attempt > WRITE_ATTEMPTS:
+                break
+            try:
+                return [self._write([item])]
+            except Exception as exc:  # noqa: BLE001
+                self._note(exc)
+        self.stats.unstorable += 1
+        reject = self._as_reject(item, f"the database refused it: {self.stats.last_error}"[:500])
+        while True:  # should the database refuse even this, the bare reject (no payload) follows: a database fault, not the message's
+            try:
+                return [self._write([reject])]
+            except Exception as exc:  # noqa: BLE001
+                self._note(exc)
+            reject = Reject(reject.topic, reject.error, "", reject.received_at, reject.size, reject.sha256)
+            if self._stop.wait(1.0) or not self._wait_for_database():
+                return None
+
+    def _as_reject(self, item: Incoming | SnapshotIncoming | Reject, error: str) -> Reject:
+        if isinstance(item, Reject):
+            return Reject(item.topic, f"{error} ({item.error})"[:500], item.payload, item.received_at, item.size, item.sha256)
+        if isinstance(item, SnapshotIncoming):
+            return binary_reject(item.topic, error, Capped(item.jpeg[:32], len(item.jpeg), item.sha256), item.received_at)
+        return capped_reject(item.topic, error, item.payload.encode("utf-8", errors="replace"), item.received_at)
+
+    def _write(self, items: list[Incoming | SnapshotIncoming | Reject]) -> WriteResult:
+        good = [p for p in items if not isinstance(p, Reject)]
+        return self.store.write(good, [p for p in items if isinstance(p, Reject)])
+
+    def _wait_for_database(self) -> bool:
+        """Until an empty transaction commits (the database answers): False when stopping first. An outage holds every
+        message back, unacknowledged; it never turns a good message into a reject."""
+        attempt = 0
+        while True:
+            try:
+                self.store.write([], ())
+                return True
+            except Exception as exc:  # noqa: BLE001
+                self._note(exc)
+            attempt += 1
+            if self._stop.wait(min(5.0, 0.1 * 2 ** attempt)):
+                return False
+
+    def _note(self, exc: Exception) -> None:
+        self.stats.write_errors += 1
+        self.stats.last_error = f"store: {type(exc).__name__}: {exc}"[:500]
+        log.error("ingest: %s", self.stats.last_error)
 
 def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group: str, session_expiry_s: int,
         seconds: float, report_every_s: float, echo: Callable[[str], None]) -> IngestStats:

@@ -4,19 +4,25 @@ Idempotent by construction, because delivery is at-least-once and several ingest
 share the stream: every message table is keyed by (station, seq) and written with
 `ON CONFLICT DO NOTHING`, so a redelivery is counted and dropped, never stored twice. Statuses
 are state, not numbered events: they are keyed by (station, event_id) in `status_log`, and
-`stations` holds the latest. `alarms` keeps each alarm's lifecycle by event_id, and is updated
+`stations` holds the latest. `alarms` keeps each alarm's lifecycle by (station, event_id) (a
+station can touch only its own alarms, whatever ids it sends), and is updated
 so that the order in which steps arrive does not matter (two ingest processes may write a
 station's steps out of order): state, severity and summary follow the highest seq; acked and
 cleared times, once known, stay. Alarm snapshots (the JPEG evidence a station publishes once per
 alarm) are kept in `snapshots`, keyed by (station, event_id), written the same way.
 
+Payloads that did not validate are kept in `rejects` capped (county.limits): their first
+16 KiB, their size and their sha256.
+
 One SQL text serves both databases; the dialect only swaps placeholders and column types.
+Databases made by earlier versions are brought up to date when opened (county.store_migrate).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import sqlite3
 import time
@@ -26,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from county.limits import ERROR_KEEP_BYTES, TOPIC_KEEP_BYTES, cap_text
+from county.store_migrate import migrate
 from wire.messages import Alarm, Envelope, Health, Notice, Playback, Reply, Status, Telemetry
 
 
@@ -53,12 +61,17 @@ class SnapshotIncoming:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A payload that did not validate: kept for a human, never silently dropped."""
+    """A payload that did not validate: kept for a human, never silently dropped.
+
+    `payload` is stored capped (county.limits); `size` and `sha256` describe the whole payload as
+    it arrived (when not given, they are those of `payload`)."""
 
     topic: str
     error: str
     payload: str
     received_at: float
+    size: int | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,10 @@ POSTGRES = Dialect("postgresql", "BEGIN",
 
 _ENVELOPE = "station TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, ts {ts} NOT NULL, clock_synced {bool} NOT NULL, boot_id TEXT NOT NULL"
 _TIMES = "received_at {ts} NOT NULL, stored_at {ts} NOT NULL"
+ALARMS_TABLE = """CREATE TABLE IF NOT EXISTS alarms (
+        event_id TEXT NOT NULL, station TEXT NOT NULL, alarm TEXT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL,
+        severity TEXT NOT NULL, state TEXT NOT NULL, summary TEXT NOT NULL, raised_at {ts} NOT NULL, acked_by TEXT, acked_at {ts},
+        cleared_at {ts}, last_seq BIGINT NOT NULL, updated_at {ts} NOT NULL, PRIMARY KEY (station, event_id))"""
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS stations (
@@ -117,17 +134,15 @@ SCHEMA = [
         {_TIMES}, body {{json}} NOT NULL, PRIMARY KEY (station, seq))""",
     f"""CREATE TABLE IF NOT EXISTS replies ({_ENVELOPE}, command_id TEXT NOT NULL, command TEXT NOT NULL, ok {{bool}} NOT NULL,
         outcome TEXT NOT NULL, reason TEXT NOT NULL, result {{json}} NOT NULL, {_TIMES}, PRIMARY KEY (station, seq))""",
-    """CREATE TABLE IF NOT EXISTS alarms (
-        event_id TEXT PRIMARY KEY, station TEXT NOT NULL, alarm TEXT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL,
-        severity TEXT NOT NULL, state TEXT NOT NULL, summary TEXT NOT NULL, raised_at {ts} NOT NULL, acked_by TEXT, acked_at {ts},
-        cleared_at {ts}, last_seq BIGINT NOT NULL, updated_at {ts} NOT NULL)""",
+    ALARMS_TABLE,
     """CREATE TABLE IF NOT EXISTS snapshots (station TEXT NOT NULL, event_id TEXT NOT NULL, sha256 TEXT NOT NULL,
         bytes INTEGER NOT NULL, jpeg {blob} NOT NULL, received_at {ts} NOT NULL, stored_at {ts} NOT NULL, PRIMARY KEY (station, event_id))""",
     """CREATE TABLE IF NOT EXISTS rejects (id {serial}, topic TEXT NOT NULL, error TEXT NOT NULL, payload TEXT NOT NULL,
-        received_at {ts} NOT NULL)""",
+        received_at {ts} NOT NULL, size BIGINT, sha256 TEXT)""",
     "CREATE INDEX IF NOT EXISTS alarms_open ON alarms (state, station)",
     "CREATE INDEX IF NOT EXISTS events_by_name ON events (station, name, seq)",
     "CREATE INDEX IF NOT EXISTS telemetry_by_sensor ON telemetry (station, sensor, ts)",
+    "CREATE INDEX IF NOT EXISTS replies_by_command ON replies (station, command_id)",
 ]
 
 _ENV_COLS = "station, seq, event_id, ts, clock_synced, boot_id"
@@ -144,7 +159,7 @@ INSERT_EVENT = f"""INSERT INTO events ({_ENV_COLS}, kind, name, state, severity,
     VALUES ({_ENV_PARAMS}, ?, ?, ?, ?, ?, ?, ?j, ?) ON CONFLICT (station, seq) DO NOTHING"""
 UPSERT_ALARM = """INSERT INTO alarms (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at,
     cleared_at, last_seq, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (event_id) DO UPDATE SET
+    ON CONFLICT (station, event_id) DO UPDATE SET
     severity = CASE WHEN excluded.last_seq > alarms.last_seq THEN excluded.severity ELSE alarms.severity END,
     state = CASE WHEN excluded.last_seq > alarms.last_seq THEN excluded.state ELSE alarms.state END,
     summary = CASE WHEN excluded.last_seq > alarms.last_seq THEN excluded.summary ELSE alarms.summary END,
@@ -161,13 +176,22 @@ INSERT_REPLY = f"""INSERT INTO replies ({_ENV_COLS}, command_id, command, ok, ou
     VALUES ({_ENV_PARAMS}, ?, ?, ?, ?, ?, ?j, ?, ?) ON CONFLICT (station, seq) DO NOTHING"""
 INSERT_SNAPSHOT = """INSERT INTO snapshots (station, event_id, sha256, bytes, jpeg, received_at, stored_at)
     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, event_id) DO NOTHING"""
-INSERT_REJECT = "INSERT INTO rejects (topic, error, payload, received_at) VALUES (?, ?, ?, ?)"
+INSERT_REJECT = "INSERT INTO rejects (topic, error, payload, received_at, size, sha256) VALUES (?, ?, ?, ?, ?, ?)"
 
 MESSAGE_TABLES = ("events", "telemetry", "health", "replies")
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def reject_row(r: Reject, received_at: Any) -> tuple[Any, ...]:
+    """A reject as stored: topic, error and payload capped, with the size and sha256 of the whole payload."""
+    size, sha = r.size, r.sha256
+    if size is None or sha is None:
+        whole = r.payload.encode("utf-8", errors="surrogatepass")
+        size, sha = len(whole), hashlib.sha256(whole).hexdigest()
+    return (cap_text(r.topic, TOPIC_KEEP_BYTES), cap_text(r.error, ERROR_KEEP_BYTES), cap_text(r.payload), received_at, size, sha)
 
 
 class Store:
@@ -183,7 +207,11 @@ class Store:
 
     def _create(self) -> None:
         cur = self._db.cursor()
-        for statement in SCHEMA:
+        indexes = [t for t in SCHEMA if t.startswith("CREATE INDEX")]
+        for statement in [t for t in SCHEMA if t not in indexes]:
+            cur.execute(self.dialect.sql(statement))
+        migrate(self.dialect.name, self._db, self.dialect.sql(ALARMS_TABLE))  # before the indexes: a rebuilt table lost its own
+        for statement in indexes:
             cur.execute(self.dialect.sql(statement))
 
     # ------------------------------------------------------------------ writing
@@ -245,7 +273,7 @@ class Store:
                 cur.executemany(d.sql(INSERT_SNAPSHOT), [(*row, stored_at) for row in rows["snapshots"]])
                 snapshots = max(cur.rowcount, 0)
             if rejects:
-                cur.executemany(d.sql(INSERT_REJECT), [(r.topic, r.error, r.payload, d.ts(r.received_at)) for r in rejects])
+                cur.executemany(d.sql(INSERT_REJECT), [reject_row(r, d.ts(r.received_at)) for r in rejects])
             cur.execute("COMMIT")
         except BaseException:
             self._rollback(cur)

@@ -16,13 +16,43 @@ de-duplication key of a delivery is (`station`, `seq`).
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PROTOCOL = "vs/v1"
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1
+MAX_DEPTH = 32  # nesting of free-form values (details, result); a station's facts are flat
+
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+SmallCount = Annotated[int, Field(ge=0, le=INT32_MAX)]  # stored in 32-bit columns by the county
+
+
+def wire_value_problem(value: Any) -> str | None:
+    """Why a decoded JSON value cannot travel, or None: a non-finite number (NaN, Infinity), an integer beyond 64 bits, or
+    nesting deeper than MAX_DEPTH, anywhere in it (keys included). Iterative, so hostile nesting cannot exhaust the stack."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        if isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                return "an integer beyond 64 bits"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "a non-finite number (NaN or Infinity)"
+        elif isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                return f"nesting deeper than {MAX_DEPTH} levels"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
 
 
 class Topics:
@@ -61,16 +91,29 @@ class Topics:
 
 
 class WireModel(BaseModel):
-    """Base of wire payloads: unknown fields are refused when parsing (contract drift shows)."""
+    """Base of wire payloads: unknown fields are refused when parsing (contract drift shows).
 
-    model_config = ConfigDict(extra="forbid")
+    Numbers must be finite and integers fit in 64 bits, everywhere, free-form dicts included: a
+    database cannot store anything else, and one such message must not stop a county's ingest.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_and_64_bit(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            problem = wire_value_problem(data)
+            if problem is not None:
+                raise ValueError(f"the message holds {problem}")
+        return data
 
 
 class Envelope(WireModel):
     """Fields every message carries."""
 
     station: str = Field(description="Station path county/town/village/station.")
-    seq: int = Field(ge=0, description="Per-station sequence number, monotonic across restarts.")
+    seq: int = Field(ge=0, le=INT64_MAX, description="Per-station sequence number, monotonic across restarts.")
     event_id: str = Field(description="Alarm id for alarm messages; a unique message id otherwise.")
     ts: datetime = Field(description="Wall-clock time at the station when the message was made (UTC).")
     clock_synced: bool = Field(description="False when the station's clock was not trustworthy (no NTP yet): order by seq.")
@@ -106,7 +149,7 @@ class SnapshotRef(WireModel):
     """Where an alarm's JPEG evidence was published."""
 
     topic: str = Field(description="Snapshot topic.")
-    bytes: int = Field(ge=0, description="Size of the JPEG.")
+    bytes: int = Field(ge=0, le=INT32_MAX, description="Size of the JPEG.")
     sha256: str = Field(description="Hash of the JPEG, to match it to the alarm.")
 
 
@@ -120,7 +163,7 @@ class Alarm(Envelope):
     category: Literal["safety", "health"] = Field(description="safety: people or property at risk; health: the station itself.")
     source: str = Field(description="Device, camera or zone the alarm is about.")
     summary: str = Field(default="", description="One human sentence.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Facts of the alarm (level, count, track ids, dwell time...).")
+    details: dict[str, Any] = Field(default_factory=dict, description="Facts of the alarm (level, count, track ids, dwell time...); finite numbers, integers within 64 bits.")
     raised_at: datetime = Field(description="When the alarm was raised.")
     acked_by: str | None = Field(default=None, description="Operator who acknowledged it.")
     snapshot: SnapshotRef | None = Field(default=None, description="JPEG evidence, when there is one.")
@@ -135,7 +178,7 @@ class Notice(Envelope):
     category: Literal["safety", "health"] = Field(default="health", description="Always health for now.")
     source: str = Field(default="", description="Device, command or file it is about.")
     summary: str = Field(description="One human sentence.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Facts (counts, seq ranges, problems).")
+    details: dict[str, Any] = Field(default_factory=dict, description="Facts (counts, seq ranges, problems); finite numbers, integers within 64 bits.")
 
 
 class Playback(Envelope):
@@ -147,7 +190,7 @@ class Playback(Envelope):
     what: str = Field(description="Text spoken, or clip:NAME.")
     priority: Literal["emergency", "warning", "announcement"] = Field(description="Queue priority.")
     outcome: Literal["completed", "pre-empted", "expired", "cooldown", "quiet_hours", "silenced", "failed"] = Field(description="How it ended.")
-    plays: int = Field(ge=0, description="Complete plays done.")
+    plays: int = Field(ge=0, le=INT32_MAX, description="Complete plays done.")
     started: datetime | None = Field(default=None, description="When the first play started.")
     ended: datetime | None = Field(default=None, description="When it ended.")
     error: str = Field(default="", description="Why it failed.")
@@ -158,8 +201,8 @@ class Telemetry(Envelope):
 
     kind: Literal["telemetry"] = Field(default="telemetry", description="Message type.")
     sensor: str = Field(description="Sensor id.")
-    values: dict[str, float | int | bool | None] = Field(description="Readings, units in the key names (level_m, distance_mm).")
-    samples: int = Field(default=1, ge=0, description="Readings summarised in this message.")
+    values: dict[str, float | Int64 | bool | None] = Field(description="Readings, units in the key names (level_m, distance_mm); finite numbers, integers within 64 bits.")
+    samples: int = Field(default=1, ge=0, le=INT32_MAX, description="Readings summarised in this message.")
 
 
 class Health(Envelope):
@@ -170,11 +213,11 @@ class Health(Envelope):
     cpu_temp_c: float | None = Field(default=None, description="SoC temperature.")
     throttled: str | None = Field(default=None, description="Raspberry Pi throttling flags (vcgencmd get_throttled), when available.")
     load_1m: float | None = Field(default=None, description="1-minute load average.")
-    disk_free_bytes: int | None = Field(default=None, description="Free space where the outbox lives.")
-    rss_bytes: int | None = Field(default=None, description="Resident memory of the gateway process.")
-    queue_depth: int = Field(description="Messages waiting in the outbox.")
-    queue_bytes: int = Field(description="Payload bytes waiting in the outbox.")
-    dropped_total: int = Field(description="Telemetry messages dropped because the outbox was full, since the database was made.")
+    disk_free_bytes: Count | None = Field(default=None, description="Free space where the outbox lives.")
+    rss_bytes: Count | None = Field(default=None, description="Resident memory of the gateway process.")
+    queue_depth: SmallCount = Field(description="Messages waiting in the outbox.")
+    queue_bytes: Count = Field(description="Payload bytes waiting in the outbox.")
+    dropped_total: Count = Field(description="Telemetry messages dropped because the outbox was full, since the database was made.")
     loops: dict[str, float] = Field(default_factory=dict, description="Seconds since each loop last beat.")
     devices: dict[str, str] = Field(default_factory=dict, description="State of each device: ok, offline, error text.")
     camera_fps: dict[str, float] = Field(default_factory=dict, description="Frames per second of each camera.")
@@ -189,7 +232,7 @@ class Reply(Envelope):
     ok: bool = Field(description="Whether it was carried out.")
     outcome: str = Field(description="What happened (done, rejected, played, pre-empted, expired...).")
     reason: str = Field(default="", description="Why, when it was rejected or failed.")
-    result: dict[str, Any] = Field(default_factory=dict, description="Data returned by the command.")
+    result: dict[str, Any] = Field(default_factory=dict, description="Data returned by the command; finite numbers, integers within 64 bits.")
 
 
 WIRE_MODELS: dict[str, type[Envelope]] = {

@@ -152,8 +152,11 @@ def test_redeliveries_and_garbage_are_absorbed(broker: LocalBroker, tmp_path: Pa
         store.close()
 
 
-def test_snapshots_are_stored_once_and_bad_ones_do_not_stop_the_ingest(broker: LocalBroker, db_url: str) -> None:
-    """A raw JPEG on `snapshot/{event_id}` is kept byte for byte; garbage there is a reject and the stream goes on."""
+def test_snapshots_are_stored_once_and_bad_ones_do_not_stop_the_ingest(tmp_path: Path, db_url: str) -> None:
+    """A raw JPEG on `snapshot/{event_id}` is kept byte for byte; garbage there is a reject and the stream goes on.
+    The broker forwards the oversize JPEG (the county's refuses it; a misconfigured one would not)."""
+    broker = LocalBroker(extra_config="message_size_limit 0\n", workdir=tmp_path / "open-broker")
+    broker.start()
     store = Store(db_url)
     member = Ingest(store, "127.0.0.1", broker.port, client_id="ingest-snap").start()  # shared group: snapshots must still come directly
     assert member.connected.wait(10)
@@ -191,6 +194,7 @@ def test_snapshots_are_stored_once_and_bad_ones_do_not_stop_the_ingest(broker: L
         pub.stop()
         member.stop()
         store.close()
+        broker.stop()
 
 
 def test_a_nul_in_a_valid_payload_is_a_reject_and_the_station_goes_on(broker: LocalBroker, db_url: str) -> None:
