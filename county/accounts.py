@@ -5,15 +5,22 @@ a village or one station) and sees only what lies under it. Passwords are stored
 hashes only. Repeated failures lock an account for a while (`lockout_seconds`, a pure rule);
 the counters live in the `operators` table so a restart does not reset them. Every refused
 login costs one argon2 verification, known name or not, so names cannot be probed by timing.
-The audit log records who did what to which station, and the station's answer once it arrives.
+Password hashing never runs inside `guard` (the web view's database lock): only the reads and
+writes around it do, so logins cannot stall the board. A web session is a row of
+`operator_sessions` (its id only as a sha256): logging out, a new password or disabling the
+account deletes it, so a copied cookie stops working at once.
+The audit log records who did what to which station, and the station's answer once it arrives;
+its text fields are capped, so no request can make one entry large.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,8 @@ MAX_NAME = 64  # an ack command carries the display name, and accepts at most 64
 LOCK_AFTER = 5  # failures in a row before the first lock
 LOCK_FIRST_S = 60.0
 LOCK_MAX_S = 900.0
+AUDIT_TEXT_MAX = 256  # characters of an audit entry's operator, action, target, outcome and command id
+AUDIT_DETAIL_MAX = 4096  # characters of its detail as JSON; longer details are cut and marked
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS operators (
@@ -42,6 +51,9 @@ SCHEMA = [
         command_id TEXT, outcome TEXT NOT NULL, detail {json} NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at)",
     "CREATE INDEX IF NOT EXISTS audit_by_command ON audit (command_id)",
+    """CREATE TABLE IF NOT EXISTS operator_sessions (
+        id TEXT PRIMARY KEY, operator TEXT NOT NULL, started_at {ts} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS operator_sessions_by_operator ON operator_sessions (operator)",
 ]
 
 _OPERATOR_COLS = "name, scope, display_name, enabled, password_hash, failed_count, locked_until"
@@ -126,11 +138,13 @@ def _check_password(password: str) -> None:
 class Accounts:
     """Operators and audit entries in the store's database (SQLite or PostgreSQL), tables made on first use."""
 
-    def __init__(self, store: Store, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, store: Store, hasher: PasswordHasher | None = None, guard: Callable[..., Any] | None = None) -> None:
+        """`guard(fn, *args)` runs each database call (the web view passes its lock's `call`); hashing runs outside it."""
         self._store = store
         self._hasher = hasher or PasswordHasher()
+        self._db: Callable[..., Any] = guard or (lambda fn, *args: fn(*args))
         for statement in SCHEMA:
-            store.execute(statement)
+            self._db(store.execute, statement)
         # Refused logins verify against this, so they cost what a real verification costs.
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
@@ -142,7 +156,8 @@ class Accounts:
         _check_password(password)
         op = Operator(name, normalise_scope(scope), _check_display_name(display_name, name))
         d = self._store.dialect
-        added = self._store.execute(
+        added = self._db(
+            self._store.execute,
             "INSERT INTO operators (name, password_hash, scope, display_name, enabled, failed_count, locked_until, created_at) "
             "VALUES (?, ?, ?, ?, ?, 0, NULL, ?) ON CONFLICT (name) DO NOTHING",
             (op.name, self._hasher.hash(password), op.scope, op.display_name, True, d.ts(time.time() if now is None else now)),
@@ -154,16 +169,20 @@ class Accounts:
     def set_password(self, name: str, password: str) -> None:
         """Replace the password; also lifts a lock-out, since an administrator vouched for the person."""
         _check_password(password)
-        changed = self._store.execute(
+        changed = self._db(
+            self._store.execute,
             "UPDATE operators SET password_hash = ?, failed_count = 0, locked_until = NULL WHERE name = ?",
             (self._hasher.hash(password), name),
         )
         if changed != 1:
             raise AccountError(f"no operator named {name!r}")
+        self.end_sessions(name)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
-        if self._store.execute("UPDATE operators SET enabled = ? WHERE name = ?", (enabled, name)) != 1:
+        if self._db(self._store.execute, "UPDATE operators SET enabled = ? WHERE name = ?", (enabled, name)) != 1:
             raise AccountError(f"no operator named {name!r}")
+        if not enabled:
+            self.end_sessions(name)
 
     def get(self, name: str) -> Operator | None:
         """The operator, or None when unknown or disabled (a web session should end then)."""
@@ -172,12 +191,40 @@ class Accounts:
 
     def list(self) -> list[tuple[Operator, bool]]:
         """Every operator with whether it is enabled, by name (code point order, the same on both databases)."""
-        rows = self._store.query("SELECT name, scope, display_name, enabled FROM operators")
+        rows = self._db(self._store.query, "SELECT name, scope, display_name, enabled FROM operators")
         return sorted(((Operator(r[0], r[1], r[2]), bool(r[3])) for r in rows), key=lambda pair: pair[0].name)
 
     def _row(self, name: str) -> tuple[Any, ...] | None:
-        rows = self._store.query(f"SELECT {_OPERATOR_COLS} FROM operators WHERE name = ?", (name,))
+        rows = self._db(self._store.query, f"SELECT {_OPERATOR_COLS} FROM operators WHERE name = ?", (name,))
         return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ web sessions
+
+    def start_session(self, name: str, now: float) -> str:
+        """A new session of `name`: its id, for the signed cookie (the database keeps only its sha256)."""
+        sid = secrets.token_urlsafe(32)
+        self._db(self._store.execute, "INSERT INTO operator_sessions (id, operator, started_at) VALUES (?, ?, ?)",
+                 (_digest(sid), name, self._store.dialect.ts(now)))
+        return sid
+
+    def session(self, sid: str, now: float, max_age_s: float) -> Operator | None:
+        """The operator of a live session younger than `max_age_s`, enabled; None when it ended or never was."""
+        if not sid:
+            return None
+        rows = self._db(self._store.query, "SELECT operator, started_at FROM operator_sessions WHERE id = ?", (_digest(sid),))
+        if not rows or (epoch(rows[0][1]) or 0.0) < now - max_age_s:
+            return None
+        return self.get(rows[0][0])
+
+    def end_session(self, sid: str) -> None:
+        self._db(self._store.execute, "DELETE FROM operator_sessions WHERE id = ?", (_digest(sid),))
+
+    def end_sessions(self, name: str, older_than: float | None = None) -> int:
+        """End every session of `name` (or, with `older_than`, those started before it); how many ended."""
+        if older_than is None:
+            return int(self._db(self._store.execute, "DELETE FROM operator_sessions WHERE operator = ?", (name,)))
+        return int(self._db(self._store.execute, "DELETE FROM operator_sessions WHERE operator = ? AND started_at < ?",
+                            (name, self._store.dialect.ts(older_than))))
 
     # ------------------------------------------------------------------ logging in
 
@@ -195,7 +242,7 @@ class Accounts:
             return None
         new_hash = self._hasher.hash(password) if self._hasher.check_needs_rehash(stored) else stored
         if new_hash != stored or row[5] or row[6] is not None:
-            self._store.execute("UPDATE operators SET password_hash = ?, failed_count = 0, locked_until = NULL WHERE name = ?",
+            self._db(self._store.execute, "UPDATE operators SET password_hash = ?, failed_count = 0, locked_until = NULL WHERE name = ?",
                                 (new_hash, name))
         return Operator(row[0], row[1], row[2])
 
@@ -217,25 +264,33 @@ class Accounts:
 
     def _fail(self, name: str, now: float) -> None:
         """Count a failure atomically (two browsers may fail at once) and lock when the rule says so."""
-        rows = self._store.query("UPDATE operators SET failed_count = failed_count + 1 WHERE name = ? RETURNING failed_count", (name,))
+        rows = self._db(self._store.query, "UPDATE operators SET failed_count = failed_count + 1 WHERE name = ? RETURNING failed_count",
+                        (name,))
         if rows and (lock := lockout_seconds(int(rows[0][0]))) > 0:
-            self._store.execute("UPDATE operators SET locked_until = ? WHERE name = ?", (self._store.dialect.ts(now + lock), name))
+            self._db(self._store.execute, "UPDATE operators SET locked_until = ? WHERE name = ?", (self._store.dialect.ts(now + lock), name))
 
     # ------------------------------------------------------------------ audit
 
     def log(self, operator: str, action: str, target: str, now: float, detail: dict[str, Any] | None = None,
             command_id: str | None = None, outcome: str = "") -> int:
-        """Record an action (never a password: callers put only what a reviewer needs in `detail`); returns its id."""
-        rows = self._store.query(
+        """Record an action (never a password: callers put only what a reviewer needs in `detail`); returns its id.
+
+        Every text is capped (`AUDIT_TEXT_MAX`, `AUDIT_DETAIL_MAX`): a login name is whatever a stranger typed.
+        """
+        text = json.dumps(detail or {}, ensure_ascii=False, separators=(",", ":"), default=str)
+        if len(text) > AUDIT_DETAIL_MAX:
+            text = json.dumps({"truncated": text[:AUDIT_DETAIL_MAX]}, ensure_ascii=False, separators=(",", ":"))
+        rows = self._db(
+            self._store.query,
             "INSERT INTO audit (at, operator, action, target, command_id, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?j) RETURNING id",
-            (self._store.dialect.ts(now), operator, action, target, command_id, outcome,
-             json.dumps(detail or {}, ensure_ascii=False, separators=(",", ":"))),
+            (self._store.dialect.ts(now), _cap(operator), _cap(action), _cap(target), _cap(command_id) if command_id else command_id,
+             _cap(outcome), text),
         )
         return int(rows[0][0])
 
-    def set_outcome(self, command_id: str, outcome: str) -> None:
-        """The station's reply arrived: record its outcome on every entry of that command."""
-        self._store.execute("UPDATE audit SET outcome = ? WHERE command_id = ?", (outcome, command_id))
+    def set_outcome(self, station: str, command_id: str, outcome: str) -> None:
+        """The station's reply arrived: record its outcome on its entry of that command (another station's reply changes nothing)."""
+        self._db(self._store.execute, "UPDATE audit SET outcome = ? WHERE command_id = ? AND target = ?", (_cap(outcome), command_id, station))
 
     def audit(self, scope: str = "", limit: int = 200) -> builtins.list[AuditEntry]:
         """Newest first; only entries whose target lies inside `scope` (the rule of `Operator.sees`), all when scope is ""."""
@@ -245,9 +300,18 @@ class Accounts:
         limit = max(0, limit)
         if scope:
             # substr, not LIKE: station ids may hold `_`, and SQLite's LIKE ignores case.
-            rows = self._store.query(f"{cols} WHERE target = ? OR substr(target, 1, ?) = ? {order}",
+            rows = self._db(self._store.query, f"{cols} WHERE target = ? OR substr(target, 1, ?) = ? {order}",
                                      (scope, len(scope) + 1, scope + "/", limit))
         else:
-            rows = self._store.query(f"{cols} {order}", (limit,))
+            rows = self._db(self._store.query, f"{cols} {order}", (limit,))
         return [AuditEntry(int(r[0]), epoch(r[1]) or 0.0, r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if isinstance(r[7], str) else r[7])
                 for r in rows]
+
+
+def _cap(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= AUDIT_TEXT_MAX else text[: AUDIT_TEXT_MAX - 1] + "…"
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "replace")).hexdigest()

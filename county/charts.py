@@ -16,6 +16,7 @@ reading is drawn as a gap, not bridged by a straight line: the station or its se
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -103,7 +104,7 @@ def level_series(store: Store, station: str, sensor: str, since: float, until: f
         raise ValueError("max_points must be at least 2 (a bucket keeps its min and max)")
     d = store.dialect
     rows = store.query(series_sql(store), (station, sensor, d.ts(since), d.ts(until)))
-    points = [(_seconds(ts), float(level)) for ts, level in rows]
+    points = [(t, v) for t, v in ((_seconds(ts), float(level)) for ts, level in rows) if math.isfinite(t) and math.isfinite(v)]  # NaN/inf: no reading
     return points if len(points) <= max_points else downsample(points, since, until, max_points)
 
 
@@ -192,8 +193,9 @@ def water_chart_svg(series: Sequence[tuple[float, float]], since: float, until: 
 
     Each continuous run of readings is one line (SVG group id `level-run-N`), each band an
     `alarm-band-N`, the empty-chart notice `no-readings`: the ids let tests and the web view find them.
-    `title` must be Latin text (no CJK glyphs in the chart font).
+    `title` must be Latin text (no CJK glyphs in the chart font); it is drawn as given, never parsed as `$math$`.
     """
+    series = [(t, v) for t, v in series if math.isfinite(t) and math.isfinite(v)]  # a station's NaN or Infinity is no reading
     fig = Figure(figsize=(WIDTH_PX / 96, HEIGHT_PX / 96), dpi=96)
     ax = fig.add_axes((0.085, 0.12, 0.895, 0.78))  # fixed margins: no layout engine to pay for on every render
     for i, band in enumerate(bands):
@@ -219,7 +221,7 @@ def water_chart_svg(series: Sequence[tuple[float, float]], since: float, until: 
     ax.grid(True, color="#e3e3e3", lw=0.6)
     ax.set_axisbelow(True)
     if title:
-        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_title(title, loc="left", fontsize=10, parse_math=False)
     ax.set_title(_tz_label(tz, until), loc="right", fontsize=8, color="#666666")
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})  # no render date in the picture's metadata

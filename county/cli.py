@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
 from county.keys import keygen
-from county.send import send
+from county.send_cli import send
+from county.sl651.cli import app as sl651_app
 from county.web.serve import serve
 
 app = typer.Typer(help="County command center tools: watch stations, send commands.", no_args_is_help=True)
@@ -23,7 +24,7 @@ app.command()(serve)
 
 @app.command()
 def feed(
-    prefix: str = typer.Argument("vs/v1", help="Topic prefix: vs/v1/COUNTY[/TOWN[/VILLAGE[/STATION]]]."),
+    prefix: str = typer.Argument("vs/v1", help="Topic prefix: vs/v1/COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]]."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
 ) -> None:
@@ -73,7 +74,7 @@ def contract(
 
 @app.command()
 def watch(
-    prefix: str = typer.Argument("vs/v1", help="County, township, village or station: vs/v1/COUNTY[/TOWN[/VILLAGE[/STATION]]]."),
+    prefix: str = typer.Argument("vs/v1", help="County, township, village or station: vs/v1/COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]]."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
     once: bool = typer.Option(False, "--once", help="Listen for --seconds (default 1), print the table once and exit."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
@@ -89,7 +90,7 @@ def watch(
 
 @app.command()
 def ingest(
-    prefix: str = typer.Argument("vs/v1", help="What to store: vs/v1/COUNTY[/TOWN[/VILLAGE[/STATION]]]."),
+    prefix: str = typer.Argument("vs/v1", help="What to store: vs/v1/COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]]."),
     db: str = typer.Option("sqlite:///county.db", help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
     client_id: str | None = typer.Option(None, help="Stable MQTT client id of this instance (default county-ingest-HOSTNAME)."),
@@ -127,6 +128,8 @@ def simulate(
         typer.echo(f"simulate: {exc}", err=True)
         raise typer.Exit(2) from None
 
+
+app.add_typer(sl651_app, name="sl651")
 
 operator_app = typer.Typer(help="Operator accounts of the web view, and its audit log.", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
@@ -176,7 +179,7 @@ def _scope_text(scope: str) -> str:
 @operator_app.command("add")
 def operator_add(
     name: str = typer.Argument(..., help="Login name (no spaces)."),
-    scope: str = typer.Option("", help="What the operator sees: COUNTY[/TOWN[/VILLAGE[/STATION]]] ('': everything)."),
+    scope: str = typer.Option("", help="What the operator sees: COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]] ('': everything)."),
     display_name: str = typer.Option("", help="Name shown on pages and in acknowledgements (default: NAME)."),
     password_stdin: bool = PASSWORD_STDIN,
     db: str = DB_OPTION,
@@ -222,7 +225,7 @@ def operator_list(db: str = DB_OPTION) -> None:
 
 @operator_app.command("audit")
 def operator_audit(
-    scope: str = typer.Option("", help="Only entries about COUNTY[/TOWN[/VILLAGE[/STATION]]] ('': all)."),
+    scope: str = typer.Option("", help="Only entries about COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]] ('': all)."),
     limit: int = typer.Option(200, help="At most this many entries, newest first."),
     db: str = DB_OPTION,
 ) -> None:

@@ -136,14 +136,4 @@ def send_and_wait(opts: BrokerOptions, doc: dict[str, Any], timeout_s: float,
         client.loop_stop()
 
 
-_CLI_OPTIONS = ("CA_OPTION", "CERT_OPTION", "CERT_KEY_OPTION", "USERNAME_OPTION", "PASSWORD_FILE_OPTION", "PASSWORD_ENV_OPTION")
 
-
-def __getattr__(name: str) -> Any:
-    """The broker command-line options moved to `county.broker_cli`; still found here (without
-    making this library import typer) until `county.web.serve` imports them from there."""
-    if name in _CLI_OPTIONS:
-        from county import broker_cli
-
-        return getattr(broker_cli, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

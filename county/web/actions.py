@@ -22,10 +22,11 @@ from county.accounts import Accounts, Operator, in_scope
 from county.send import build_command
 from county.web.board import Board, Change
 from county.web.hub import BrokerAway, LiveHub
+from foundation.errors import GatewayError
 from wire.command_args import AckArgs, AnnounceArgs
 
 
-class ActionRefused(Exception):
+class ActionRefused(GatewayError, ValueError):
     """The action cannot be done; `status` is the HTTP status, the message is for the operator."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -44,20 +45,21 @@ class Actions:
     """Ack and announce, over the board, the hub, the county key and the audit log."""
 
     def __init__(self, board: Board, lock: threading.Lock, hub: LiveHub, key: Ed25519PrivateKey, accounts: Accounts,
-                 db_call: Callable[..., Any], notify: Callable[[list[Change]], None], ttl_s: float = 300.0) -> None:
+                 notify: Callable[[list[Change]], None], ttl_s: float = 300.0) -> None:
         self.board, self.lock, self.hub, self.key, self.accounts = board, lock, hub, key, accounts
-        self.db_call, self.notify, self.ttl_s = db_call, notify, ttl_s
+        self.notify, self.ttl_s = notify, ttl_s
 
-    def ack(self, op: Operator, event_id: str, now: float) -> Sent:
+    def ack(self, op: Operator, event_id: str, now: float, station: str = "") -> Sent:
+        """Acknowledge alarm `event_id` of `station` (without one: the first alarm seen with that id, see `Board.find_alarm`)."""
         with self.lock:
-            alarm = self.board.alarms.get(event_id)
-            found = alarm is not None and op.sees(alarm.station)
+            alarm = self.board.find_alarm(event_id, op.sees, station)
+            found = alarm is not None
             station = alarm.station if alarm else ""
             label = f"{alarm.alarm} @ {alarm.source}" if alarm else ""
             state = alarm.state if alarm else ""
             online = self.board.stations[station].online if station in self.board.stations else None
         if not found:
-            raise ActionRefused(404, f"no alarm {event_id!r} in your area")
+            raise ActionRefused(404, f"no alarm {event_id[:80]!r} in your area")
         if state == "cleared":
             raise ActionRefused(409, "this alarm has already cleared; nothing to acknowledge")
         if online is False and self.hub.connected.is_set():  # without the broker, presence is stale: the send fails and is logged
@@ -68,7 +70,7 @@ class Actions:
     def announce(self, op: Operator, target: str, text: str, priority: str, repeat: int, now: float) -> Sent:
         target = target.strip().strip("/")
         if not target or not op.sees(target):
-            raise ActionRefused(404, f"{target or 'that place'} is not in your area")
+            raise ActionRefused(404, f"{target[:200] or 'that place'} is not in your area")
         try:
             args = AnnounceArgs(text=text.strip(), priority=priority, repeat=repeat).model_dump(exclude_none=True)
         except ValidationError as exc:
@@ -104,7 +106,7 @@ class Actions:
                 with self.lock:
                     self.board.commands.pop(doc["id"], None)
                 detail = {**detail, "error": str(exc)}
-            self.db_call(self.accounts.log, op.name, name, station, now, {**detail, "batch": batch, "args": args}, doc["id"], outcome)
+            self.accounts.log(op.name, name, station, now, {**detail, "batch": batch, "args": args}, doc["id"], outcome)
             if outcome == "sent":
                 self.notify([change])
         if not ids:

@@ -5,14 +5,17 @@ from `/api/board` and keeps them live from `/api/events` (server-sent events). E
 checked against the logged-in operator's scope: a township account gets "not found" for another
 township's stations, alarms, snapshots and charts, exactly as for things that do not exist.
 State-changing requests need the session's CSRF token in a header and a same-site cookie.
+Whatever a station or a request sends, the answer is 2xx or 4xx and strict JSON (see `jsonsafe`,
+`middleware.BodyLimit`); an alarm is found by (station, event id), so no station can touch
+another's records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -29,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -42,15 +45,21 @@ from county.store import Store
 from county.web.actions import ActionRefused, Actions
 from county.web.board import Board
 from county.web.data import Database, alarm_rows, seed_board, timeline
-from county.web.fanout import COALESCE_S, Browser, Fanout
+from county.web.fanout import Fanout
 from county.web.hub import LiveHub
+from county.web.jsonsafe import SafeJSONResponse as JSONResponse
+from county.web.jsonsafe import dumps
+from county.web.login import SESSION_MAX_AGE_S, Logins, csrf_ok
+from county.web.middleware import BodyLimit, SecurityHeaders
+from county.web.stream import prune, stream
+from county.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-SESSION_MAX_AGE_S = 12 * 3600  # one shift
 CHART_WINDOW_S = 24 * 3600.0
 CHART_CACHE_S = 30
 RESEED_AFTER_S = 3.0  # after a reconnection, time for the ingest to store what queued for it
+MAX_SENSOR = 128  # characters of a chart's sensor name
 
 
 @dataclass
@@ -73,13 +82,15 @@ class Web:
         self.settings = settings
         self.key = load_signing_key(settings.key_file)
         self.db = Database(Store(settings.db))
-        self.accounts = Accounts(self.db.store)
+        self.accounts = Accounts(self.db.store, guard=self.db.call)  # hashing runs outside the database lock
+        self.throttle = LoginThrottle()
+        self.logins = Logins(self)
         self.board = Board(settings.prefix)
         self.lock = threading.Lock()
         self.fanout = Fanout()
         seed_board(self.board, self.db.store, time.time())
         self.hub = LiveHub(self.board, self.lock, settings.broker, self.fanout.notify, self._on_reply, self._on_reconnect)
-        self.actions = Actions(self.board, self.lock, self.hub, self.key, self.accounts, self.db.call, self.fanout.notify,
+        self.actions = Actions(self.board, self.lock, self.hub, self.key, self.accounts, self.fanout.notify,
                                settings.command_ttl_s)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self._charts: dict[tuple[str, str, int], bytes] = {}
@@ -103,7 +114,7 @@ class Web:
             self.fanout.notify(changes)
 
     def _on_reply(self, doc: dict[str, Any]) -> None:
-        self.db.call(self.accounts.set_outcome, str(doc["command_id"]), str(doc["outcome"]))
+        self.accounts.set_outcome(str(doc["station"]), str(doc["command_id"]), str(doc["outcome"]))
 
     def close(self) -> None:
         self.hub.stop()
@@ -111,9 +122,13 @@ class Web:
 
     # ------------------------------------------------------------------ helpers of the routes
 
+    def session_operator(self, sid: str) -> Operator | None:
+        """The operator of a session that has not ended (logged out, new password, disabled, older than a shift)."""
+        return self.accounts.session(sid, time.time(), SESSION_MAX_AGE_S)
+
     async def operator(self, request: Request) -> Operator | None:
-        name = request.session.get("operator")
-        return None if not name else await self.db.run(self.accounts.get, name)
+        sid = request.session.get("sid")
+        return None if not isinstance(sid, str) or not sid else await run_in_threadpool(self.session_operator, sid)
 
     def page(self, request: Request, template: str, op: Operator | None, status: int = 200, **context: Any) -> Response:
         csrf = request.session.setdefault("csrf", secrets.token_urlsafe(24))
@@ -135,37 +150,6 @@ class Web:
         return svg
 
 
-SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware (it leaves the event stream unbuffered): scripts and images from this server only, no framing."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-def _csrf_ok(request: Request, given: str | None) -> bool:
-    expected = request.session.get("csrf")
-    return bool(expected and given and secrets.compare_digest(expected, given))
-
-
 def _not_found(what: str) -> JSONResponse:
     return JSONResponse({"error": f"{what} not found"}, status_code=404)
 
@@ -180,7 +164,7 @@ def create_app(settings: ServeSettings) -> Starlette:
         web = Web(settings)
         app.state.web = web
         web.hub.start()
-        pruner = asyncio.create_task(_prune(web))
+        pruner = asyncio.create_task(prune(web))
         try:
             yield
         finally:
@@ -208,30 +192,14 @@ def create_app(settings: ServeSettings) -> Starlette:
     async def login_page(request: Request) -> Response:
         return w().page(request, "login.html", None, error="")
 
+    def logins() -> Logins:
+        return w().logins
+
     async def login(request: Request) -> Response:
-        form = await request.form()
-        name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
-        if not _csrf_ok(request, str(form.get("csrf", ""))):
-            return w().page(request, "login.html", None, 403, error="页面已过期,请重新登录 The page expired; log in again.")
-        now = time.time()
-        op = await w().db.run(w().accounts.verify, name, password, now)
-        if op is None:
-            locked = await w().db.run(w().accounts.locked_for, name, now)
-            await w().db.run(w().accounts.log, name or "?", "login_failed", "", now, {"ip": request.client.host if request.client else ""})
-            msg = (f"尝试次数过多,请 {locked:.0f} 秒后再试 Too many failed attempts; try again in {locked:.0f} s." if locked > 0
-                   else "用户名或密码错误 Wrong name or password.")
-            return w().page(request, "login.html", None, 401, error=msg)
-        request.session.clear()
-        request.session.update({"operator": op.name, "csrf": secrets.token_urlsafe(24)})
-        await w().db.run(w().accounts.log, op.name, "login", op.scope, now, {"ip": request.client.host if request.client else ""})
-        return RedirectResponse("/", status_code=303)
+        return await logins().login(request)
 
     async def logout(request: Request) -> Response:
-        op = await w().operator(request)
-        if op is not None and _csrf_ok(request, str((await request.form()).get("csrf", ""))):
-            await w().db.run(w().accounts.log, op.name, "logout", op.scope, time.time())
-            request.session.clear()
-        return RedirectResponse("/login", status_code=303)
+        return await logins().logout(request)
 
     @page_route
     async def overview(request: Request, op: Operator) -> Response:
@@ -241,9 +209,9 @@ def create_app(settings: ServeSettings) -> Starlette:
     async def alarm_page(request: Request, op: Operator) -> Response:
         event_id = request.path_params["event_id"]
         with w().lock:
-            alarm = w().board.alarms.get(event_id)
+            alarm = w().board.find_alarm(event_id, op.sees, request.query_params.get("station", ""))
             card = alarm.public() if alarm else None
-        if card is None or not op.sees(card["station"]):
+        if card is None:
             return w().page(request, "missing.html", op, 404, what=f"alarm {event_id}")
         steps = await w().db.run(timeline, w().db.store, card["station"], event_id)
         sensors = await w().db.run(charts.level_sensors, w().db.store, card["station"], time.time() - CHART_WINDOW_S)
@@ -263,7 +231,7 @@ def create_app(settings: ServeSettings) -> Starlette:
 
     @page_route
     async def audit_page(request: Request, op: Operator) -> Response:
-        entries = await w().db.run(w().accounts.audit, op.scope, 300)
+        entries = await run_in_threadpool(w().accounts.audit, op.scope, 300)  # Accounts takes the database lock itself
         return w().page(request, "audit.html", op, page="audit", entries=entries)
 
     @api_route
@@ -273,21 +241,21 @@ def create_app(settings: ServeSettings) -> Starlette:
                 view = w().board.view(op.sees)
             doc = {**view, "broker": w().hub.connected.is_set(), "now": time.time(),
                    "operator": {"name": op.name, "display_name": op.display_name, "scope": op.scope}}
-            return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            return dumps(doc).encode("utf-8")  # a station's NaN goes out as null: one bad number must not blank the board
 
         return Response(await run_in_threadpool(body), media_type="application/json")  # off the event loop: streams keep flowing
 
     @api_route
     async def events_api(request: Request, op: Operator) -> Response:
-        return EventSourceResponse(_stream(w(), op), ping=15)
+        return EventSourceResponse(stream(w(), op, str(request.session.get("sid", ""))), ping=15)
 
     @api_route
     async def snapshot(request: Request, op: Operator) -> Response:
         event_id = request.path_params["event_id"]
         with w().lock:
-            alarm = w().board.alarms.get(event_id)
+            alarm = w().board.find_alarm(event_id, op.sees, request.query_params.get("station", ""))
             station, expected = (alarm.station, alarm.snapshot_sha256) if alarm else ("", None)
-        if not station or not op.sees(station):
+        if not station:
             return _not_found("snapshot")
         jpeg = await w().db.run(w().db.store.snapshot, station, event_id)
         if jpeg is None:
@@ -299,28 +267,35 @@ def create_app(settings: ServeSettings) -> Starlette:
     @api_route
     async def chart(request: Request, op: Operator) -> Response:
         station, sensor = request.query_params.get("station", ""), request.query_params.get("sensor", "")
-        if not station or not sensor or not op.sees(station) or station not in w().board.stations:
+        if not station or not sensor or len(sensor) > MAX_SENSOR or not op.sees(station) or station not in w().board.stations:
             return _not_found("chart")
         svg = await run_in_threadpool(w().chart, station, sensor, time.time())
         return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=30"})
 
     @api_route
-    async def act(request: Request, op: Operator) -> Response:
-        if not _csrf_ok(request, request.headers.get("x-csrf-token")):
+    async def ack_api(request: Request, op: Operator) -> Response:
+        return await act(request, op, "ack")
+
+    @api_route
+    async def announce_api(request: Request, op: Operator) -> Response:
+        return await act(request, op, "announce")
+
+    async def act(request: Request, op: Operator, action: str) -> Response:
+        if not csrf_ok(request, request.headers.get("x-csrf-token")):
             return JSONResponse({"error": "missing or stale CSRF token; reload the page"}, status_code=403)
         try:
             body = await request.json()
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             return JSONResponse({"error": "the request body must be a JSON object"}, status_code=400)
         now = time.time()
         try:
-            if request.path_params["action"] == "ack":
-                sent = await run_in_threadpool(w().actions.ack, op, str(body.get("event_id", "")), now)
+            if action == "ack":
+                sent = await run_in_threadpool(w().actions.ack, op, _text(body.get("event_id")), now, _text(body.get("station")))
             else:
-                sent = await run_in_threadpool(w().actions.announce, op, str(body.get("target", "")), str(body.get("text", "")),
-                                             str(body.get("priority", "announcement")), _int(body.get("repeat", 1)), now)
+                sent = await run_in_threadpool(w().actions.announce, op, _text(body.get("target")), _text(body.get("text")),
+                                               _text(body.get("priority", "announcement")), _int(body.get("repeat", 1)), now)
         except ActionRefused as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         return JSONResponse({"batch": sent.batch, "command_ids": sent.command_ids, "not_sent": sent.not_sent})
@@ -335,65 +310,29 @@ def create_app(settings: ServeSettings) -> Starlette:
         Route("/audit", audit_page),
         Route("/api/board", board_api),
         Route("/api/events", events_api),
-        Route("/api/{action:str}", act, methods=["POST"]),
+        Route("/api/ack", ack_api, methods=["POST"]),
+        Route("/api/announce", announce_api, methods=["POST"]),
         Route("/snapshot/{event_id}", snapshot),
         Route("/chart.svg", chart),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders), Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="county_session", max_age=SESSION_MAX_AGE_S,
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit), Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="county_session", max_age=SESSION_MAX_AGE_S,
                              same_site="strict", https_only=settings.secure_cookies)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     return app
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """A count from JSON: anything that is not a plain number of sane size is 1 (the model then says what is allowed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or (isinstance(value, float) and not math.isfinite(value)):
         return 1
-
-
-async def _stream(web: Web, op: Operator) -> AsyncIterator[dict[str, str]]:
-    """Changes the operator may see, coalesced; a `link` event says whether the server reaches the broker."""
-    browser = Browser(asyncio.get_running_loop())
-    web.fanout.add(browser)
-    link = web.hub.connected.is_set()
     try:
-        yield {"event": "link", "data": json.dumps({"broker": link})}
-        checked = pushed = time.monotonic()
-        while True:
-            try:
-                await asyncio.wait_for(browser.wake.wait(), 5)
-                # alarms and replies go at once; presence is coalesced (a quiet spell's first change goes at once too)
-                hold = COALESCE_S - (time.monotonic() - pushed)
-                if hold > 0 and not browser.urgent():
-                    try:  # presence waits for the throttle, unless an alarm step arrives meanwhile
-                        await asyncio.wait_for(browser.hurry.wait(), hold)
-                    except TimeoutError:
-                        pass
-            except TimeoutError:
-                pass
-            if web.hub.connected.is_set() != link:
-                link = web.hub.connected.is_set()
-                yield {"event": "link", "data": json.dumps({"broker": link})}
-            if time.monotonic() - checked >= 5:
-                checked = time.monotonic()
-                if await web.db.run(web.accounts.get, op.name) is None:
-                    yield {"event": "logout", "data": "{}"}
-                    return
-            with web.lock:
-                records = [(kind, web.board.record((kind, key))) for kind, key in browser.take()]
-            for kind, rec in records:
-                if rec is not None and op.sees(rec[0]):
-                    yield {"event": kind, "data": json.dumps(rec[1], ensure_ascii=False)}
-            if records:
-                pushed = time.monotonic()
-    finally:
-        web.fanout.remove(browser)
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+    return number if -1_000_000 <= number <= 1_000_000 else 1_000_001
 
 
-async def _prune(web: Web) -> None:
-    while True:
-        await asyncio.sleep(60)
-        with web.lock:
-            web.board.prune(time.time())
+def _text(value: Any) -> str:
+    """A text field from JSON: strings as they are, anything else as nothing (never the str() of a deep structure)."""
+    return value if isinstance(value, str) else ""

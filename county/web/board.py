@@ -35,6 +35,11 @@ LAST_SEEN_STEP_S = 30.0  # a station's "last seen" alone is pushed to browsers a
 Change = tuple[str, str]  # ("station" | "alarm" | "command" | "notice", key)
 
 
+def alarm_key(station: str, event_id: str) -> str:
+    """An alarm's key on the board: a station can only ever touch its own alarms (a topic holds no `#`)."""
+    return f"{station}#{event_id}"
+
+
 @dataclass
 class StationCard:
     station: str
@@ -77,8 +82,12 @@ class AlarmCard:
     def open(self) -> bool:
         return self.state != "cleared"
 
+    @property
+    def key(self) -> str:
+        return alarm_key(self.station, self.event_id)
+
     def public(self) -> dict[str, Any]:
-        return dict(self.__dict__)  # fields are replaced, never mutated in place: a shallow copy is a snapshot
+        return {**self.__dict__, "key": self.key}  # fields are replaced, never mutated in place: a shallow copy is a snapshot
 
 
 @dataclass
@@ -131,7 +140,7 @@ class Board:
     def __init__(self, prefix: str = PROTOCOL) -> None:
         self.prefix = normalise_prefix(prefix)
         self.stations: dict[str, StationCard] = {}
-        self.alarms: dict[str, AlarmCard] = {}
+        self.alarms: dict[str, AlarmCard] = {}  # by `alarm_key(station, event_id)`; insertion order is arrival order
         self.commands: dict[str, CommandCard] = {}
         self.notices: dict[str, NoticeCard] = {}  # insertion order is arrival order
         self.malformed = 0
@@ -183,7 +192,7 @@ class Board:
                 station_changed |= before != (card.online, card.reason, card.name, card.capabilities)
             elif kind == "alarm":
                 if self._alarm(doc):
-                    changes.append(("alarm", str(doc["event_id"])))
+                    changes.append(("alarm", alarm_key(parts.station, str(doc["event_id"]))))
             elif kind == "reply":
                 if self._reply(doc, now):
                     changes.append(("command", str(doc["command_id"])))
@@ -204,10 +213,11 @@ class Board:
 
     def _alarm(self, doc: dict[str, Any]) -> bool:
         event_id, seq, state = str(doc["event_id"]), int(doc["seq"]), str(doc["state"])
-        card = self.alarms.get(event_id)
+        key = alarm_key(str(doc["station"]), event_id)
+        card = self.alarms.get(key)
         snapshot = doc.get("snapshot") or {}
         if card is None:
-            card = self.alarms[event_id] = AlarmCard(
+            card = self.alarms[key] = AlarmCard(
                 event_id, str(doc["station"]), str(doc["alarm"]), str(doc["severity"]), state, str(doc.get("category", "")),
                 str(doc.get("source", "")), str(doc.get("summary", "")), epoch(doc.get("raised_at")))
         elif seq <= card.last_seq and not _fills_in(card, state):
@@ -237,8 +247,8 @@ class Board:
 
     def _reply(self, doc: dict[str, Any], now: float) -> bool:
         card = self.commands.get(str(doc["command_id"]))
-        if card is None:
-            return False  # a command of another tool: not ours to show
+        if card is None or card.station != doc["station"]:
+            return False  # a command of another tool (not ours to show), or a reply from a station it was not sent to
         card.replies.append(ReplyLine(str(doc["station"]), str(doc["outcome"]), bool(doc["ok"]), str(doc.get("reason", "")), now))
         card.rev = self._bump()
         return True
@@ -256,10 +266,10 @@ class Board:
         """Forget alarms that ended before the recent window (the database keeps them)."""
         ended = [a for a in self.alarms.values() if not a.open and (a.cleared_at or 0) < now - RECENT_S]
         for a in ended:
-            del self.alarms[a.event_id]
+            del self.alarms[a.key]
         closed = sorted((a for a in self.alarms.values() if not a.open), key=lambda a: a.cleared_at or 0)
         for a in closed[: max(0, len(closed) - MAX_ENDED_ALARMS)]:
-            del self.alarms[a.event_id]
+            del self.alarms[a.key]
 
     # ------------------------------------------------------------------ starting from the database
 
@@ -278,14 +288,25 @@ class Board:
         changes: list[Change] = []
         for (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at, cleared_at,
              last_seq, snapshot_sha256) in rows:
-            if not self.under_prefix(station) or (event_id in self.alarms and self.alarms[event_id].last_seq >= last_seq):
+            key = alarm_key(station, event_id)
+            if not self.under_prefix(station) or (key in self.alarms and self.alarms[key].last_seq >= last_seq):
                 continue
             self._station(station)
-            self.alarms[event_id] = AlarmCard(
+            self.alarms[key] = AlarmCard(
                 event_id, station, alarm, severity, state, category, source, summary, epoch(raised_at), acked_by, epoch(acked_at),
                 epoch(cleared_at), snapshot_sha256, {}, int(last_seq), self._bump())
-            changes.append(("alarm", event_id))
+            changes.append(("alarm", key))
         return changes
+
+    def find_alarm(self, event_id: str, sees: Any, station: str = "") -> AlarmCard | None:
+        """The alarm `event_id` of `station` if the operator sees it; without a station, the first one seen with that id.
+
+        Event ids are the stations' own: another station reusing one gets its own record, never this one.
+        """
+        if station:
+            card = self.alarms.get(alarm_key(station, event_id))
+            return card if card is not None and sees(card.station) else None
+        return next((a for a in self.alarms.values() if a.event_id == event_id and sees(a.station)), None)
 
     # ------------------------------------------------------------------ reading, per operator
 

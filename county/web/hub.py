@@ -25,13 +25,14 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS
 from county.send import BrokerOptions, command_topic, make_client
 from county.topics import station_filter
 from county.web.board import Board, Change
+from foundation.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("status", "event/+", "reply/+", "health", "telemetry/+")
 
 
-class BrokerAway(RuntimeError):
+class BrokerAway(GatewayError, ConnectionError):
     """The broker cannot take a command right now."""
 
 

@@ -240,7 +240,7 @@ def test_set_outcome_marks_every_entry_of_that_command_only(accounts: Accounts) 
     accounts.log("zhang", "ack", "410421/xiaoqi/zhuwa/bridge-01", T0, command_id="c-1", outcome="sent")
     accounts.log("zhang", "ack-retry", "410421/xiaoqi/zhuwa/bridge-01", T0 + 1, command_id="c-1", outcome="sent")
     accounts.log("zhang", "announce", "410421/xiaoqi/zhuwa/bridge-01", T0 + 2, command_id="c-2", outcome="sent")
-    accounts.set_outcome("c-1", "done")
+    accounts.set_outcome("410421/xiaoqi/zhuwa/bridge-01", "c-1", "done")
     assert [(e.command_id, e.outcome) for e in accounts.audit()] == [("c-2", "sent"), ("c-1", "done"), ("c-1", "done")]
 
 

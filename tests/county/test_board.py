@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from county.web.board import LAST_SEEN_STEP_S, Board
+from county.web.board import LAST_SEEN_STEP_S, Board, alarm_key
 
 A = "410421/xiaoqi/zhuwa/pond-01"
 B = "410421/dongfeng/liuzhuang/ferry-02"
@@ -32,8 +32,8 @@ def test_alarm_lifecycle_keeps_who_acked_and_when_it_cleared() -> None:
     board.handle(*alarm(A, 1, "raised", snapshot={"topic": "t", "bytes": 10, "sha256": "ab" * 32}), retained=False, now=100)
     board.handle(*alarm(A, 2, "acked", acked_by="张三"), retained=False, now=101)
     changes = board.handle(*alarm(A, 3, "cleared", acked_by="张三"), retained=False, now=102)
-    card = board.alarms["al-1"]
-    assert ("alarm", "al-1") in changes
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert ("alarm", alarm_key(A, "al-1")) in changes
     assert (card.state, card.acked_by, card.snapshot_sha256) == ("cleared", "张三", "ab" * 32)
     assert card.acked_at is not None and card.cleared_at is not None and card.acked_at < card.cleared_at
 
@@ -42,12 +42,12 @@ def test_a_redelivered_old_step_does_not_reopen_an_alarm() -> None:
     board = Board()
     board.handle(*alarm(A, 1, "raised"), retained=False, now=100)
     board.handle(*alarm(A, 3, "cleared"), retained=False, now=101)
-    rev = board.alarms["al-1"].rev
-    assert board.handle(*alarm(A, 1, "raised"), retained=False, now=102) == [] or board.alarms["al-1"].state == "cleared"
-    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].rev == rev
+    rev = board.alarms[alarm_key(A, "al-1")].rev
+    assert board.handle(*alarm(A, 1, "raised"), retained=False, now=102) == [] or board.alarms[alarm_key(A, "al-1")].state == "cleared"
+    assert board.alarms[alarm_key(A, "al-1")].state == "cleared" and board.alarms[alarm_key(A, "al-1")].rev == rev
     # the acked step arriving late still fills in who acknowledged it
     board.handle(*alarm(A, 2, "acked", acked_by="李四"), retained=False, now=103)
-    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].acked_by == "李四"
+    assert board.alarms[alarm_key(A, "al-1")].state == "cleared" and board.alarms[alarm_key(A, "al-1")].acked_by == "李四"
 
 
 def test_presence_and_last_seen_are_pushed_only_when_they_matter() -> None:
@@ -82,7 +82,7 @@ def test_views_are_limited_to_what_the_operator_sees() -> None:
     xiaoqi = board.view(lambda s: s.startswith("410421/xiaoqi/"))
     assert [s["station"] for s in xiaoqi["stations"]] == [A]
     assert [a["event_id"] for a in xiaoqi["alarms"]] == ["al-xiaoqi"]
-    assert board.record(("alarm", "al-dongfeng"))[0] == B  # the fan-out filters by this station
+    assert board.record(("alarm", alarm_key(B, "al-dongfeng")))[0] == B  # the fan-out filters by this station
 
 
 def test_malformed_and_foreign_messages_are_counted_not_applied() -> None:
@@ -101,9 +101,9 @@ def test_prune_forgets_alarms_that_ended_before_the_window() -> None:
     board.handle(*alarm(A, 1, "raised", event_id="old"), retained=False, now=0)
     board.handle(*alarm(A, 2, "cleared", event_id="old"), retained=False, now=0)
     board.handle(*alarm(A, 1, "raised", event_id="open"), retained=False, now=0)
-    cleared_at = board.alarms["old"].cleared_at
+    cleared_at = board.alarms[alarm_key(A, "old")].cleared_at
     board.prune(now=cleared_at + 25 * 3600)
-    assert set(board.alarms) == {"open"}
+    assert set(board.alarms) == {alarm_key(A, "open")}
 
 
 def test_catching_up_from_the_database_takes_only_newer_steps() -> None:
@@ -113,9 +113,9 @@ def test_catching_up_from_the_database_takes_only_newer_steps() -> None:
            None, None, None, 0, None)
     older = tuple(v.format(state="raised") if v == "{state}" else v for v in row[:12]) + (1, None)
     newer = tuple(v.format(state="cleared") if v == "{state}" else v for v in row[:11]) + ("2026-11-21T08:09:00+00:00", 3, None)
-    assert board.seed_alarms([older]) == [] and board.alarms["al-1"].state == "updated"
-    assert board.seed_alarms([newer]) == [("alarm", "al-1")]
-    assert board.alarms["al-1"].state == "cleared" and board.alarms["al-1"].cleared_at is not None
+    assert board.seed_alarms([older]) == [] and board.alarms[alarm_key(A, "al-1")].state == "updated"
+    assert board.seed_alarms([newer]) == [("alarm", alarm_key(A, "al-1"))]
+    assert board.alarms[alarm_key(A, "al-1")].state == "cleared" and board.alarms[alarm_key(A, "al-1")].cleared_at is not None
 
 
 def test_a_page_is_sent_open_alarms_and_only_the_newest_ended_ones() -> None:
@@ -147,3 +147,25 @@ def test_notices_are_kept_once_newest_first_within_scope_and_health_is_on_the_st
                          "ts": "2026-11-21T08:05:00+00:00"}).encode()
     assert ("station", A) in board.handle(f"vs/v1/{A}/health", health, retained=False, now=5)
     assert board.stations[A].health["queue_depth"] == 250 and board.stations[A].health["devices"] == {"gauge-1": "offline"}
+
+
+def test_a_station_cannot_touch_another_stations_alarm_by_reusing_its_event_id() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised", event_id="shared"), retained=False, now=1)
+    board.handle(*alarm(B, 5, "cleared", event_id="shared", severity="info", summary="all fine"), retained=False, now=2)
+    mine = board.alarms[alarm_key(A, "shared")]
+    assert (mine.station, mine.state, mine.severity) == (A, "raised", "danger")
+    assert board.find_alarm("shared", lambda s: True) is mine  # without a station: the first one seen
+    assert board.find_alarm("shared", lambda s: True, B).state == "cleared"
+    assert board.find_alarm("shared", lambda s: s == B) is board.alarms[alarm_key(B, "shared")]
+
+
+def test_a_reply_from_another_station_does_not_land_on_a_command() -> None:
+    board = Board()
+    board.sent("c-1", "batch", A, "ack", "ack", "duty", 1.0, 301.0)
+    forged = {"kind": "reply", "station": B, "seq": 1, "command_id": "c-1", "outcome": "done", "ok": True, "ts": "2026-11-21T08:00:00+00:00"}
+    assert ("command", "c-1") not in board.handle(f"vs/v1/{B}/reply/ack", json.dumps(forged).encode(), retained=False, now=2)
+    assert board.commands["c-1"].replies == []
+    real = {**forged, "station": A}
+    assert ("command", "c-1") in board.handle(f"vs/v1/{A}/reply/ack", json.dumps(real).encode(), retained=False, now=3)
+    assert [r.station for r in board.commands["c-1"].replies] == [A]

@@ -60,7 +60,7 @@ async function load() {
   const stations = fresh(state.stations), alarms = fresh(state.alarms), commands = fresh(state.commands), notices = fresh(state.notices);
   b.notices.forEach((n) => upsert(notices, n.key, n));
   b.stations.forEach((s) => upsert(stations, s.station, s));
-  b.alarms.forEach((a) => upsert(alarms, a.event_id, a));
+  b.alarms.forEach((a) => upsert(alarms, a.key, a));  // key: station#event_id (a station names only its own alarms)
   b.commands.forEach((c) => upsert(commands, c.command_id, c));
   Object.assign(state, { stations, alarms, commands, notices });
   setLink(b.broker);
@@ -83,7 +83,7 @@ function listen() {
   es.addEventListener("station", (e) => { const s = JSON.parse(e.data); upsert(state.stations, s.station, s); schedule(); });
   es.addEventListener("alarm", (e) => {
     const a = JSON.parse(e.data);
-    upsert(state.alarms, a.event_id, a);
+    upsert(state.alarms, a.key, a);
     if (a.state === "cleared") forgetEnded();
     schedule();
   });
@@ -100,7 +100,7 @@ function listen() {
 function forgetEnded() {
   const ended = [...state.alarms.values()].filter((a) => a.state === "cleared");
   if (ended.length <= MAX_ENDED_SHOWN) return;
-  ended.sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0)).slice(MAX_ENDED_SHOWN).forEach((a) => state.alarms.delete(a.event_id));
+  ended.sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0)).slice(MAX_ENDED_SHOWN).forEach((a) => state.alarms.delete(a.key));
 }
 
 let pending = false;
@@ -130,9 +130,11 @@ function lifecycle(a) {
   return parts;
 }
 
+const alarmHref = (a) => `/alarms/${encodeURIComponent(a.event_id)}?station=${encodeURIComponent(a.station)}`;
+
 function ackButton(a) {
   if (a.state === "cleared" || a.state === "acked") return null;
-  return el("button", { class: "ack", "data-event-id": a.event_id, onclick: (ev) => ack(a.event_id, ev.currentTarget) }, "确认 Ack");
+  return el("button", { class: "ack", "data-event-id": a.event_id, onclick: (ev) => ack(a, ev.currentTarget) }, "确认 Ack");
 }
 
 // how long an alarm has lasted (until now while open), and how long ago a station was heard: texts refreshed in place
@@ -145,17 +147,17 @@ const seenText = (s) => ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
 function alarmRow(a) {
   return el("tr", { class: `alarm ${a.severity} ${a.state}`, "data-event-id": a.event_id, "data-state": a.state, "data-station": a.station },
     el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
-    el("td", {}, el("a", { href: `/alarms/${a.event_id}` }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
+    el("td", {}, el("a", { href: alarmHref(a) }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
     el("td", {}, el("a", { href: `/stations/${a.station}` }, stationName(a.station)), el("div", { class: "source" }, a.source)),
     el("td", {}, when(a.raised_at)),
     el("td", { class: "duration" }, lasted(a)),
     el("td", {}, lifecycle(a)),
-    el("td", {}, a.snapshot_sha256 ? el("a", { href: `/alarms/${a.event_id}` }, el("img", { class: "thumb", src: `/snapshot/${a.event_id}`, alt: "snapshot", loading: "lazy" })) : "-"),
+    el("td", {}, a.snapshot_sha256 ? el("a", { href: alarmHref(a) }, el("img", { class: "thumb", src: `/snapshot/${encodeURIComponent(a.event_id)}?station=${encodeURIComponent(a.station)}`, alt: "snapshot", loading: "lazy" })) : "-"),
     el("td", {}, ackButton(a)));
 }
 
 // rows and tiles are rebuilt only when their record changed; the rest is moved or has its clock text updated
-const rowCache = new Map();  // event_id -> {key, row}
+const rowCache = new Map();  // alarm key -> {key, row}
 function renderAlarms(filter) {
   const table = document.getElementById("alarms");
   if (!table) return;
@@ -165,14 +167,14 @@ function renderAlarms(filter) {
   const body = table.querySelector("tbody");
   const rows = alarms.map((a) => {
     const key = `${a.rev}|${stationName(a.station)}`;
-    let cached = rowCache.get(a.event_id);
+    let cached = rowCache.get(a.key);
     if (!cached || cached.key !== key) {
       const row = alarmRow(a);
       const old = cached && cached.row.querySelector("img.thumb");  // keep a loaded thumbnail instead of fetching it again
       const img = row.querySelector("img.thumb");
       if (old && img && old.complete && old.naturalWidth) img.replaceWith(old);
       cached = { key, row };
-      rowCache.set(a.event_id, cached);
+      rowCache.set(a.key, cached);
     } else {
       const cell = cached.row.querySelector("td.duration");
       const text = lasted(a);
@@ -180,7 +182,7 @@ function renderAlarms(filter) {
     }
     return cached.row;
   });
-  const shown = new Set(alarms.map((a) => a.event_id));
+  const shown = new Set(alarms.map((a) => a.key));
   for (const id of rowCache.keys()) if (!shown.has(id)) rowCache.delete(id);
   // move only the rows that are out of place: re-inserting them all costs a whole table layout
   rows.forEach((row, i) => { if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null); });
@@ -199,7 +201,7 @@ function renderAlarms(filter) {
 function stationTile(s, openAlarms) {
   const status = s.online === null ? "unknown" : s.online ? "online" : "offline";
   const badges = openAlarms.sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity]).map((a) =>
-    el("a", { class: `badge ${a.severity} ${a.state}`, href: `/alarms/${a.event_id}`, "data-event-id": a.event_id, title: a.summary },
+    el("a", { class: `badge ${a.severity} ${a.state}`, href: alarmHref(a), "data-event-id": a.event_id, title: a.summary },
       (LABEL[a.alarm] || a.alarm).split(" ")[0] + (a.state === "acked" ? " ✔" : "")));
   const problems = healthProblems(s.health || {});
   return el("div", { class: `tile ${status}${openAlarms.length ? " alarmed" : ""}`, "data-station": s.station, "data-online": status },
@@ -245,7 +247,7 @@ function renderStations() {
   const key = sorted.map((s) => s.station).join("|");
   for (const s of sorted) {
     const alarms = open.get(s.station) || [];
-    const tileKey = `${s.rev}|` + alarms.map((a) => `${a.event_id}:${a.rev}`).join(",");
+    const tileKey = `${s.rev}|` + alarms.map((a) => `${a.key}:${a.rev}`).join(",");
     const cached = tileCache.get(s.station);
     if (!cached || cached.key !== tileKey) {
       const node = stationTile(s, alarms);
@@ -329,7 +331,7 @@ async function refreshTimeline() {
 function renderAlarmDetail() {
   const root = document.getElementById("alarm-detail");
   if (!root) return;
-  const a = state.alarms.get(root.dataset.eventId);
+  const a = state.alarms.get(root.dataset.key);
   if (!a) return;
   if (detailRev !== null && detailRev !== a.rev) setTimeout(refreshTimeline, 1000);  // once the ingest has stored the step
   detailRev = a.rev;
@@ -371,11 +373,11 @@ async function post(path, body) {
   return doc;
 }
 
-async function ack(eventId, button) {
+async function ack(a, button) {
   button.disabled = true;
   button.textContent = "发送中 sending…";
   try {
-    await post("/api/ack", { event_id: eventId });
+    await post("/api/ack", { event_id: a.event_id, station: a.station });
     button.textContent = "已发送 sent";
   } catch (err) {
     button.disabled = false;
