@@ -19,6 +19,7 @@ from foundation.errors import ConfigError
 from foundation.mqtt_login import read_password
 from gateway.config.base import ConfigModel
 from gateway.config.devices import FireInputDriver, SpeakerDriver, WaterLevelDriver
+from gateway.config.sl651 import Sl651Config
 from gateway.config.vision import CameraConfig
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ class StationConfig(ConfigModel):
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras and their detection settings.")
     loudspeaker: LoudspeakerConfig | None = Field(default=None, description="Public-address loudspeaker (None: no PA).")
     commands: CommandsConfig = Field(default_factory=CommandsConfig, description="Signed commands from the county (none accepted until keys are installed).")
+    sl651: Sl651Config | None = Field(None, description="SL 651-2014 reporting to the county's hydrology platform (None: off).")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "StationConfig":
