@@ -134,6 +134,3 @@ def send_and_wait(opts: BrokerOptions, doc: dict[str, Any], timeout_s: float,
     finally:
         client.disconnect()
         client.loop_stop()
-
-
-

@@ -17,6 +17,7 @@ from edge_models.detector import Detection, SsdDetector
 from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionDecision, MotionGate
+from edge_models.region_detector import RegionDetector
 from edge_models.tracker import IouTracker, Track
 from edge_models.zones import Zone
 
@@ -36,10 +37,15 @@ class Observation:
     fire: FireSmokeEvidence | None = None
     infer_ms: float = 0.0
     total_ms: float = 0.0
+    invokes: int = 0
 
 
 class VisionPipeline:
-    """Holds the models and the per-camera state (tracker, gate, fire history); one per camera."""
+    """Holds the models and the per-camera state (tracker, gate, fire history); one per camera.
+
+    With `regions`, the detector runs on zone crops or tiles at native resolution (see
+    edge_models.region_detector) instead of the whole frame squeezed to the model's input.
+    """
 
     def __init__(
         self,
@@ -51,6 +57,7 @@ class VisionPipeline:
         zones: tuple[Zone, ...] = (),
         fire: ClassicalFireSmoke | None = None,
         fire_model: ModelFireSmoke | None = None,
+        regions: RegionDetector | None = None,
     ) -> None:
         self.gate = gate
         self.detector = detector
@@ -60,6 +67,7 @@ class VisionPipeline:
         self.zones = zones
         self.fire = fire
         self.fire_model = fire_model
+        self.regions = regions
         self._last: Observation | None = None
 
     def process(self, bgr: np.ndarray, ts: float) -> Observation:
@@ -67,7 +75,10 @@ class VisionPipeline:
         t0 = time.perf_counter()
         h, w = bgr.shape[:2]
         decision = self.gate.check(bgr, ts)
-        if not decision.run and self._last is not None:
+        chosen: list[int] | None = None
+        if self.regions is not None and (decision.run or self.regions.planner.settings.mode == "tiles"):
+            chosen = self.regions.planner.plan(bgr, ts)  # tiles: their own motion and revisits count too
+        if not decision.run and not chosen and self._last is not None:
             last = self._last
             return Observation(
                 ts, w, h, False, decision, last.people, last.tracks, last.zones, last.fire,
@@ -75,11 +86,18 @@ class VisionPipeline:
             )
         people: list[Detection] = []
         infer_ms = 0.0
-        if self.detector is not None:
+        invokes = 0
+        if self.regions is not None:
+            t1 = time.perf_counter()
+            people = self.regions.detect(bgr, ts, self.min_score, self.person_labels, chosen)
+            infer_ms = (time.perf_counter() - t1) * 1000
+            invokes = self.regions.last_invokes
+        elif self.detector is not None:
             t1 = time.perf_counter()
             found = self.detector.detect(bgr, self.min_score)
             infer_ms = (time.perf_counter() - t1) * 1000
             people = [d for d in found if d.label in self.person_labels]
+            invokes = 1
         tracks = tuple(self.tracker.update(people, ts)) if self.detector is not None else ()
         in_zones = {z.id: tuple(t for t in tracks if z.admits(t.box, t.score)) for z in self.zones}
         evidence = None
@@ -92,7 +110,7 @@ class VisionPipeline:
             evidence = found_model if evidence is None else evidence.merged(found_model)
         obs = Observation(
             ts, w, h, True, decision, tuple(people), tracks, in_zones, evidence,
-            infer_ms, (time.perf_counter() - t0) * 1000,
+            infer_ms, (time.perf_counter() - t0) * 1000, invokes,
         )
         self._last = obs
         return obs

@@ -10,6 +10,7 @@ import typer
 from foundation.errors import ConfigError
 from gateway.config.station import config_schema, load_config
 from provisioning import calibrate, check, init_cmd, keys, model, report, service, zone
+from provisioning.detect import detect_command
 from provisioning.replay import replay_command
 
 app = typer.Typer(help="Provision, check and commission a village station gateway.", no_args_is_help=True)
@@ -24,6 +25,7 @@ model.register(app)
 service.register(app)
 report.register(app)
 app.command("replay")(replay_command)
+app.command("detect")(detect_command)
 
 
 @app.command()

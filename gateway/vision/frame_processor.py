@@ -17,12 +17,13 @@ from edge_models.detector import SsdDetector
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionGate
 from edge_models.pipeline import Observation, VisionPipeline
+from edge_models.region_detector import RegionDetector, RegionPlanner, RegionSettings
 from edge_models.runtime import TfliteModel, load_labels
 from edge_models.snapshot import GREEN, GREY, ORANGE, RED, annotate, encode_jpeg
 from edge_models.tracker import IouTracker
 from edge_models.zones import Zone
 from gateway.alarms import AlarmSignal
-from gateway.config.vision import CameraConfig, ClassifierFireModel, ModelConfig
+from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig
 from gateway.rules.person_zone import ZoneObservation, ZoneSettings, ZoneState, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
 
@@ -38,11 +39,19 @@ def zones_of(cfg: CameraConfig) -> tuple[Zone, ...]:
     return tuple(Zone(z.id, tuple(z.polygon), z.min_score, z.min_box_area) for z in cfg.zones)
 
 
+def region_settings(d: DetectionConfig, m: MotionConfig) -> RegionSettings:
+    """The region settings of a camera (tile motion uses the camera's grey-level threshold)."""
+    r = d.regions
+    return RegionSettings(
+        r.mode, r.tile_size, r.overlap, r.margin, r.max_invokes, r.revisit_s, m.pixel_threshold, r.motion_min_changed, r.motion_width
+    )
+
+
 def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
     """The perception of one camera, from its config (loads the models: may raise ModelError)."""
     m = cfg.motion
     gate = MotionGate(m.enabled, m.pixel_threshold, m.min_changed, m.force_every_s, m.width)
-    detector = tracker = None
+    detector = tracker = regions = None
     person_labels: tuple[str, ...] = ("person",)
     min_score = 0.5
     if cfg.detection is not None:
@@ -51,6 +60,9 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
         t = d.tracker
         tracker = IouTracker(t.iou_threshold, t.max_distance, t.max_age_s, t.min_hits)
         person_labels, min_score = tuple(d.person_labels), d.min_score
+        if d.regions.mode != "full":
+            planner = RegionPlanner(region_settings(d, m), [tuple(z.polygon) for z in cfg.zones])
+            regions = RegionDetector(detector, planner)
     fire = fire_model = None
     if cfg.fire_smoke is not None:
         fs = cfg.fire_smoke
@@ -64,7 +76,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
             model, labels = load_model(fs.model.model)
             net = ImageClassifier(model, labels) if isinstance(fs.model, ClassifierFireModel) else SsdDetector(model, labels)
             fire_model = ModelFireSmoke(net, tuple(fs.model.fire_labels), tuple(fs.model.smoke_labels), fs.model.min_score)
-    return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model)
+    return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model, regions)
 
 
 @dataclass

@@ -1,0 +1,127 @@
+"""`stationctl detect`: what the station's own detection finds in images and videos, to tune a site.
+
+The frames go through the camera's `VisionPipeline` built by `gateway.vision.frame_processor`
+(motion gate, regions, tiles, merging), as in the gateway and in `stationctl replay`; only the
+people the detector finds are printed, without tracks or rules. A still image is shown to the
+pipeline until every tile has been visited once (a budget smaller than the tiles spreads them
+over a few frames, as on site), so its result is what the camera sees of that picture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import typer
+from rich.table import Table
+
+from drivers.stills import is_still
+from edge_models.pipeline import Observation, VisionPipeline
+from edge_models.snapshot import GREEN, annotate
+from foundation.errors import GatewayError
+from gateway.config.station import load_config
+from gateway.config.vision import CameraConfig
+from gateway.vision.frame_processor import build_pipeline, zones_of
+from provisioning.replay import media_frames, pick_camera
+from provisioning.ui import handled, make_console
+
+HEADERS = {
+    "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)"),
+    "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)"),
+}
+
+
+def language(wanted: str | None) -> str:
+    """zh unless --lang or LANG asks for English (the technicians' default is Chinese)."""
+    value = (wanted or os.environ.get("LANG") or "zh").lower()
+    return "en" if value.startswith("en") else "zh"
+
+
+def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.ndarray) -> Observation:
+    """The pipeline's view of a still image once every region has been visited."""
+    regions = pipeline.regions
+    passes = 1
+    step = cam.motion.force_every_s
+    if regions is not None:
+        h, w = image.shape[:2]
+        count = len(regions.planner.layout(w, h))
+        passes = math.ceil(count / regions.planner.settings.max_invokes) if regions.planner.settings.mode == "tiles" else 1
+        step = max(step, regions.planner.settings.revisit_s)
+    obs = pipeline.process(image, 0.0)
+    for k in range(1, passes):
+        obs = pipeline.process(image, k * step * 1.001)
+    return obs
+
+
+def observations(cam: CameraConfig, media: Path) -> Iterator[tuple[int | None, np.ndarray, Observation]]:
+    """(frame index or None for an image, image, observation) of each analysed frame."""
+    pipeline = build_pipeline(cam)
+    if is_still(str(media)):
+        image = cv2.imread(str(media), cv2.IMREAD_COLOR)
+        if image is None:
+            raise GatewayError(f"{media}: not a readable image")
+        yield None, image, still_observation(pipeline, cam, image)
+        return
+    fps, frames = media_frames(media)
+    for n, image in enumerate(frames):
+        obs = pipeline.process(image, n / fps)
+        if obs.analysed:
+            yield n, image, obs
+
+
+def record(media: Path, frame: int | None, obs: Observation) -> dict[str, Any]:
+    out: dict[str, Any] = {"media": str(media)}
+    if frame is not None:
+        out["frame"] = frame
+    out["detections"] = [
+        {"box": [round(v, 4) for v in d.box], "score": round(d.score, 3), "label": d.label} for d in obs.people
+    ]
+    return out
+
+
+def _pixels(obs: Observation) -> str:
+    return " ".join(
+        f"[{int(d.box[0] * obs.width)},{int(d.box[1] * obs.height)},{int(d.box[2] * obs.width)},{int(d.box[3] * obs.height)}]"
+        for d in obs.people
+    )
+
+
+def detect_command(
+    media: list[Path] = typer.Argument(..., help="Images and videos to run through the camera's detection."),
+    config: Path = typer.Option(..., "--config", help="Station file whose camera detection settings (regions included) are used."),
+    camera: str | None = typer.Option(None, "--camera", help="Camera id in the config (default: the only one with detection)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per image (per analysed frame of a video)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for annotated frames."),
+    lang: str | None = typer.Option(None, "--lang", help="Table language: zh (default) or en; default from LANG."),
+) -> None:
+    """Print the people the station's own detection finds in images and videos."""
+    console = make_console(stderr=as_json)
+    with handled(console, config):
+        cfg = load_config(config)
+        cam = pick_camera(cfg.cameras, camera)
+        if cam.detection is None:
+            raise GatewayError(f"camera {cam.id!r} has no `detection` settings")
+        heads = HEADERS[language(lang)]
+        table = Table(*heads)
+        for path in media:
+            for frame, image, obs in observations(cam, path):
+                if as_json:
+                    typer.echo(json.dumps(record(path, frame, obs), ensure_ascii=False))
+                else:
+                    best = f"{obs.people[0].score:.2f}" if obs.people else "-"
+                    table.add_row(str(path), "-" if frame is None else str(frame), str(len(obs.people)), best, _pixels(obs))
+                if out is not None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    boxes = [(d.box, f"{d.label} {d.score:.2f}", GREEN) for d in obs.people]
+                    drawn = annotate(image, zones_of(cam), None, boxes, f"{cam.id} {path.name} {len(obs.people)}")
+                    name = f"{path.stem}.jpg" if frame is None else f"{path.stem}-{frame:05d}.jpg"
+                    cv2.imwrite(str(out / name), drawn)
+        if not as_json:
+            console.print(table)
+
