@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from drivers.base import Utterance
 from foundation.clock import WallClock
@@ -57,6 +58,14 @@ class _FireTrack:
     rule: FireState = field(default_factory=FireState)
 
 
+class HydrologyReports(Protocol):
+    """What the decision step tells the hydrology platform's reporter (`gateway.sl651.reporter`)."""
+
+    def on_reading(self, sensor_id: str, level_m: float, now: float, wall: float, voltage: float | None = None) -> int: ...
+
+    def on_alarm(self, kind: str, active: bool, now: float, wall: float, severity: str | None = None, source: str | None = None) -> None: ...
+
+
 class Decisions:
     """Rule state per sensor and input, the alarm book, and the publishing of every transition."""
 
@@ -70,8 +79,10 @@ class Decisions:
         device_state: dict[str, str],
         send_snapshot: Callable[[str, bytes], None],
         announce: Callable[[Announcement], None] | None,
+        hydrology: HydrologyReports | None = None,
     ) -> None:
-        """`announce`: the loudspeaker queue (None: a station without a loudspeaker)."""
+        """`announce`: the loudspeaker queue (None: a station without a loudspeaker); `hydrology`: the
+        SL 651 reporter (None: the station does not report to a hydrology platform)."""
         self.cfg = cfg
         self.alarms = alarms
         self._publisher = publisher
@@ -80,6 +91,7 @@ class Decisions:
         self._devices = device_state
         self._send_snapshot = send_snapshot
         self._announce = announce
+        self._hydrology = hydrology
         now = clock()
         self._water_cfg = {s.id: s for s in cfg.water_sensors}
         self._fire_cfg = {f.id: f for f in cfg.fire_inputs}
@@ -90,6 +102,8 @@ class Decisions:
 
     def apply(self, signal: AlarmSignal, now: float) -> None:
         """One signal into the alarm book; each transition published, each escalation announced."""
+        if self._hydrology is not None:
+            self._hydrology.on_alarm(signal.kind, signal.active, now, self._wall.now(), severity=signal.severity, source=signal.source)
         for tr in self.alarms.apply(signal, now):
             self._publish_transition(tr)
             if tr.escalated and self._announce is not None and self.cfg.loudspeaker is not None:
@@ -151,6 +165,8 @@ class Decisions:
         for s in signals:
             self.apply(s, t)
         track.samples.append(level)
+        if self._hydrology is not None:
+            self._hydrology.on_reading(sensor_id, level, t, self._wall.now())
         if t - track.last_telemetry >= cfg.telemetry_interval_s:
             self._publish_water_telemetry(sensor_id, track)
             track.last_telemetry = t

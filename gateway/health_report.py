@@ -37,13 +37,24 @@ def camera_state(status: dict) -> str:
     return f"{state}: {error}" if error and state != "streaming" else state
 
 
+def hydrology_devices(status: dict) -> dict[str, str]:
+    """One device line per SL 651 centre: linked or not, and how many reports wait for it."""
+    out = {}
+    for c in status.get("centres", []):
+        state = "connected" if c.get("connected") else f"offline: {c.get('last_error') or 'not connected'}"
+        out[f"sl651:{c.get('centre')}"] = f"{state}, {c.get('pending', 0)} pending"
+    return out
+
+
 class HealthReport:
     """Builds and publishes the health message; raises or clears `disk_low`."""
 
     def __init__(self, cfg: StationConfig, publisher: Publisher, uplink: Uplink, beats: Heartbeats, device_state: dict[str, str],
                  cameras: Callable[[], Sequence[WatchedCamera]], raise_alarm: Callable[[AlarmSignal, float], None],
-                 clock: Callable[[], float], started_mono: float) -> None:
+                 clock: Callable[[], float], started_mono: float, hydrology: Callable[[], dict] | None = None) -> None:
+        """`hydrology`: the SL 651 reporter's status (None: no such reporting); each centre shows as a device."""
         self.cfg = cfg
+        self._hydrology = hydrology
         self._publisher = publisher
         self._uplink = uplink
         self._beats = beats
@@ -63,6 +74,8 @@ class HealthReport:
         devices = dict(self._devices)
         link = self._uplink.stats
         devices["uplink"] = "connected" if link.connected else f"offline: {link.last_error}"
+        if self._hydrology is not None:
+            devices.update(hydrology_devices(self._hydrology()))
         self._publisher.publish(
             self._publisher.topics.health, TELEMETRY,
             lambda env: Health(

@@ -33,6 +33,7 @@ from gateway.health import Heartbeats, SystemdNotifier
 from gateway.health_report import HealthReport
 from gateway.loudspeaker import Loudspeaker, silence_file_of
 from gateway.publisher import MakeMessage, Publisher, capabilities
+from gateway.sl651.reporter import Sl651Reporter
 from gateway.uplink.mqtt import Uplink
 from gateway.uplink.outbox import Outbox
 from wire.messages import Topics
@@ -100,12 +101,16 @@ class Station:
         self.loudspeaker = None if cfg.loudspeaker is None else Loudspeaker(
             cfg.loudspeaker, silence_file_of(cfg.outbox), self.publisher, self._inbox, clock, self.wall, self.beats.beat)
         self.announcer: Announcer | None = self.loudspeaker.announcer if self.loudspeaker is not None else None
+        # SL 651 to the county's hydrology platform: its own links, independent of the broker
+        self.sl651 = Sl651Reporter.from_station(cfg)
         self.decisions = Decisions(cfg, self.alarms, self.publisher, clock, self.wall, self.device_state,
-                                   send_snapshot=self.uplink.send_snapshot, announce=self.announcer.submit if self.announcer else None)
+                                   send_snapshot=self.uplink.send_snapshot, announce=self.announcer.submit if self.announcer else None,
+                                   hydrology=self.sl651)
         self._devices = DeviceLoops(cfg.water_sensors, cfg.fire_inputs, self._inbox, self._stop, clock, self.beats.beat)
         self.commands = self._command_side(command_handler)
         health = HealthReport(cfg, self.publisher, self.uplink, self.beats, self.device_state, lambda: self._camera_watches,
-                              self.decisions.apply, clock, self.started_mono)
+                              self.decisions.apply, clock, self.started_mono,
+                              hydrology=self.sl651.status if self.sl651 is not None else None)
         self._brain = Brain(self._inbox, clock, self.beats.beat, self.publisher, self.decisions, self.loudspeaker, self.commands,
                             health, cfg.health.interval_s)
 
@@ -161,6 +166,8 @@ class Station:
         if self.loudspeaker is not None:
             self.loudspeaker.start()
         self.uplink.start()
+        if self.sl651 is not None:
+            self.sl651.start()
         self.notifier.ready()
 
     def stop(self) -> None:
@@ -174,6 +181,8 @@ class Station:
             watch.stop()
         self._loops.join(5)
         self.uplink.stop()
+        if self.sl651 is not None:
+            self.sl651.stop()
         self.commands.close()
         self.outbox.close()
 
