@@ -41,3 +41,16 @@ def redact_doc(doc: Any, known: Iterable[str] = ()) -> Any:
     if isinstance(doc, (list, tuple)):
         return [redact_doc(v, known) for v in doc]
     return doc
+
+
+def restore_masked(new: Any, old: Any) -> Any:
+    """`new` with every string that is just the masked form of the string at the same place in `old`
+    put back to `old`'s: a document that went out redacted (config/get) and comes back edited
+    (config/set) keeps the logins it could not see, while a login typed anew is taken as given."""
+    if isinstance(new, str) and isinstance(old, str):
+        return old if MASK in new and new != old and new == redact(old) else new
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {k: restore_masked(v, old[k]) if k in old else v for k, v in new.items()}
+    if isinstance(new, list) and isinstance(old, list):
+        return [restore_masked(v, old[i]) if i < len(old) else v for i, v in enumerate(new)]
+    return new

@@ -19,6 +19,7 @@ message (never dropped, sent ahead of telemetry):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from pydantic import ValidationError
 
 from drivers.base import Utterance
 from foundation.clock import WallClock
+from foundation.redact import MASK, redact_doc, restore_masked
 from gateway import __version__
 from gateway.announcer import Announcement, PlayReport
 from gateway.commands import config_trial
@@ -213,7 +215,8 @@ class CommandDesk:
                        "" if passed else f"failed: {', '.join(failed)}", {"checks": checks})
         elif cmd.name == "config/get":
             self.reply(cmd.id, cmd.name, True, "done", result={
-                "config": self.station.cfg.model_dump(mode="json"), "config_hash": self.station.cfg.fingerprint(),
+                # camera logins masked: replies are archived by the county; config/set puts them back
+                "config": redact_doc(self.station.cfg.model_dump(mode="json")), "config_hash": self.station.cfg.fingerprint(),
                 "file": str(self.config_path) if self.config_path else None,
             })
 
@@ -312,7 +315,11 @@ class CommandDesk:
         current = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(current, dict):
             raise ValueError(f"{path} is not a YAML mapping")
-        patched = config_trial.merge_patch(current, args.patch)
+        patched = restore_masked(config_trial.merge_patch(current, args.patch), current)
+        if f"{MASK}@" in json.dumps(patched, ensure_ascii=False):
+            self.reply(cmd.id, cmd.name, False, "rejected", "a URL carries a masked login (***@) that the station cannot restore: "
+                       "send the full login, or leave the URL unchanged", {"code": "bad_arguments"})
+            return
         try:
             config_trial.check_protected(current, patched)
             new_cfg = StationConfig.model_validate(patched)

@@ -8,6 +8,7 @@ technician can fix a file without reading Python tracebacks.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from foundation.errors import ConfigError
 from foundation.mqtt_login import read_password
+from foundation.redact import redact_doc
 from gateway.config.base import ConfigModel
 from gateway.config.devices import FireInputDriver, SpeakerDriver, WaterLevelDriver
 from gateway.config.sl651 import Sl651Config
@@ -268,8 +270,12 @@ class StationConfig(ConfigModel):
         return self
 
     def fingerprint(self) -> str:
-        """A short hash of the validated config, sent in the birth message so the county sees drift."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """A short hash of the validated config, sent in the birth message so the county sees drift.
+
+        Taken over the config with camera logins masked (as config/get shows it): a hash that covered
+        a password would let whoever reads the reply test guesses against it offline."""
+        doc = redact_doc(self.model_dump(mode="json"))
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------- loading

@@ -196,3 +196,21 @@ def test_a_command_id_is_refused_after_a_restart(broker: LocalBroker, tmp_path: 
         sub.stop()
     assert first["ok"]
     assert replies(collector, doc["id"])[1]["result"]["code"] == "replayed"
+
+
+def test_config_get_masks_camera_logins_and_the_hash_does_not_cover_them(broker: LocalBroker, tmp_path: Path,
+                                                                          county_key: Ed25519PrivateKey) -> None:
+    doc = quiet_doc(tmp_path, broker.port, county_key)
+    url = "rtsp://admin:Hik/12345@127.0.0.1:1/Streaming/Channels/102"
+    doc["cameras"] = [{"id": "cam-1", "driver": {"type": "rtsp", "url": url, "timeout_s": 0.5}}]
+    station = started(doc)
+    try:
+        [config] = send(broker.port, signed(county_key, "config/get"))
+    finally:
+        station.stop()
+    assert config["ok"] and "Hik/12345" not in json.dumps(config)
+    assert config["result"]["config"]["cameras"][0]["driver"]["url"] == "rtsp://***@127.0.0.1:1/Streaming/Channels/102"
+    other_password = json.loads(json.dumps(doc).replace("Hik/12345", "another-one"))
+    other_host = json.loads(json.dumps(doc).replace("127.0.0.1:1/", "127.0.0.2:1/"))
+    assert config_of(other_password).fingerprint() == config["result"]["config_hash"] == station.cfg.fingerprint()
+    assert config_of(other_host).fingerprint() != station.cfg.fingerprint()

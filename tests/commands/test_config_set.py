@@ -38,6 +38,10 @@ def test_a_valid_change_is_written_applied_after_the_restart_and_kept(broker: Lo
         doc = signed(county_key, "config/set", {"patch": {"health": {"interval_s": 1800}}})
         raw.publish("config/set", bad)
         raw.publish("config/set", ident)
+        masked = signed(county_key, "config/set", {"patch": {"cameras": [
+            {"id": "cam-1", "driver": {"type": "rtsp", "url": "rtsp://***@10.0.0.9/Streaming/Channels/102"}}]}})
+        raw.publish("config/set", masked)
+        assert "masked login" in wait_reply(collector, masked["id"])["reason"]
         assert wait_reply(collector, bad["id"])["result"]["code"] == "bad_arguments"
         assert "technician" in wait_reply(collector, ident["id"])["reason"]
         assert path.read_text(encoding="utf-8") == original  # refused changes never touch the file
