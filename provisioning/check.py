@@ -1,6 +1,8 @@
 """`stationctl check`: the hardware self-test of a station, run on site by the technician.
 
-It builds the real drivers from the station file and exercises each device: serial ports,
+It first reads the file for promises it cannot keep (`audit`: an announced alarm nothing can
+raise, a camera without a model, a relay or action that refers to nothing), then builds the real
+drivers from the station file and exercises each device: serial ports,
 water sensors (several readings), fire inputs, cameras (frame rate and a snapshot), the
 loudspeaker (a test phrase) and the broker (a timed round trip). Exit status 1 when anything
 failed, so scripts and the commissioning report can rely on it.
@@ -18,6 +20,7 @@ from typing import Any
 import typer
 
 from gateway.config.station import StationConfig, load_config
+from provisioning.audit import audit
 from provisioning.errors import ProvisioningError
 from provisioning.probes import Say
 from provisioning.probes.broker import probe_broker
@@ -29,7 +32,7 @@ from provisioning.probes.water import probe_water
 from provisioning.results import CheckResult, overall_ok, render_table, to_json
 from provisioning.ui import handled, make_console, make_progress
 
-STEPS = ("serial", "water", "fire", "camera", "speaker", "broker")
+STEPS = ("config", "serial", "water", "fire", "camera", "speaker", "broker")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class CheckOptions:
 def plan(cfg: StationConfig, opts: CheckOptions) -> list[tuple[str, Callable[[Say], list[CheckResult]]]]:
     """The steps to run, in the order a technician walks the station."""
     steps: list[tuple[str, Callable[[Say], list[CheckResult]]]] = [
+        ("config", lambda say: audit(cfg)),
         ("serial", lambda say: probe_serial(cfg)),
         ("water", lambda say: probe_water(cfg, opts.samples, say)),
         ("fire", lambda say: probe_fire(cfg, opts.samples, say)),

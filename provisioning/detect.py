@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from foundation.errors import GatewayError
 from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline, zones_of
+from provisioning.i18n import language
 from provisioning.replay import media_frames, pick_camera
 from provisioning.ui import handled, make_console
 
@@ -35,12 +35,6 @@ HEADERS = {
     "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)"),
     "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)"),
 }
-
-
-def language(wanted: str | None) -> str:
-    """zh unless --lang or LANG asks for English (the technicians' default is Chinese)."""
-    value = (wanted or os.environ.get("LANG") or "zh").lower()
-    return "en" if value.startswith("en") else "zh"
 
 
 def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.ndarray) -> Observation:

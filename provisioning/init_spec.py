@@ -26,7 +26,8 @@ KEY_AHEAD = re.compile(r"\s*[a-z_][a-z0-9_.]*\s*=")  # config keys are lower-cas
 # language of the villages; the voice is espeak-ng's `cmn`).
 DEFAULT_WARNINGS: dict[str, tuple[str, str, str]] = {
     # alarm kind: (text, min_severity, priority)
-    "water_level": ("河水上涨,危险,请马上远离河道", "danger", "emergency"),
+    # neutral words: a site template (`--site pond|river|forest`) gives the words of its kind of place
+    "water_level": ("水位上涨,危险,请马上远离水边", "danger", "emergency"),
     "flash_flood": ("山洪预警,水位快速上涨,请立即撤离到高处", "warning", "emergency"),
     "fire": ("发现火情,请立即远离并报警", "warning", "emergency"),
     "smoke": ("发现烟雾,请立即检查并远离火源", "warning", "emergency"),
@@ -144,15 +145,18 @@ def camera(flat: dict[str, Any]) -> dict[str, Any]:
     return _route(flat, set(CameraConfig.model_fields) - {"driver"}, {})
 
 
-def loudspeaker(flat: dict[str, Any], alarm_kinds: list[str]) -> dict[str, Any]:
-    """A loudspeaker section with the standard warnings for the alarm kinds this station can raise."""
+def loudspeaker(flat: dict[str, Any], alarm_kinds: list[str], site_words: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A loudspeaker section with warnings for the alarm kinds this station can raise: the site
+    template's words (`site_words`) first, the standard ones for any kind it does not cover."""
     doc = _route(flat, set(LoudspeakerConfig.model_fields) - {"driver"}, {})
     doc["driver"].setdefault("type", "simulated")
     if "actions" not in doc:
-        doc["actions"] = [
+        site = [a for a in site_words or [] if a["alarm"] in alarm_kinds]
+        covered = {a["alarm"] for a in site}
+        doc["actions"] = site + [
             {"alarm": kind, "min_severity": sev, "text": text, "priority": prio, "repeat": 2}
             for kind, (text, sev, prio) in DEFAULT_WARNINGS.items()
-            if kind in alarm_kinds
+            if kind in alarm_kinds and kind not in covered
         ]
     return doc
 
@@ -164,9 +168,12 @@ def alarm_kinds(water: list[dict[str, Any]], fire: list[dict[str, Any]], cameras
         kinds.append("water_level")
         if any((w.get("rules") or {}).get("rise_rate_m_per_min") for w in water):
             kinds.append("flash_flood")
-    kinds.extend(sorted({str(f.get("kind", "smoke")) for f in fire}))
-    if cameras:
-        kinds.append("person_in_water_zone")
+    fire_kinds = {str(f.get("kind", "smoke")) for f in fire}
+    if any(c.get("fire_smoke") is not None for c in cameras):
+        fire_kinds |= {"fire", "smoke"}
+    kinds.extend(sorted(fire_kinds))
+    if any(c.get("detection") is not None or c.get("fire_smoke") is None for c in cameras):
+        kinds.append("person_in_water_zone")  # a camera meant for people: check fails until it has a model and a zone
     return kinds
 
 

@@ -1,8 +1,10 @@
 """`stationctl report`: the commissioning report the county archives.
 
-It runs the full self-test, draws each camera's danger zones on its snapshot, and writes
+It runs the full self-test, draws each camera's danger zones (one colour each) and the people its
+detector found on its snapshot, and writes
 `report.json` (machine-readable, for the county's records) and `report.html` (one
-self-contained page with the pictures embedded, for people), plus the snapshots themselves.
+self-contained page with the pictures embedded, for people; Chinese unless `--lang en`), plus the
+snapshots themselves.
 Both leave the station, so camera logins are masked in every string of the report, the
 station file's text included (`foundation.redact`, as `stationctl check` prints them).
 """
@@ -28,7 +30,7 @@ from provisioning.report_render import render_html
 from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
 from provisioning.ui import handled, make_console
 from provisioning.zone_config import find_layout, zones_of
-from provisioning.zone_draw import draw_zones
+from provisioning.zone_draw import draw_report, zone_colour
 
 
 def devices(cfg: StationConfig) -> list[dict[str, Any]]:
@@ -62,22 +64,29 @@ def camera_urls(cfg: StationConfig) -> list[str]:
     return [str(url) for c in cfg.cameras if (url := getattr(c.driver, "url", None))]
 
 
+def hex_colour(bgr: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*reversed(bgr))
+
+
 def camera_views(cfg: StationConfig, results: list[CheckResult], out: Path) -> list[dict[str, Any]]:
-    """Per camera: its snapshot, its zones drawn on it (PNG), and the zones' corners."""
+    """Per camera: its snapshot, the picture with its zones (one colour each) and the people found, the zones' corners."""
     layout = find_layout()
-    snaps = {r.target: r.artifacts.get("snapshot") for r in results if r.check == "camera"}
+    rows = {r.target: r for r in results if r.check == "camera"}
     views = []
     for cam in cfg.cameras:
         zones = zones_of(cam, layout) if layout is not None else []
-        view: dict[str, Any] = {"id": cam.id, "name": cam.name, "snapshot": snaps.get(cam.id), "zones_png": None,
-                                "zones": [{"name": n, "polygon": [list(p) for p in pts]} for n, pts in zones]}
-        snap = snaps.get(cam.id)
-        if snap and zones:
+        row = rows.get(cam.id)
+        snap = row.artifacts.get("snapshot") if row is not None else None
+        boxes = list(row.values.get("boxes") or []) if row is not None else []
+        view: dict[str, Any] = {"id": cam.id, "name": cam.name, "snapshot": snap, "zones_png": None, "boxes": boxes,
+                                "zones": [{"name": n, "polygon": [list(p) for p in pts], "colour": hex_colour(zone_colour(i))}
+                                          for i, (n, pts) in enumerate(zones)]}
+        if snap and (zones or boxes):
             image = cv2.imread(snap, cv2.IMREAD_COLOR)
             if image is not None:
                 png = out / "zones" / f"{cam.id}.png"
                 png.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(png), draw_zones(image, zones, highlight=None))
+                cv2.imwrite(str(png), draw_report(image, zones, boxes))
                 view["zones_png"] = str(png)
         views.append(view)
     return views
@@ -101,6 +110,7 @@ def report(
     samples: int = typer.Option(5, min=1, max=50, help="Readings per water sensor and fire input."),
     frames: int = typer.Option(10, min=2, max=300, help="Frames per camera."),
     sound: bool = typer.Option(True, "--sound/--no-sound", help="Play the test phrase on the loudspeaker."),
+    lang: str = typer.Option("zh", "--lang", help="Language of the HTML page: zh (default, the county's archive) or en."),
 ) -> None:
     """Run the self-test and write the commissioning report (JSON and HTML) for the county's archive."""
     console = make_console()
@@ -126,7 +136,7 @@ def report(
         doc.update(ok=summary["ok"], counts=summary["counts"], results=summary["results"], config_text=config_text)
         doc = redact_doc(relative(doc, out), camera_urls(cfg))
         write_atomic(out / "report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(out / "report.html", render_html(doc, out))
+        write_atomic(out / "report.html", render_html(doc, out, "en" if lang.lower().startswith("en") else "zh"))
     render_table(console, results, f"commissioning of {cfg.station.path}")
     console.print(f"[green]wrote[/] {out / 'report.json'} and {out / 'report.html'}")
     if not overall_ok(results):

@@ -14,6 +14,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from provisioning.report_text import texts
+
 
 def data_uri(path: Path) -> str | None:
     """A file as a data: URI, or None when it is missing."""
@@ -25,8 +27,8 @@ def data_uri(path: Path) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def render_html(doc: dict[str, Any], base: Path) -> str:
-    """The report page of `doc`; relative picture paths are read from `base`."""
+def render_html(doc: dict[str, Any], base: Path, lang: str = "zh") -> str:
+    """The report page of `doc` in `lang` (zh or en); relative picture paths are read from `base`."""
     env = Environment(loader=PackageLoader("provisioning", "templates"), autoescape=select_autoescape(["html", "j2"]))
     env.filters["embed"] = lambda rel: data_uri(base / rel) if rel else None
-    return env.get_template("report.html.j2").render(r=doc)
+    return env.get_template("report.html.j2").render(r=doc, t=texts(lang))

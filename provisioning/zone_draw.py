@@ -10,6 +10,15 @@ import numpy as np
 Point = tuple[float, float]
 RED = (40, 40, 230)
 YELLOW = (0, 210, 255)
+# Zones of one camera each in their own colour (BGR), far apart in hue, so a report reader tells
+# "deep water" from "weir" at a glance; boxes of people found are drawn in white on a dark edge.
+PALETTE = ((40, 40, 230), (230, 120, 20), (40, 180, 40), (200, 40, 200), (0, 150, 255), (180, 180, 0), (120, 60, 160), (60, 120, 120))
+BOX = (255, 255, 255)
+
+
+def zone_colour(index: int) -> tuple[int, int, int]:
+    """The colour of the index-th zone of a camera (the palette repeats after eight)."""
+    return PALETTE[index % len(PALETTE)]
 
 
 def to_pixels(points: Sequence[Point], width: int, height: int) -> np.ndarray:
@@ -56,6 +65,24 @@ def draw_zones(image: np.ndarray, zones: Sequence[tuple[str, Sequence[Point]]], 
     for name, points in zones:
         if name == highlight:
             out = draw_zone(out, points, name, RED)
+    return out
+
+
+def draw_report(image: np.ndarray, zones: Sequence[tuple[str, Sequence[Point]]],
+                boxes: Sequence[Sequence[float]] = ()) -> np.ndarray:
+    """The commissioning picture: every zone in its own colour (`zone_colour`), and each person box
+    (x1, y1, x2, y2[, score], fractions of the frame) outlined with its score."""
+    out = image.copy()
+    for i, (name, points) in enumerate(zones):
+        out = draw_zone(out, points, name, zone_colour(i), fill_alpha=0.25, numbered=False)
+    h, w = out.shape[:2]
+    line = max(2, int(round(w / 400)))
+    for box in boxes:
+        x1, y1, x2, y2 = (int(round(v * (w - 1 if i % 2 == 0 else h - 1))) for i, v in enumerate(box[:4]))
+        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 0, 0), line + 2)
+        cv2.rectangle(out, (x1, y1), (x2, y2), BOX, line)
+        if len(box) > 4:
+            _label(out, f"{box[4]:.2f}", (x1, y1 - line), (0, 0, 0))
     return out
 
 

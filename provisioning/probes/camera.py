@@ -32,7 +32,8 @@ def detect_people(cfg: CameraConfig, image: np.ndarray) -> dict[str, object]:
     started = time.perf_counter()
     found = detector.detect(image, min_score=d.min_score)
     people = [x for x in found if x.label in d.person_labels]
-    return {"persons": len(people), "detections": len(found), "invoke_ms": round((time.perf_counter() - started) * 1000, 1)}
+    boxes = [[round(float(v), 4) for v in x.box] + [round(float(x.score), 3)] for x in people]  # drawn on the report's snapshot
+    return {"persons": len(people), "detections": len(found), "invoke_ms": round((time.perf_counter() - started) * 1000, 1), "boxes": boxes}
 
 
 def probe_one(cfg: CameraConfig, frames: int, snapshot_dir: Path, say: Say = quiet) -> CheckResult:

@@ -31,8 +31,19 @@ def sim_station(tmp: Path, port: int, **overrides: Any) -> dict[str, Any]:
     doc = station_dict(tmp, port)
     doc["water_sensors"][0]["driver"] = {"type": "simulated", "scenario": [{"at_s": 0, "level_m": 0.42}]}
     doc["fire_inputs"] = [{"id": "smoke-1", "kind": "smoke", "driver": {"type": "simulated", "active": []}}]
-    doc["cameras"] = [{"id": "cam-1", "name": "pond camera", "driver": {"type": "file", "path": str(VIDEO), "fps": 25}}]
+    # commissioned as a pond camera must be: a person detector and a danger zone (else `check` fails on the config)
+    doc["cameras"] = [{"id": "cam-1", "name": "pond camera", "driver": {"type": "file", "path": str(VIDEO), "fps": 25},
+                       "detection": {"model": {"path": str(SSD / "detect.tflite"), "labels": str(SSD / "labelmap.txt"), "sha256": SSD_SHA256}},
+                       "zones": [{"id": "pond", "polygon": [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]]}]}]
     doc.update(overrides)
+    return doc
+
+
+def bare_camera_station(tmp: Path, port: int) -> dict[str, Any]:
+    """`sim_station` before commissioning its camera: no detector, no zone (what `stationctl zone` starts from)."""
+    doc = sim_station(tmp, port)
+    for key in ("detection", "zones"):
+        doc["cameras"][0].pop(key)
     return doc
 
 

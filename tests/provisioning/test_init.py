@@ -56,13 +56,17 @@ def test_init_from_flags_writes_a_station_file_that_validates(tmp_path: Path) ->
 def test_init_interactive_asks_for_everything(tmp_path: Path) -> None:
     out = tmp_path / "station.yaml"
     answers = "\n".join([
+        "other",  # no site template
         "410421", "xiaoqi", "zhuwa", "pond-01", "竹洼池塘",  # identity and name
         "127.0.0.1:1884",  # broker
+        "n", "",  # no TLS, no MQTT login
         "y", "gauge-1", "modbus", "/dev/ttyUSB0", "3", "0", "input", "float32", "1.0", "distance", "4.0", "1.2", "1.6",
+        "0",  # no flash-flood rate
         "n",  # no more water sensors
         "y", "smoke-1", "smoke", "gpio", "GPIO22", "up", "high",  # a normally-closed smoke contact
         "n",
         "y", "cam-1", "file", str(VIDEO), "",  # fps: keep the file's own
+        "",  # person detector: install later
         "n",
         "y", "simulated", str(tmp_path / "pa"),  # loudspeaker
     ]) + "\n"

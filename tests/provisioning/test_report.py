@@ -54,7 +54,7 @@ def test_report_json_and_html(tmp_path: Path, broker) -> None:
     doc["station"]["name"] = "<b>竹洼</b> & pond"
     config = write_station(tmp_path / "station.yaml", doc)
     out = tmp_path / "report"
-    result = stationctl("report", "--config", config, "--out", out, "--technician", "Li Wei", "--samples", 3, "--frames", 3)
+    result = stationctl("report", "--config", config, "--out", out, "--technician", "Li Wei", "--samples", 3, "--frames", 3, "--lang", "en")
     assert result.exit_code == 0, result.output
 
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -86,7 +86,7 @@ def test_report_of_a_failing_station_is_written_and_exits_1(tmp_path: Path, brok
     config = write_station(tmp_path / "station.yaml", sim_station(tmp_path, broker.port))
     broker.stop()
     out = tmp_path / "report"
-    result = stationctl("report", "--config", config, "--out", out, "--samples", 2, "--frames", 2, "--no-sound")
+    result = stationctl("report", "--config", config, "--out", out, "--samples", 2, "--frames", 2, "--no-sound", "--lang", "en")
     assert result.exit_code == 1
     assert "fix them and run the report again" in result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -15,14 +15,14 @@ from provisioning.station_file import StationFile
 from provisioning.zone import parse_points, put_zone, zone_entry
 from provisioning.zone_config import find_layout, zone_list, zones_of
 from provisioning.zone_draw import to_pixels
-from tests.provisioning.conftest import SSD, SSD_SHA256, sim_station, stationctl
+from tests.provisioning.conftest import SSD, SSD_SHA256, bare_camera_station, stationctl
 from tests.stations import write_station
 
 POINTS = "0.05,0.55 0.6,0.45 0.95,0.7 0.9,0.98 0.1,0.98"
 
 
 def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path) -> None:
-    config = write_station(tmp_path / "station.yaml", sim_station(tmp_path, 1883))
+    config = write_station(tmp_path / "station.yaml", bare_camera_station(tmp_path, 1883))
     png = tmp_path / "out" / "zone.png"
 
     no_detector = stationctl("zone", "cam-1", "--config", config, "--points", POINTS, "--name", "pond-edge", "--png", png)
@@ -62,7 +62,7 @@ def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path
 
 
 def test_zone_dry_run_and_bad_points(tmp_path: Path) -> None:
-    config = write_station(tmp_path / "station.yaml", sim_station(tmp_path, 1883))
+    config = write_station(tmp_path / "station.yaml", bare_camera_station(tmp_path, 1883))
     before = config.read_text(encoding="utf-8")
     png = tmp_path / "zone.png"
     dry = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.1 0.9,0.1 0.5,0.9", "--png", png, "--dry-run")
@@ -96,7 +96,7 @@ def test_zone_layout_follows_the_vision_model_and_keeps_the_file(tmp_path: Path)
     layout = find_layout(Camera)
     assert layout is not None and layout.path == ("detection", "zones") and layout.name_field == "id"
     path = tmp_path / "station.yaml"
-    text = yaml.safe_dump(sim_station(tmp_path, 1883), allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(bare_camera_station(tmp_path, 1883), allow_unicode=True, sort_keys=False)
     path.write_text("# pond station\n" + text, encoding="utf-8")
     station_file = StationFile(path)
     entry = station_file.item("cameras", "cam-1")
