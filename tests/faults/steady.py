@@ -99,10 +99,15 @@ class SteadyReport:
 
 
 def steady(tmp: Path, seconds: float, speedup: float = 10.0, every_s: float = 10.0, warmup_s: float = 30.0,
-           progress: bool = False) -> SteadyReport:
+           progress: bool = False, speaker_dir: Path | None = None) -> SteadyReport:
+    """`speaker_dir`: where the simulated loudspeaker logs its plays (default: under `tmp`); the SD card
+    figures put it on a tmpfs, since a real station's loudspeaker writes no such log."""
     broker = LocalBroker(workdir=tmp / "broker").start()
     collector, sub = subscribe(broker.port)
-    config = write_station(tmp / "station.yaml", fast_sim_station(tmp, broker.port, speedup))
+    doc = fast_sim_station(tmp, broker.port, speedup)
+    if speaker_dir is not None:
+        doc["loudspeaker"]["driver"]["record_dir"] = str(speaker_dir)
+    config = write_station(tmp / "station.yaml", doc)
     log = tmp / "gateway.log"
     report = SteadyReport(seconds=seconds, speedup=speedup)
     sizes: dict[str, int] = {}

@@ -11,9 +11,11 @@ from tests.faults.powercut import campaign
 
 @pytest.mark.timeout(240)
 def test_power_cuts_keep_every_accepted_message_and_a_sound_database(tmp_path: Path) -> None:
-    report = campaign(tmp_path, pauses=60, variants=3, seed=20261121)
+    # 100 freezes: the SD-card outbox (issue 17) writes a third of what it did, so fewer random
+    # moments fall between a write and its fsync; more freezes keep plenty of cuts mid-write
+    report = campaign(tmp_path, pauses=100, variants=3, seed=20261121)
     assert report.problems == []
-    assert report.cuts == 3 * 61 and report.accepted_max > 100
+    assert report.cuts == 3 * 101 and report.accepted_max > 100
     assert report.cuts_mid_write > 10  # plenty of cuts landed with unsynced writes to lose
 
 
