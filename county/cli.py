@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from county.cases.cli import app as cases_app
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
 from county.keys import keygen
+from county.people_cli import app as people_app
 from county.send_cli import send
 from county.sl651.cli import app as sl651_app
 from county.web.serve import serve
@@ -98,13 +100,21 @@ def ingest(
     session_expiry: int = typer.Option(86400, help="Seconds the broker keeps queueing for this instance while it is away."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C or SIGTERM)."),
     report_every: float = typer.Option(10.0, help="Seconds between progress lines."),
+    cases: Path | None = typer.Option(None, "--cases", help="The county's loop file (deadlines, ladder, webhook, SMTP): open cases from danger alarms, escalate, notify."),
 ) -> None:
     """Store status, events, telemetry, health and replies, once per (station, seq), in SQLite or PostgreSQL."""
+    from county.cases.config import load_config
+    from county.i18n import Refused
     from county.ingest import run
     from county.topics import parse_broker
 
     host, port = parse_broker(broker)
-    run(db, host, port, prefix, client_id, group, session_expiry, seconds, report_every, lambda line: typer.echo(line, err=True))
+    try:
+        run(db, host, port, prefix, client_id, group, session_expiry, seconds, report_every, lambda line: typer.echo(line, err=True),
+            cases=load_config(cases) if cases is not None else None)
+    except Refused as exc:
+        typer.echo(f"ingest: {exc.text('zh')}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -130,6 +140,8 @@ def simulate(
 
 
 app.add_typer(sl651_app, name="sl651")
+app.add_typer(people_app, name="people")
+app.add_typer(cases_app, name="cases")
 
 operator_app = typer.Typer(help="Operator accounts of the web view, and its audit log.", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")

@@ -46,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -58,6 +59,9 @@ from county.payloads import SNAPSHOT_MAX_BYTES as SNAPSHOT_MAX_BYTES  # where te
 from county.payloads import arrival_limit, binary_reject, capped_reject, parse
 from county.store import Incoming, Reject, SnapshotIncoming, Store, WriteResult
 from county.topics import station_filter
+
+if TYPE_CHECKING:
+    from county.cases.config import LoopConfig
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,7 @@ class IngestStats:
     connects: int = 0
     write_errors: int = 0
     unstorable: int = 0  # messages that validated but the database refused: stored as rejects
+    hook_errors: int = 0  # failures of `on_stored` (the case loop): logged and counted, the stream goes on
     last_error: str = ""
     session_present: bool = False
 
@@ -115,8 +120,12 @@ class Ingest:
         batch_max: int = 500,
         receive_max: int = 2000,
         keepalive_s: int = 30,
+        on_stored: Callable[[list[Incoming | SnapshotIncoming | Reject]], None] | None = None,
     ) -> None:
+        """`on_stored(items)`: called in the writer thread after each batch is committed and acknowledged (the
+        closed loop's hook, `county.cases.loop.CaseLoop.offer`); whatever it raises is counted, never stops the stream."""
         self.store = store
+        self.on_stored = on_stored
         self.host, self.port = host, port
         self.prefix = prefix
         self.client_id = client_id or default_client_id()
@@ -250,6 +259,16 @@ class Ingest:
             if a.qos > 0 and a.generation == generation:
                 self.client.ack(a.mid, a.qos)
                 self.stats.acked += 1
+        self._hand_over(parsed)
+
+    def _hand_over(self, stored: list[Incoming | SnapshotIncoming | Reject]) -> None:
+        if self.on_stored is None:
+            return
+        try:
+            self.on_stored(stored)
+        except Exception as exc:  # noqa: BLE001 - the hook's trouble is never the ingest's
+            self.stats.hook_errors += 1
+            log.error("ingest: on_stored hook failed: %s: %s", type(exc).__name__, exc)
 
     def _write_all(self, items: list[Incoming | SnapshotIncoming | Reject]) -> list[WriteResult] | None:
         """Store every item, as stored messages or rejects; None when stopping first.
@@ -324,13 +343,21 @@ class Ingest:
         log.error("ingest: %s", self.stats.last_error)
 
 def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group: str, session_expiry_s: int,
-        seconds: float, report_every_s: float, echo: Callable[[str], None]) -> IngestStats:
-    """The `countyctl ingest` process: runs until `seconds` pass, Ctrl-C or SIGTERM; reports now and then."""
+        seconds: float, report_every_s: float, echo: Callable[[str], None], cases: LoopConfig | None = None) -> IngestStats:
+    """The `countyctl ingest` process: runs until `seconds` pass, Ctrl-C or SIGTERM; reports now and then.
+
+    `cases`: a `county.cases.config.LoopConfig` to run the closed loop (cases, escalation, notifications) beside it."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     store = Store(db)
-    ingest = Ingest(store, host, port, prefix, client_id=client_id, group=group, session_expiry_s=session_expiry_s).start()
+    loop = None
+    if cases is not None:
+        from county.cases.loop import CaseLoop
+
+        loop = CaseLoop(db, cases).start()
+    ingest = Ingest(store, host, port, prefix, client_id=client_id, group=group, session_expiry_s=session_expiry_s,
+                    on_stored=loop.offer if loop is not None else None).start()
     echo(f"ingest {ingest.client_id}: {prefix} from {host}:{port} into {db} (shared group {group!r})")
     t0 = time.monotonic()
     try:
@@ -338,8 +365,12 @@ def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group
             if seconds and time.monotonic() - t0 >= seconds:
                 break
             echo(_line(ingest.stats))
+            if loop is not None:
+                echo(loop.line())
     finally:
         ingest.stop()
+        if loop is not None:
+            loop.stop()
         store.close()
     echo(_line(ingest.stats))
     return ingest.stats
@@ -347,4 +378,5 @@ def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group
 
 def _line(s: IngestStats) -> str:
     return (f"received {s.received}, stored {s.stored}, snapshots {s.snapshots}, duplicates {s.duplicates}, statuses {s.statuses}, "
-            f"rejected {s.rejected}, batches {s.batches}" + (f", last error: {s.last_error}" if s.last_error else ""))
+            f"rejected {s.rejected}, batches {s.batches}" + (f", hook errors {s.hook_errors}" if s.hook_errors else "")
+            + (f", last error: {s.last_error}" if s.last_error else ""))
