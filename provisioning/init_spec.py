@@ -32,6 +32,7 @@ DEFAULT_WARNINGS: dict[str, tuple[str, str, str]] = {
     "fire": ("发现火情,请立即远离并报警", "warning", "emergency"),
     "smoke": ("发现烟雾,请立即检查并远离火源", "warning", "emergency"),
     "person_in_water_zone": ("水深危险,请马上离开水边", "warning", "emergency"),
+    "possible_submersion": ("紧急情况,有人在水中消失,可能溺水,请立即救援并拨打110", "critical", "emergency"),
 }
 
 

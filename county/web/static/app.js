@@ -6,7 +6,7 @@
 const SEVERITY = { info: 0, warning: 1, danger: 2, critical: 3 };
 const LABEL = {
   water_level: "水位 water level", flash_flood: "山洪 flash flood", fire: "火情 fire", smoke: "烟雾 smoke",
-  person_in_water_zone: "有人涉水 person in water zone", sensor_stale: "传感器无数据 sensor stale",
+  person_in_water_zone: "有人涉水 person in water zone", possible_submersion: "疑似溺水 possible submersion", sensor_stale: "传感器无数据 sensor stale",
   disk_full: "磁盘满 disk full", outbox_full: "缓存满 outbox full",
 };
 const STATE = { raised: "新告警 raised", updated: "更新 updated", acked: "已确认 acked", cleared: "已解除 cleared" };
