@@ -39,20 +39,24 @@ from starlette.templating import Jinja2Templates
 
 from county import charts
 from county.accounts import Accounts, Operator
+from county.cases.config import LoopConfig
 from county.keys import load_signing_key
 from county.send import BrokerOptions
 from county.store import Store
+from county.web import cases_pages, mobile
 from county.web.actions import ActionRefused, Actions
 from county.web.board import Board
+from county.web.case_desk import CaseDesk
 from county.web.data import Database, alarm_rows, seed_board, timeline
 from county.web.fanout import Fanout
 from county.web.hub import LiveHub
 from county.web.jsonsafe import SafeJSONResponse as JSONResponse
 from county.web.jsonsafe import dumps
 from county.web.login import SESSION_MAX_AGE_S, Logins, csrf_ok
-from county.web.middleware import BodyLimit, SecurityHeaders
+from county.web.middleware import SecurityHeaders
 from county.web.stream import prune, stream
 from county.web.throttle import LoginThrottle
+from county.web.upload_limit import BodyLimits
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -73,6 +77,7 @@ class ServeSettings:
     command_ttl_s: float = 300.0
     tz: tzinfo = timezone.utc
     title: str = "县级站点值守 County station board"
+    cases: LoopConfig | None = None  # the county's loop file (deadlines, ladder); the defaults without one
 
 
 class Web:
@@ -94,6 +99,7 @@ class Web:
                                settings.command_ttl_s)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self._charts: dict[tuple[str, str, int], bytes] = {}
+        self.desk = CaseDesk(settings.db, settings.cases)  # the case pages' own connection
 
     def _on_reconnect(self) -> None:
         """Catch up from the ingest's database once it has stored what queued for it during the outage."""
@@ -119,6 +125,7 @@ class Web:
     def close(self) -> None:
         self.hub.stop()
         self.db.call(self.db.store.close)
+        self.desk.close()
 
     # ------------------------------------------------------------------ helpers of the routes
 
@@ -314,9 +321,11 @@ def create_app(settings: ServeSettings) -> Starlette:
         Route("/api/announce", announce_api, methods=["POST"]),
         Route("/snapshot/{event_id}", snapshot),
         Route("/chart.svg", chart),
+        *cases_pages.routes(w),
+        *mobile.routes(w),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit), Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="county_session", max_age=SESSION_MAX_AGE_S,
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimits), Middleware(SessionMiddleware, secret_key=settings.secret, session_cookie="county_session", max_age=SESSION_MAX_AGE_S,
                              same_site="strict", https_only=settings.secure_cookies)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     return app

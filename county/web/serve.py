@@ -73,8 +73,9 @@ def serve(
     username: str | None = USERNAME_OPTION,
     password_file: Path | None = PASSWORD_FILE_OPTION,
     password_env: str | None = PASSWORD_ENV_OPTION,
+    cases: Path | None = typer.Option(None, "--cases", help="The county's loop file (the same as `countyctl ingest --cases`): deadlines used when a case is sent back."),
 ) -> None:
-    """Serve the county web view: live stations and alarms, evidence, acknowledge and announce."""
+    """Serve the county web view: live stations and alarms, evidence, acknowledge and announce, cases."""
     import uvicorn  # the web stack loads only for this command (the other countyctl commands stay light)
 
     from county.web.app import ServeSettings, create_app
@@ -86,10 +87,20 @@ def serve(
         typer.echo(f"serve: {exc}", err=True)
         raise typer.Exit(2) from None
     check_database(db)
+    loop_cfg = None
+    if cases is not None:
+        from county.cases.config import load_config
+        from county.i18n import Refused
+
+        try:
+            loop_cfg = load_config(cases)
+        except Refused as exc:
+            typer.echo(f"serve: {exc.text('zh')}", err=True)
+            raise typer.Exit(2) from None
     host, port = parse_broker(broker)
     web_host, web_port = parse_broker(listen, 8080)
     settings = ServeSettings(db=db, broker=BrokerOptions(host, port, ca, cert, cert_key, username, password_file, password_env),
                              key_file=key, prefix=prefix, secret=read_secret(secret_file), secure_cookies=secure_cookies,
-                             command_ttl_s=ttl, tz=zone(tz))
+                             command_ttl_s=ttl, tz=zone(tz), cases=loop_cfg)
     typer.echo(f"serve: http://{web_host}:{web_port}/ over {db} and {host}:{port} ({prefix})", err=True)
     uvicorn.run(create_app(settings), host=web_host, port=web_port, log_level="warning", proxy_headers=True)
