@@ -23,11 +23,13 @@ Lifecycle = Literal["raised", "updated", "acked", "cleared"]
 class AlarmSignal:
     """What a rule says about one condition at one moment.
 
-    `kind` names the alarm (water_level, fire, person_in_water_zone, sensor_stale, ...), `source`
+    `kind` names the alarm (water_level, fire, person_in_water_zone, possible_submersion, sensor_stale, ...), `source`
     the device or zone it is about. `active=False` ends it. `details` are JSON-ready facts that
     travel with the alarm (level, count, track ids); `snapshot_jpeg` is evidence, sent on the
     snapshot topic and referred to by the event. `updates_on` names the detail keys whose change
     is worth an `updated` message (others change silently, e.g. a level moving by millimetres).
+    `fresh_evidence`: the snapshot is new evidence of an escalation (longer in the water, someone
+    lost), worth an `updated` of its own and sent; otherwise a snapshot travels only with the raise.
     """
 
     kind: str
@@ -39,6 +41,7 @@ class AlarmSignal:
     updates_on: tuple[str, ...] = ()
     category: Literal["safety", "health"] = "safety"
     snapshot_jpeg: bytes | None = None
+    fresh_evidence: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +144,14 @@ class AlarmBook:
             return [Transition("raised", alarm, snapshot_jpeg=signal.snapshot_jpeg)]
         changed_severity = signal.severity != current.severity
         changed_details = any(current.details.get(k) != signal.details.get(k) for k in signal.updates_on)
+        evidence = signal.snapshot_jpeg if signal.fresh_evidence else None
         updated = replace(current, severity=signal.severity, summary=signal.summary or current.summary, details=dict(signal.details))
         self._open[key] = updated
-        if not (changed_severity or changed_details):
+        if not (changed_severity or changed_details or evidence):
             return []
         if self._store is not None:
             self._store.save_alarm(updated)
-        return [Transition("updated", updated, previous_severity=current.severity, snapshot_jpeg=signal.snapshot_jpeg)]
+        return [Transition("updated", updated, previous_severity=current.severity, snapshot_jpeg=evidence)]
 
     def ack(self, event_id: str, operator: str) -> Transition | None:
         """An operator acknowledged an open alarm; None if it is not open (already cleared)."""

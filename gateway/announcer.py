@@ -4,6 +4,8 @@
 why. `Announcer` is the thread that plays through a `Speaker` and cancels the current play when
 something more urgent arrives. Every item ends in exactly one report: completed, pre-empted
 (when its repeats could not be finished), expired, cooldown, quiet_hours, silenced, failed.
+The optional warning light (a strobe relay) is switched through the same queue, in order with the
+plays: on while any alarm holds it (`WarningLight`), off when the last lets go.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from drivers.base import Speaker, Utterance
+from drivers.base import Relay, Speaker, Utterance
 from foundation.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,14 @@ class Announcement:
     plays_done: int = 0
     started_at: float | None = None
     preempted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WarningLight:
+    """Hold the warning light on for an alarm (`ref`: its event_id), or let it go."""
+
+    ref: str
+    on: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +168,11 @@ class Announcer:
         local_minute: Callable[[], int | None] = lambda: (lambda t: t.hour * 60 + t.minute)(datetime.now()),
         beat: Callable[..., None] | None = None,
         max_play_s: float = 600.0,
+        warning_light: Relay | None = None,
     ) -> None:
         self.speaker = speaker
+        self.warning_light = warning_light
+        self._light_refs: set[str] = set()
         self._report = report
         self._queue = PlayQueue(quiet=quiet)
         self._clock = clock
@@ -190,9 +203,18 @@ class Announcer:
             left = self._queue.drain()
         for item in left:
             self._report(_report(item, "pre-empted", ended=time.time(), error=STOPPING))
+        light, self.warning_light = self.warning_light, None
+        if light is not None:
+            try:
+                light.close()  # off, so a stopped gateway never leaves the strobe flashing
+            except (GatewayError, OSError) as exc:
+                log.error("warning light: %s", exc)
 
-    def submit(self, item: Announcement) -> None:
-        """Queue an item; if it outranks what is playing, cut that short."""
+    def submit(self, item: Announcement | WarningLight) -> None:
+        """Queue an item; if it outranks what is playing, cut that short. A `WarningLight` switches the light."""
+        if isinstance(item, WarningLight):
+            self._switch_light(item)
+            return
         with self._lock:
             if self._stop:
                 refused: PlayReport | None = _report(item, "pre-empted", ended=time.time(), error=STOPPING)
@@ -205,6 +227,19 @@ class Announcer:
                 self._lock.notify_all()
         if refused is not None:
             self._report(refused)
+
+    def _switch_light(self, item: WarningLight) -> None:
+        with self._lock:
+            was = bool(self._light_refs)
+            (self._light_refs.add if item.on else self._light_refs.discard)(item.ref)
+            now_on = bool(self._light_refs) and not self._stop
+        if self.warning_light is None or was == now_on:
+            return
+        try:
+            self.warning_light.on() if now_on else self.warning_light.off()
+        except (GatewayError, OSError) as exc:  # a relay gone: the warning still plays
+            self.last_error = str(exc)
+            log.error("warning light: %s", exc)
 
     def silence(self, until: float, emergencies_too: bool = False) -> None:
         """Drop what would play before monotonic `until` (emergencies too only if forced); cut the current play if it is held.

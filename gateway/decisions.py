@@ -2,8 +2,10 @@
 
 Runs on the brain thread only. A water or fire reading goes through the stale and band/debounce
 rules; every signal goes into the alarm book; every transition is published on `event/{kind}`
-(with one snapshot per alarm, uploaded on `snapshot/{event_id}` when it is raised), and an
-escalation becomes the announcements the loudspeaker config maps to that alarm.
+(with a snapshot uploaded on `snapshot/{event_id}` when it is raised, and a fresh one on
+`snapshot/{event_id}-{n}` for each escalation the rules bound; every later step refers to the newest),
+and an escalation becomes the announcements the loudspeaker config maps to that alarm, except
+for a zone that repeats its warning until its water is empty (`gateway.zone_warnings`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from drivers.base import Utterance
 from foundation.clock import WallClock
 from gateway.alarms import SEVERITY_RANK, AlarmBook, AlarmSignal, OpenAlarm, Transition
-from gateway.announcer import Announcement
+from gateway.announcer import Announcement, WarningLight
 from gateway.config.station import SpeakerAction, StationConfig
 from gateway.publisher import Publisher, iso
 from gateway.rules.fire import FireState, fire_step
@@ -25,6 +28,7 @@ from gateway.rules.stale import StaleState, stale_step
 from gateway.rules.vision_fire import corroborate
 from gateway.rules.water import WaterState, water_step
 from gateway.uplink.outbox import ALARM, TELEMETRY
+from gateway.zone_warnings import ZoneWarnings
 from wire.messages import Alarm, SnapshotRef, Telemetry
 
 log = logging.getLogger(__name__)
@@ -78,7 +82,7 @@ class Decisions:
         wall: WallClock,
         device_state: dict[str, str],
         send_snapshot: Callable[[str, bytes], None],
-        announce: Callable[[Announcement], None] | None,
+        announce: Callable[[Announcement | WarningLight], None] | None,
         hydrology: HydrologyReports | None = None,
     ) -> None:
         """`announce`: the loudspeaker queue (None: a station without a loudspeaker); `hydrology`: the
@@ -92,6 +96,10 @@ class Decisions:
         self._send_snapshot = send_snapshot
         self._announce = announce
         self._hydrology = hydrology
+        self._snapshots: dict[str, tuple[int, SnapshotRef]] = {}  # event_id -> (snapshots sent, the newest)
+        self._zone_warnings = (
+            ZoneWarnings(cfg, announce, self._minute_of_day) if announce is not None and cfg.loudspeaker is not None else None
+        )
         now = clock()
         self._water_cfg = {s.id: s for s in cfg.water_sensors}
         self._fire_cfg = {f.id: f for f in cfg.fire_inputs}
@@ -106,9 +114,18 @@ class Decisions:
             self._hydrology.on_alarm(signal.kind, signal.active, now, self._wall.now(), severity=signal.severity, source=signal.source)
         for tr in self.alarms.apply(signal, now):
             self._publish_transition(tr)
-            if tr.escalated and self._announce is not None and self.cfg.loudspeaker is not None:
+            if self._zone_warnings is not None and self._zone_warnings.handles(tr.alarm):
+                self._zone_warnings.on_transition(tr, self._clock())
+            elif tr.escalated and self._announce is not None and self.cfg.loudspeaker is not None:
                 for announcement in announcements_for(tr.alarm, self.cfg.loudspeaker.actions, self._clock()):
                     self._announce(announcement)
+
+    def _minute_of_day(self) -> int | None:
+        """Local minute of the day for quiet hours; None while the wall clock is not trusted."""
+        if not self._wall.synced():
+            return None
+        t = datetime.fromtimestamp(self._wall.now())
+        return t.hour * 60 + t.minute
 
     def restore(self) -> None:
         """At start: the alarms still open when the gateway stopped, published again."""
@@ -124,11 +141,16 @@ class Decisions:
 
     def _publish_transition(self, tr: Transition) -> None:
         a = tr.alarm
-        snapshot = None
-        if tr.snapshot_jpeg and tr.state == "raised":  # one picture per alarm, on `snapshot/{event_id}`: the link is poor
-            topic = self._publisher.topics.snapshot(a.event_id)
+        sent, snapshot = self._snapshots.get(a.event_id, (0, None))
+        if tr.snapshot_jpeg and tr.state in ("raised", "updated"):  # the rules bound how many: the link is poor
+            sent += 1
+            topic = self._publisher.topics.snapshot(a.event_id if sent == 1 else f"{a.event_id}-{sent}")
             snapshot = SnapshotRef(topic=topic, bytes=len(tr.snapshot_jpeg), sha256=hashlib.sha256(tr.snapshot_jpeg).hexdigest())
             self._send_snapshot(topic, tr.snapshot_jpeg)
+        if tr.state == "cleared":
+            self._snapshots.pop(a.event_id, None)
+        elif snapshot is not None:
+            self._snapshots[a.event_id] = (sent, snapshot)
         summary = tr.reason if tr.state in ("cleared", "acked") and tr.reason else a.summary
         log.info("alarm %s %s/%s %s: %s", tr.state, a.kind, a.source, a.severity, summary)
         self._publisher.publish(
@@ -186,7 +208,9 @@ class Decisions:
             self.apply(s, t)
 
     def tick(self, now: float) -> None:
-        """Once a second: time-based rules (a water sensor that has gone quiet)."""
+        """Once a second: time-based rules (a water sensor that has gone quiet), warnings repeated while a zone is occupied."""
+        if self._zone_warnings is not None:
+            self._zone_warnings.tick(now)
         for sensor_id, track in self._water.items():
             track.stale, signals = stale_step(track.stale, now, source=sensor_id, stale_after_s=self._water_cfg[sensor_id].stale_after_s, ok=None)
             for s in signals:

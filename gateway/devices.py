@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from drivers.base import FireInput, Speaker, WaterLevelSensor
+from drivers.base import FireInput, Relay, Speaker, WaterLevelSensor
 from drivers.link import LinkStatus
 from gateway.config.devices import AlsaSpeaker as AlsaSpeakerCfg
 from gateway.config.devices import GpioFireInput as GpioFireCfg
@@ -159,6 +159,16 @@ def build_speaker(cfg: LoudspeakerConfig, pin_factory: Factory | None = None, na
             max_play_s=d.max_play_s,
         )
     raise TypeError(f"no speaker driver for type {d.type!r}")
+
+
+def build_warning_light(cfg: LoudspeakerConfig, pin_factory: Factory | None = None, name: str = "warning light") -> Relay | None:
+    """The warning light/strobe relay beside the loudspeaker, if one is configured (it starts off)."""
+    light = cfg.driver.warning_light
+    if light is None:
+        return None
+    from drivers.relay import GpioRelay
+
+    return GpioRelay(name, light.pin, light.active_high, pin_factory)
 
 
 def build_camera(cfg: CameraConfig, clock: Callable[[], float] = time.monotonic) -> OpenCvCamera:

@@ -4,7 +4,8 @@ The silence is written next to the outbox (`gateway.silence_file`) so a watchdog
 power blip does not start a silenced false alarm looping over the village again. Every
 configured spoken warning is synthesised at start-up, so it still plays if the SD card fills
 later. Finished announcements come back to the brain as `PlaybackDone` and go out on
-`event/loudspeaker`.
+`event/loudspeaker`. A warning light (strobe relay), if configured, is switched by the announcer;
+one that cannot be opened is reported and the loudspeaker works on without it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from datetime import datetime
 
 from drivers.base import Speaker, Utterance
 from foundation.clock import WallClock
+from foundation.errors import GatewayError
 from gateway.announcer import Announcer, PlayReport, QuietWindow
 from gateway.config.station import LoudspeakerConfig, OutboxConfig
-from gateway.devices import build_speaker
+from gateway.devices import build_speaker, build_warning_light
 from gateway.events import Inbox, PlaybackDone
 from gateway.publisher import Publisher, iso
 from gateway.silence_file import SavedSilence, SilenceFile, remaining_after_restart
@@ -44,6 +46,11 @@ class Loudspeaker:
         self._clock = clock
         self._wall = wall
         self.speaker: Speaker = build_speaker(cfg)
+        self._light_error = ""
+        try:
+            light = build_warning_light(cfg)
+        except GatewayError as exc:  # no such pin, GPIO busy: warn the county, keep the loudspeaker
+            light, self._light_error = None, str(exc)
         quiet = cfg.quiet_hours
         self.announcer = Announcer(
             self.speaker,
@@ -52,6 +59,7 @@ class Loudspeaker:
             clock=clock,
             local_minute=self._local_minute,
             beat=beat,
+            warning_light=light,
         )
 
     def _local_minute(self) -> int | None:
@@ -64,6 +72,9 @@ class Loudspeaker:
     def start(self) -> None:
         """Resume a silence that outlived the last run, start playing, prepare the speech in the background."""
         self._restore_silence()
+        if self._light_error:
+            self._publisher.notice("device_offline", f"warning light unavailable: {self._light_error}; warnings play without it",
+                                   source="warning_light", details={"error": self._light_error})
         self.announcer.start()
         threading.Thread(target=self._prepare_speech, name="speech-cache", daemon=True).start()
 

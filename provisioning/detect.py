@@ -32,8 +32,8 @@ from provisioning.replay import media_frames, pick_camera
 from provisioning.ui import handled, make_console
 
 HEADERS = {
-    "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)"),
-    "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)"),
+    "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)", "火", "烟"),
+    "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)", "fire", "smoke"),
 }
 
 
@@ -76,7 +76,18 @@ def record(media: Path, frame: int | None, obs: Observation) -> dict[str, Any]:
     out["detections"] = [
         {"box": [round(v, 4) for v in d.box], "score": round(d.score, 3), "label": d.label} for d in obs.people
     ]
+    if obs.fire is not None:
+        out["fire_score"], out["smoke_score"] = round(obs.fire.fire_score, 3), round(obs.fire.smoke_score, 3)
+        out["fire"], out["smoke"] = obs.fire.fire, obs.fire.smoke
     return out
+
+
+def _score(obs: Observation, kind: str) -> str:
+    """A fire or smoke score with a mark when it counts (the technician tunes thresholds on these)."""
+    if obs.fire is None:
+        return "-"
+    score, seen = (obs.fire.fire_score, obs.fire.fire) if kind == "fire" else (obs.fire.smoke_score, obs.fire.smoke)
+    return f"{score:.2f}{' *' if seen else ''}"
 
 
 def _pixels(obs: Observation) -> str:
@@ -99,8 +110,8 @@ def detect_command(
     with handled(console, config):
         cfg = load_config(config)
         cam = pick_camera(cfg.cameras, camera)
-        if cam.detection is None:
-            raise GatewayError(f"camera {cam.id!r} has no `detection` settings")
+        if cam.detection is None and cam.fire_smoke is None:
+            raise GatewayError(f"camera {cam.id!r} has no `detection` or `fire_smoke` settings")
         heads = HEADERS[language(lang)]
         table = Table(*heads)
         for path in media:
@@ -109,7 +120,10 @@ def detect_command(
                     typer.echo(json.dumps(record(path, frame, obs), ensure_ascii=False))
                 else:
                     best = f"{obs.people[0].score:.2f}" if obs.people else "-"
-                    table.add_row(str(path), "-" if frame is None else str(frame), str(len(obs.people)), best, _pixels(obs))
+                    table.add_row(
+                        str(path), "-" if frame is None else str(frame), str(len(obs.people)), best, _pixels(obs),
+                        _score(obs, "fire"), _score(obs, "smoke"),
+                    )
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
                     boxes = [(d.box, f"{d.label} {d.score:.2f}", GREEN) for d in obs.people]

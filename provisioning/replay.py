@@ -95,6 +95,7 @@ def replay_media(
     fps, frames = media_frames(media, still_frames)
     events: list[dict[str, Any]] = []
     infer: list[float] = []
+    peak = {"fire": 0.0, "smoke": 0.0}  # best fire/smoke score over the analysed frames, for tuning a site
     analysed = n = 0
     started = time.perf_counter()
     for n, image in enumerate(frames, start=1):
@@ -103,6 +104,9 @@ def replay_media(
         if obs.analysed:
             analysed += 1
             infer.append(obs.infer_ms)
+            if obs.fire is not None:
+                peak["fire"] = max(peak["fire"], obs.fire.fire_score)
+                peak["smoke"] = max(peak["smoke"], obs.fire.smoke_score)
         for signal in signals:
             for tr in book.apply(signal, t):
                 saved = None
@@ -125,6 +129,8 @@ def replay_media(
         "fps": round(n / elapsed, 1) if elapsed > 0 else None,
         "inference_ms_median": round(statistics.median(infer), 2) if infer else None,
         "alarms": dict(raised),
+        "fire_score_max": round(peak["fire"], 3),
+        "smoke_score_max": round(peak["smoke"], 3),
         "open_at_end": [f"{a.kind}:{a.source}" for a in book.open_alarms()],
     }
     return summary, events

@@ -157,7 +157,7 @@ class Alarm(Envelope):
     """One lifecycle step of an alarm, on `event/{kind}`."""
 
     kind: Literal["alarm"] = Field(default="alarm", description="Message type.")
-    alarm: str = Field(description="Alarm kind (water_level, flash_flood, fire, smoke, person_in_water_zone, sensor_stale, outbox_full...).")
+    alarm: str = Field(description="Alarm kind (water_level, flash_flood, fire, smoke, person_in_water_zone, possible_submersion, sensor_stale, outbox_full...).")
     state: Literal["raised", "updated", "acked", "cleared"] = Field(description="Lifecycle step.")
     severity: Literal["info", "warning", "danger", "critical"] = Field(description="How serious it is now.")
     category: Literal["safety", "health"] = Field(description="safety: people or property at risk; health: the station itself.")

@@ -228,6 +228,13 @@ FireInputDriver = Annotated[
 ]
 
 
+class WarningLight(ConfigModel):
+    """A warning light or strobe on a relay, switched on with a zone's repeated warning and off when the zone is empty."""
+
+    pin: GpioPin = Field(description="GPIO pin of the relay: a BCM number (22) or a gpiozero name ('GPIO22').")
+    active_high: bool = Field(default=True, description="True if the relay closes on a high output; False for low-triggered boards.")
+
+
 class SimulatedSpeaker(ConfigModel):
     """A loudspeaker that records what it would play (clip or text, start, end) to a folder."""
 
@@ -237,6 +244,7 @@ class SimulatedSpeaker(ConfigModel):
         default=0.25, gt=0, description="Simulated speaking time per character of text."
     )
     clip_seconds: float = Field(default=3.0, gt=0, description="Simulated length of any clip.")
+    warning_light: WarningLight | None = Field(default=None, description="Warning light/strobe relay (None: none).")
 
 
 class AmplifierRelay(ConfigModel):
@@ -265,6 +273,7 @@ class AlsaSpeaker(ConfigModel):
     speed_wpm: int = Field(default=150, ge=80, le=450, description="Speaking speed of espeak-ng, words per minute.")
     amplitude: int = Field(default=100, ge=0, le=200, description="espeak-ng amplitude (loudness of the synthesised voice).")
     amplifier: AmplifierRelay | None = Field(default=None, description="Amplifier power relay (None: always powered).")
+    warning_light: WarningLight | None = Field(default=None, description="Warning light/strobe relay (None: none).")
     max_play_s: float = Field(
         default=300.0, gt=0, le=600, description="Stop a play that runs longer than this (a wedged audio device) and report it."
     )

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import ConfigModel
+from gateway.config.fire_model import LearnedFireModel
+from gateway.config.person_watch import DwellStep, LostInWaterConfig, WarningRepeatConfig
 
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 HOUR_RANGE = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"
@@ -202,8 +204,26 @@ class ZoneConfig(ConfigModel):
     trigger_frames: int = Field(default=3, ge=1, description="N: analysed frames with someone in the zone, out of the last M, that raise the alarm.")
     window_frames: int = Field(default=5, ge=1, description="M: the window of analysed frames for trigger_frames.")
     clear_after_s: float = Field(default=10.0, ge=0, description="The alarm clears after the zone has been empty this long.")
-    severity: Literal["warning", "danger", "critical"] = Field(default="danger", description="Severity of the alarm.")
-    min_update_s: float = Field(default=2.0, ge=0, description="At most one count/track update per this many seconds.")
+    severity: Literal["warning", "danger", "critical"] = Field(default="danger", description="Severity of the alarm when raised (on entry).")
+    escalate: list[DwellStep] = Field(
+        default_factory=list,
+        description="Severity steps by dwell, e.g. [{after_s: 60, severity: danger}] with severity warning: a warning on "
+        "entry, danger after a minute in the water. Each step reached sends an update with a fresh snapshot.",
+    )
+    lost_in_water: LostInWaterConfig | None = Field(
+        default=None, description="Raise possible_submersion when a person vanishes mid-zone (None: off)."
+    )
+    warning_repeat: WarningRepeatConfig | None = Field(
+        default=None,
+        description="Repeat the loudspeaker action of this zone's alarms while anyone is in it (None: the action plays "
+        "as configured when the alarm is raised or escalates, once).",
+    )
+    min_update_s: float = Field(default=2.0, ge=0, description="At most one update for a changed count per this many seconds.")
+    count_settle_s: float = Field(
+        default=3.0, ge=0, le=600,
+        description="A changed count of people is sent once it has held this long (people crossing the zone's edge, a "
+        "missed detection): the county hears of someone going in or out, not of every flicker.",
+    )
 
     @field_validator("polygon")
     @classmethod
@@ -216,6 +236,13 @@ class ZoneConfig(ConfigModel):
     def _window(self) -> "ZoneConfig":
         if self.trigger_frames > self.window_frames:
             raise ValueError("trigger_frames (N) must not exceed window_frames (M)")
+        rank = {"warning": 1, "danger": 2, "critical": 3}
+        previous_s, previous = 0.0, rank[self.severity]
+        for step in self.escalate:
+            if step.after_s <= previous_s or rank[step.severity] <= previous:
+                raise ValueError("escalate: each step needs a longer after_s and a higher severity than the one before "
+                                 f"(and than the zone's severity {self.severity!r})")
+            previous_s, previous = step.after_s, rank[step.severity]
         return self
 
 # --------------------------------------------------------------------------------- fire/smoke
@@ -252,7 +279,7 @@ class DetectorFireModel(ConfigModel):
     min_score: float = Field(default=0.5, ge=0, le=1, description="Score at which a box counts.")
 
 
-FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel], Field(discriminator="type")]
+FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel], Field(discriminator="type")]
 
 
 class FireSmokeConfig(ConfigModel):
@@ -283,10 +310,14 @@ class FireSmokeConfig(ConfigModel):
 class SnapshotConfig(ConfigModel):
     """The JPEG evidence attached to each alarm."""
 
-    max_bytes: int = Field(default=150_000, ge=4_000, description="Upper bound of the JPEG; quality, then scale, are lowered to fit.")
+    max_bytes: int = Field(default=150_000, ge=4_000, le=2_000_000, description="Upper bound of the JPEG; quality, then scale, are lowered to fit (at most 2 MB: the brokers refuse messages over 2 MiB).")
     quality: int = Field(default=85, ge=10, le=100, description="First JPEG quality tried.")
     min_quality: int = Field(default=40, ge=5, le=100, description="Below this quality the image is scaled down instead.")
     max_width: int = Field(default=1280, ge=64, description="Wider frames are scaled down first.")
+    max_per_alarm: int = Field(
+        default=3, ge=1, le=10,
+        description="Snapshots sent for one alarm: the raise, then one per escalation (longer in the water, someone lost) up to this.",
+    )
 
 
 class CameraConfig(ConfigModel):

@@ -1,5 +1,9 @@
 """A person in a danger zone (water, ice, a weir): raised after N of M analysed frames, cleared
-after the zone has been empty for T seconds.
+after the zone has been empty for T seconds. The severity rises with the longest dwell (e.g. a
+warning on entry, danger after a minute in the water); an `updated` goes out only when the count
+of people or the severity changes, never on a timer and never for a track id that merely changed
+(identities of far swimmers break often), and each escalation asks for a fresh snapshot, a
+bounded number of them per alarm.
 
 Pure: `(state, observation, now) -> (state, signals)`, with `now` a monotonic time for the
 timers and the observation's `wall` time for the armed schedule, so the wall clock jumping at
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
-from gateway.alarms import AlarmSignal, Severity
+from gateway.alarms import SEVERITY_RANK, AlarmSignal, Severity
 
 KIND = "person_in_water_zone"
 
@@ -59,10 +63,13 @@ class ZoneSettings:
     clear_after_s: float = 10.0
     severity: Severity = "danger"
     min_update_s: float = 2.0
+    count_settle_s: float = 0.0  # a changed count is told once it has held this long (people crossing the edge, flicker)
     hours: tuple[str, ...] = ("00:00-24:00",)
     months: tuple[int, ...] = tuple(range(1, 13))
     tz: tzinfo | None = None
     name: str = ""
+    escalate: tuple[tuple[float, Severity], ...] = ()  # (dwell seconds, severity) steps above `severity`
+    max_snapshots: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class ZoneObservation:
     track_ids: tuple[int, ...]
     wall: float
     scores: tuple[float, ...] = ()
+    entered: tuple[tuple[int, float], ...] = ()  # entry times known better elsewhere (a person found again under a new id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,10 @@ class ZoneState:
     last_sent: float | None = None
     sent_ids: tuple[int, ...] = ()
     max_dwell: float = 0.0
+    severity: Severity | None = None
+    snapshots: int = 0
+    count: int = 0  # the count on the last analysed frame, and since when it has held
+    count_since: float | None = None
 
 
 def person_zone_step(
@@ -101,25 +113,46 @@ def person_zone_step(
     # A track missing for less than clear_after_s has not left: its entry time is kept.
     seen = {i: (t, last) for i, t, last in state.entered if now - last < settings.clear_after_s}
     seen.update({i: (seen.get(i, (now, now))[0], now) for i in ids})
+    seen.update({i: (t, seen[i][1]) for i, t in obs.entered if i in seen})
     entered = tuple((i, t, last) for i, (t, last) in sorted(seen.items()))
     last_occupied = now if occupied else state.last_occupied
     dwell = max((now - t for i, t, _ in entered if i in ids), default=0.0)
     peak = max(state.max_dwell, dwell) if (occupied or state.active) else 0.0
     st = replace(state, window=window, last_occupied=last_occupied, entered=entered, max_dwell=peak)
+    if len(ids) != state.count or state.count_since is None:
+        st = replace(st, count=len(ids), count_since=now)
+    settled = st.count_since is not None and now - st.count_since >= settings.count_settle_s
+    where = settings.name or settings.source
     if not st.active:
         if sum(window) >= settings.trigger_frames:
-            st = replace(st, active=True, last_sent=now, sent_ids=ids)
-            return st, [_signal(settings, st, now, f"{len(ids)} person(s) in {settings.name or settings.source}")]
+            st = replace(st, active=True, last_sent=now, sent_ids=ids, severity=_severity(settings, None, dwell), snapshots=1)
+            return st, [_signal(settings, st, now, f"{len(ids)} person(s) in {where}", fresh=True)]
         return st, []
     if not occupied:
         empty_for = now - (last_occupied if last_occupied is not None else now)
         if empty_for >= settings.clear_after_s:
             return ZoneState(window=window), [_clear(settings, st, now, f"zone empty for {empty_for:.0f} s")]
         return st, []
-    if ids != st.sent_ids and (st.last_sent is None or now - st.last_sent >= settings.min_update_s):
+    severity = _severity(settings, st.severity, dwell)
+    if severity != st.severity:
+        fresh = st.snapshots < settings.max_snapshots
+        st = replace(st, last_sent=now, sent_ids=ids, severity=severity, snapshots=st.snapshots + (1 if fresh else 0))
+        return st, [_signal(settings, st, now, f"{len(ids)} person(s) in {where}, one for {dwell:.0f} s", fresh=fresh)]
+    if len(ids) != len(st.sent_ids) and settled and (st.last_sent is None or now - st.last_sent >= settings.min_update_s):
         st = replace(st, last_sent=now, sent_ids=ids)
-        return st, [_signal(settings, st, now, f"{len(ids)} person(s) in {settings.name or settings.source}")]
+        return st, [_signal(settings, st, now, f"{len(ids)} person(s) in {where}")]
+    if len(ids) == len(st.sent_ids) and ids != st.sent_ids:
+        st = replace(st, sent_ids=ids)  # same people under new track ids: nothing to tell anyone
     return st, []
+
+
+def _severity(settings: ZoneSettings, current: Severity | None, dwell: float) -> Severity:
+    """The entry severity, raised by each dwell step reached; never lowered while the alarm is up."""
+    out = settings.severity if current is None else current
+    for after_s, severity in settings.escalate:
+        if dwell >= after_s and SEVERITY_RANK[severity] > SEVERITY_RANK[out]:
+            out = severity
+    return out
 
 
 def _dwell(state: ZoneState, now: float) -> float:
@@ -127,21 +160,22 @@ def _dwell(state: ZoneState, now: float) -> float:
     return round(max((now - t for i, t, _ in state.entered if i in present), default=0.0), 1)
 
 
-def _signal(settings: ZoneSettings, state: ZoneState, now: float, summary: str) -> AlarmSignal:
+def _signal(settings: ZoneSettings, state: ZoneState, now: float, summary: str, fresh: bool = False) -> AlarmSignal:
     ids = list(state.sent_ids)
     return AlarmSignal(
         KIND,
         settings.source,
         True,
-        severity=settings.severity,
+        severity=state.severity or settings.severity,
         summary=summary,
         details={"count": len(ids), "track_ids": ids, "dwell_s": _dwell(state, now), "max_dwell_s": round(state.max_dwell, 1)},
         updates_on=("count", "track_ids"),
+        fresh_evidence=fresh,
     )
 
 
 def _clear(settings: ZoneSettings, state: ZoneState, now: float, why: str) -> AlarmSignal:
     return AlarmSignal(
-        KIND, settings.source, False, severity=settings.severity, summary=why,
+        KIND, settings.source, False, severity=state.severity or settings.severity, summary=why,
         details={"count": 0, "track_ids": [], "max_dwell_s": round(state.max_dwell, 1)},
     )

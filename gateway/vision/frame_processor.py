@@ -7,13 +7,14 @@ media time, so a replay shows exactly what the gateway would have raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
 from edge_models.classifier import ImageClassifier
 from edge_models.detector import SsdDetector
+from edge_models.fire_learned import LearnedFireSmoke
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionGate
 from edge_models.pipeline import Observation, VisionPipeline
@@ -21,10 +22,13 @@ from edge_models.region_detector import RegionDetector, RegionPlanner, RegionSet
 from edge_models.runtime import TfliteModel, load_labels
 from edge_models.snapshot import GREEN, GREY, ORANGE, RED, annotate, encode_jpeg
 from edge_models.tracker import IouTracker
-from edge_models.zones import Zone
+from edge_models.zone_edges import edge_distance
+from edge_models.zones import Box, Zone
 from gateway.alarms import AlarmSignal
-from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig
-from gateway.rules.person_zone import ZoneObservation, ZoneSettings, ZoneState, person_zone_step
+from gateway.config.fire_model import LearnedFireModel
+from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig, ZoneConfig
+from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
+from gateway.rules.person_zone import CLOCK_SET_AFTER, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
 
 
@@ -72,11 +76,16 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
                 detect_fire=c.fire, detect_smoke=c.smoke, fire_min_area=c.fire_min_area,
                 fire_min_flicker=c.fire_min_flicker, smoke_min_area=c.smoke_min_area, smoke_min_changing=c.smoke_min_changing,
             )
-        if fs.model is not None:
+        if isinstance(fs.model, LearnedFireModel):
+            fire_model = LearnedFireSmoke.load(**fs.model.runtime_settings())
+        elif fs.model is not None:
             model, labels = load_model(fs.model.model)
             net = ImageClassifier(model, labels) if isinstance(fs.model, ClassifierFireModel) else SsdDetector(model, labels)
             fire_model = ModelFireSmoke(net, tuple(fs.model.fire_labels), tuple(fs.model.smoke_labels), fs.model.min_score)
     return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model, regions)
+
+
+KEPT_FRAMES = 4  # frames held as the evidence of people who might be lost in the water
 
 
 @dataclass
@@ -84,6 +93,20 @@ class _ZoneRule:
     zone: Zone
     settings: ZoneSettings
     state: ZoneState
+    dwell: DwellSettings
+    dwell_state: DwellState = field(default_factory=DwellState)
+    seen_frames: dict[int, tuple[np.ndarray, Observation, float]] = field(default_factory=dict)  # last frame each person was found in
+
+
+def dwell_settings(source: str, z: ZoneConfig, max_snapshots: int) -> DwellSettings:
+    """A zone's lost-in-water parameters (`lost_after_s` None when it is off: dwell is still followed)."""
+    lost = z.lost_in_water
+    if lost is None:
+        return DwellSettings(source, lost_after_s=None, max_snapshots=max_snapshots, name=z.name)
+    return DwellSettings(
+        source, lost.after_s, lost.edge_margin, lost.min_tracked_s, lost.rejoin_distance,
+        forget_after_s=lost.after_s + 30.0, hold_s=lost.hold_s, max_snapshots=max_snapshots, name=z.name,
+    )
 
 
 class CameraProcessor:
@@ -102,10 +125,12 @@ class CameraProcessor:
                 zone,
                 ZoneSettings(
                     source=f"{cfg.id}/{z.id}", trigger_frames=z.trigger_frames, window_frames=z.window_frames,
-                    clear_after_s=z.clear_after_s, severity=z.severity, min_update_s=z.min_update_s,
+                    clear_after_s=z.clear_after_s, severity=z.severity, min_update_s=z.min_update_s, count_settle_s=z.count_settle_s,
                     hours=tuple(z.armed.hours), months=tuple(z.armed.months), tz=tz, name=z.name,
+                    escalate=tuple((e.after_s, e.severity) for e in z.escalate), max_snapshots=cfg.snapshot.max_per_alarm,
                 ),
                 ZoneState(),
+                dwell_settings(f"{cfg.id}/{z.id}", z, cfg.snapshot.max_per_alarm),
             )
             for zone, z in zip(self.pipeline.zones, cfg.zones)
         ]
@@ -122,18 +147,72 @@ class CameraProcessor:
             return obs, []
         signals: list[AlarmSignal] = []
         for rule in self._zones:
-            tracks = obs.zones.get(rule.zone.id, ())
-            zobs = ZoneObservation(tuple(t.id for t in tracks), wall, tuple(t.score for t in tracks))
-            rule.state, out = person_zone_step(rule.settings, rule.state, zobs, now)
-            signals.extend(self._with_snapshot(s, image, obs, wall, hot_zone=rule.zone.id) for s in out)
+            signals.extend(self._zone_step(rule, image, obs, now, wall))
         if self._fire is not None and obs.fire is not None:
             self._fire_state, out = vision_fire_step(self._fire, self._fire_state, obs.fire, now)
             signals.extend(self._with_snapshot(s, image, obs, wall) for s in out)
         return obs, signals
 
+    def _zone_step(self, rule: _ZoneRule, image: np.ndarray, obs: Observation, now: float, wall: float) -> list[AlarmSignal]:
+        """One zone: each person followed (dwell, lost in the water), then the person-in-zone alarm."""
+        s = rule.settings
+        armed = wall < CLOCK_SET_AFTER or is_armed(s.hours, s.months, wall, s.tz)
+        inside = {t.id for t in obs.zones.get(rule.zone.id, ())}
+        sightings = [
+            Sighting(t.id, t.last_seen, t.id in inside, self._clearance(rule.zone, t.box, obs), t.box)
+            for t in obs.tracks
+        ]
+        rule.dwell_state, lost = person_dwell_step(rule.dwell, rule.dwell_state, sightings, now, armed)
+        self._keep_seen_frames(rule, image, obs, now, wall)
+        tracks = obs.zones.get(rule.zone.id, ())
+        entered = tuple(entered_times(rule.dwell_state).items())
+        zobs = ZoneObservation(tuple(t.id for t in tracks), wall, tuple(t.score for t in tracks), entered)
+        rule.state, out = person_zone_step(s, rule.state, zobs, now)
+        signals = [self._with_snapshot(x, image, obs, wall, hot_zone=rule.zone.id) if x.fresh_evidence else x for x in out]
+        for x in lost:
+            if x.active and x.fresh_evidence:
+                last = [p for p in rule.dwell_state.people if p.lost]
+                newest = max(last, key=lambda p: p.last_seen)
+                frame, seen_obs, seen_wall = rule.seen_frames.get(newest.id, (image, obs, wall))
+                marks = {p.id: (p.box, f"lost #{p.id}") for p in last}
+                x = replace(x, snapshot_jpeg=self.snapshot(frame, seen_obs, seen_wall, x, rule.zone.id, marks))
+            signals.append(x)
+        return signals
+
+    @staticmethod
+    def _keep_seen_frames(rule: _ZoneRule, image: np.ndarray, obs: Observation, now: float, wall: float) -> None:
+        """The last frame each person who could be lost was found in (the evidence if they are), a few frames at most.
+
+        Only people well inside the water are candidates; a 1080p frame is 6 MB, so at most
+        `KEPT_FRAMES` different frames are held (the oldest go first).
+        """
+        if rule.dwell.lost_after_s is None:
+            return
+        inside = {t.id for t in obs.zones.get(rule.zone.id, ())}
+        for t in obs.tracks:
+            if t.id in inside and t.last_seen == now:
+                rule.seen_frames[t.id] = (image, obs, wall)
+        candidates = {p.id for p in rule.dwell_state.people if p.inside and p.edge_distance >= rule.dwell.edge_margin}
+        kept = {i: f for i, f in rule.seen_frames.items() if i in candidates}
+        by_age = sorted({id(f[0]): f[2] for f in kept.values()}.items(), key=lambda x: x[1], reverse=True)
+        newest = {frame_id for frame_id, _ in by_age[:KEPT_FRAMES]}
+        rule.seen_frames = {i: f for i, f in kept.items() if id(f[0]) in newest}
+
+    @staticmethod
+    def _clearance(zone: Zone, box: Box, obs: Observation) -> float:
+        """How far inside the zone the whole person is: feet from its edge less their height (frame's larger side = 1).
+
+        The detector needs the whole body: one whose feet are less than their height from the edge
+        reaches out of the watched region (a zone crop or its tiles) and is lost from sight there
+        when walking out, which must not look like going under.
+        """
+        height = (box[3] - box[1]) * obs.height / max(obs.width, obs.height, 1)
+        return edge_distance(zone, box, obs.width, obs.height) - height
+
     def open_alarms(self) -> list[str]:
         """Sources of the alarms this camera's rules hold open (for status and replay summaries)."""
         out = [r.settings.source for r in self._zones if r.state.active]
+        out += [f"possible_submersion:{r.settings.source}" for r in self._zones if r.dwell_state.active]
         if self._fire_state.fire.active:
             out.append(f"fire:{self.cfg.id}")
         if self._fire_state.smoke.active:
@@ -147,10 +226,15 @@ class CameraProcessor:
             return signal
         return replace(signal, snapshot_jpeg=self.snapshot(image, obs, wall, signal, hot_zone))
 
-    def snapshot(self, image: np.ndarray, obs: Observation, wall: float, signal: AlarmSignal, hot_zone: str | None = None) -> bytes:
-        """The annotated frame of an alarm as a size-bounded JPEG."""
+    def snapshot(
+        self, image: np.ndarray, obs: Observation, wall: float, signal: AlarmSignal, hot_zone: str | None = None,
+        marks: dict[int, tuple[Box, str]] | None = None,
+    ) -> bytes:
+        """The annotated frame of an alarm as a size-bounded JPEG (`marks`: tracks drawn with their own label, e.g. lost)."""
+        marks = marks or {}
         inside = {t.id for t in obs.zones.get(hot_zone, ())} if hot_zone else set()
-        boxes = [(t.box, f"#{t.id} {t.score:.2f}", RED if t.id in inside else GREEN) for t in obs.tracks]
+        boxes = [(t.box, f"#{t.id} {t.score:.2f}", RED if t.id in inside else GREEN) for t in obs.tracks if t.id not in marks]
+        boxes += [(box, label, RED) for box, label in marks.values()]
         if obs.fire is not None:
             boxes += [(b, "fire", ORANGE) for b in obs.fire.fire_boxes]
             boxes += [(b, "smoke", GREY) for b in obs.fire.smoke_boxes]

@@ -1,0 +1,48 @@
+"""Settings of the learned fire/smoke verifier (`fire_smoke.model.type: learned`).
+
+A model file of its own rather than a `ModelConfig`: the shipped model needs no labels, no
+input normalisation and no path (the package carries it), so the few settings a technician
+tunes per site are the two thresholds and how many crops each frame may cost. Defaults are the
+thresholds chosen on the validation split (see edge_models/models/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from gateway.config.base import ConfigModel
+
+
+class LearnedFireModel(ConfigModel):
+    """The learned fire/smoke verifier: whole frame plus candidate crops, fire and smoke scored apart."""
+
+    type: Literal["learned"] = Field(description="Model type: the learned two-stage fire/smoke verifier.")
+    path: Path | None = Field(
+        default=None, description="The .tflite file (relative to the working directory); None: the model shipped with the gateway."
+    )
+    sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the model; a mismatch refuses to load it."
+    )
+    threads: int = Field(default=1, ge=1, le=8, description="CPU threads of the interpreter.")
+    fire: bool = Field(default=True, description="Look for flames.")
+    smoke: bool = Field(
+        default=False,
+        description="Score smoke too. Off by default: the model's smoke output was trained on a few indoor/CCTV smoke videos and "
+        "misses distant plumes (MODEL_CARD.md); keep the classical smoke cue on for smoke.",
+    )
+    fire_threshold: float = Field(default=0.89, gt=0, lt=1, description="Fire probability at which a view counts as fire.")
+    smoke_threshold: float = Field(default=0.77, gt=0, lt=1, description="Smoke probability at which a view counts as smoke.")
+    max_crops: int = Field(
+        default=2, ge=0, le=8, description="Candidate crops scored per analysed frame besides the whole frame (each costs one invoke)."
+    )
+
+    def runtime_settings(self) -> dict[str, Any]:
+        """Keyword arguments of `edge_models.fire_learned.LearnedFireSmoke.load`."""
+        return {
+            "path": self.path, "sha256": self.sha256, "threads": self.threads,
+            "fire_threshold": self.fire_threshold, "smoke_threshold": self.smoke_threshold,
+            "max_crops": self.max_crops, "detect_fire": self.fire, "detect_smoke": self.smoke,
+        }

@@ -1,0 +1,1 @@
+"""Model training (not shipped in the wheel; needs the `train` extra)."""
