@@ -268,7 +268,7 @@ detector, tracker, zones, the person-zone rule and the snapshots of its alarms. 
 `interpreter.set_tensor` + `invoke()` of the same interpreter on tensors resized beforehand,
 on the same frames, alternating frame by frame with the pipeline.
 
-Fire and smoke (`examples/forest-edge.yaml`, classical detector, alarm = the rule's N of M):
+Fire and smoke (`examples/forest-edge.yaml`: the learned verifier for fire, the classical change cue for smoke; alarm = the rule's N of M):
 each still is shown as {fs['clips'][0]['frames']}-frame clips (slow pan, 6 % zoom, +-4 % brightness flicker,
 sensor noise; 3 seeds); vtest.avi is a real-video negative.
 
@@ -285,8 +285,9 @@ temporal cues (flicker, change against the background) come from the synthetic p
 flicker, so they test the colour and shape stages; only vtest.avi tests the rejection of
 static fire-coloured things (brick, cones) and of people crossing grey asphalt. The smoke box
 on fire-basket.jpg is partly on the grey metal bin, not only on the smoke. A site needs its
-own footage (dusk, headlights, fog, clouds) before the defaults are trusted; an operator
-model can be added under `fire_smoke.model`.
+own footage (dusk, headlights, fog, clouds) before the defaults are trusted. The learned
+model's figures on public photo sets it never trained on are in the fire section below and in
+`edge_models/models/MODEL_CARD.md`.
 """
 
 

@@ -1,27 +1,11 @@
-"""The county staff's language: Chinese unless `--lang en` (or an English LANG) asks otherwise.
-
-Texts sit next to the code that shows them as (zh, en) pairs; `pick` chooses one, so a command
-never shows half its lines in one language. (The same rule as the technician's `stationctl`.)
-"""
+"""The county staff's language (the rule lives in `foundation.language`) and refusals said in both."""
 
 from __future__ import annotations
 
-import os
-
 from foundation.errors import GatewayError
+from foundation.language import Pair, language, pick
 
-Pair = tuple[str, str]
-
-
-def language(wanted: str | None = None) -> str:
-    """"zh" unless --lang or LANG asks for English (the county's default is Chinese)."""
-    value = (wanted or os.environ.get("LANG") or "zh").lower()
-    return "en" if value.startswith("en") else "zh"
-
-
-def pick(lang: str, pair: Pair) -> str:
-    """The text of `pair` in `lang` ("zh" or "en")."""
-    return pair[1] if lang == "en" else pair[0]
+__all__ = ["Pair", "Refused", "language", "pick"]
 
 
 class Refused(GatewayError, ValueError):

@@ -1,22 +1,5 @@
-"""The technician's language: Chinese unless `--lang en` (or an English LANG) asks otherwise.
+"""The technician's language (the rule lives in `foundation.language`, shared with the county)."""
 
-Texts sit next to the code that shows them as (zh, en) pairs; `pick` chooses one, so a command
-never shows half its lines in one language.
-"""
+from foundation.language import Pair, language, pick
 
-from __future__ import annotations
-
-import os
-
-Pair = tuple[str, str]
-
-
-def language(wanted: str | None = None) -> str:
-    """"zh" unless --lang or LANG asks for English (the technicians' default is Chinese)."""
-    value = (wanted or os.environ.get("LANG") or "zh").lower()
-    return "en" if value.startswith("en") else "zh"
-
-
-def pick(lang: str, pair: Pair) -> str:
-    """The text of `pair` in `lang` ("zh" or "en")."""
-    return pair[1] if lang == "en" else pair[0]
+__all__ = ["Pair", "language", "pick"]

@@ -1,0 +1,23 @@
+"""The reader's language: Chinese unless `--lang en` (or an English LANG) asks otherwise.
+
+Texts sit next to the code that shows them as (zh, en) pairs; `pick` chooses one, so a command
+never shows half its lines in one language. Technicians (`stationctl`) and county staff
+(`countyctl`, the web pages) read Chinese first; both sides take the rule from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+Pair = tuple[str, str]
+
+
+def language(wanted: str | None = None) -> str:
+    """"zh" unless --lang or LANG asks for English."""
+    value = (wanted or os.environ.get("LANG") or "zh").lower()
+    return "en" if value.startswith("en") else "zh"
+
+
+def pick(lang: str, pair: Pair) -> str:
+    """The text of `pair` in `lang` ("zh" or "en")."""
+    return pair[1] if lang == "en" else pair[0]
