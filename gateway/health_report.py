@@ -42,7 +42,8 @@ def hydrology_devices(status: dict) -> dict[str, str]:
     out = {}
     for c in status.get("centres", []):
         state = "connected" if c.get("connected") else f"offline: {c.get('last_error') or 'not connected'}"
-        out[f"sl651:{c.get('centre')}"] = f"{state}, {c.get('pending', 0)} pending"
+        pending = c.get("pending", 0)
+        out[f"sl651:{c.get('centre')}"] = f"{state}, {pending} pending" if pending else state  # plain "connected": all is well
     return out
 
 
@@ -51,9 +52,13 @@ class HealthReport:
 
     def __init__(self, cfg: StationConfig, publisher: Publisher, uplink: Uplink, beats: Heartbeats, device_state: dict[str, str],
                  cameras: Callable[[], Sequence[WatchedCamera]], raise_alarm: Callable[[AlarmSignal, float], None],
-                 clock: Callable[[], float], started_mono: float, hydrology: Callable[[], dict] | None = None) -> None:
-        """`hydrology`: the SL 651 reporter's status (None: no such reporting); each centre shows as a device."""
+                 clock: Callable[[], float], started_mono: float, hydrology: Callable[[], dict] | None = None,
+                 suppressions: Callable[[float], dict[str, int]] | None = None, wall: Callable[[], float] | None = None) -> None:
+        """`hydrology`: the SL 651 reporter's status (None: no such reporting); each centre shows as a device.
+        `suppressions`: live "false alarm here" regions per camera at a wall time, one `suppressions:{camera}` device line each."""
         self.cfg = cfg
+        self._suppressions = suppressions
+        self._wall = wall
         self._hydrology = hydrology
         self._publisher = publisher
         self._uplink = uplink
@@ -72,6 +77,9 @@ class HealthReport:
         for w in watches:
             self._devices[f"camera:{w.camera_id}"] = camera_state(w.status())
         devices = dict(self._devices)
+        if self._suppressions is not None and self._wall is not None:
+            for cam, n in self._suppressions(self._wall()).items():
+                devices[f"suppressions:{cam}"] = f"{n} false-alarm region(s)"
         link = self._uplink.stats
         devices["uplink"] = "connected" if link.connected else f"offline: {link.last_error}"
         if self._hydrology is not None:

@@ -36,6 +36,7 @@ from gateway.publisher import MakeMessage, Publisher, capabilities
 from gateway.sl651.reporter import Sl651Reporter
 from gateway.uplink.mqtt import Uplink
 from gateway.uplink.outbox import Outbox
+from gateway.vision.suppressions import RecentCameraAlarms, SuppressionStore, false_alarm_action, suppressions_path
 from wire.messages import Topics
 
 if TYPE_CHECKING:
@@ -85,7 +86,11 @@ class Station:
         self._camera_watches: list[CameraWatch] = []
 
         self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_bytes, clock=self.wall.now)
-        self.alarms = AlarmBook(store=self.outbox)
+        # "false alarm here" from the county: per-camera regions where fire/smoke evidence is ignored
+        fire_cameras = [c.id for c in cfg.cameras if c.fire_smoke is not None]
+        self.suppressions = SuppressionStore(suppressions_path(cfg.outbox.path)) if fire_cameras else None
+        self._recent_alarms = RecentCameraAlarms(self.outbox, fire_cameras)
+        self.alarms = AlarmBook(store=self._recent_alarms)
         self.uplink = Uplink(
             cfg.broker,
             client_id=cfg.broker.client_id or f"vs-{ident.county}-{ident.town}-{ident.id}",
@@ -110,7 +115,8 @@ class Station:
         self.commands = self._command_side(command_handler)
         health = HealthReport(cfg, self.publisher, self.uplink, self.beats, self.device_state, lambda: self._camera_watches,
                               self.decisions.apply, clock, self.started_mono,
-                              hydrology=self.sl651.status if self.sl651 is not None else None)
+                              hydrology=self.sl651.status if self.sl651 is not None else None,
+                              suppressions=self.suppressions.counts if self.suppressions is not None else None, wall=self.wall.now)
         self._brain = Brain(self._inbox, clock, self.beats.beat, self.publisher, self.decisions, self.loudspeaker, self.commands,
                             health, cfg.health.interval_s)
 
@@ -133,6 +139,8 @@ class Station:
             capabilities=self.capabilities, uptime_s=lambda: self._clock() - self.started_mono,
             link=lambda: self.uplink.stats, queue=self.outbox.stats, alarms_queued=self.outbox.has_alarms,
             open_alarms=self.alarms.open_alarms, stalled_loops=self.beats.stalled, devices=lambda: dict(self.device_state),
+            **({} if self.suppressions is None else {"suppress_false_alarm": false_alarm_action(
+                self.suppressions, lambda event_id: self.alarms.find(event_id) or self._recent_alarms.get(event_id), self.wall.now)}),
         )
 
     # ------------------------------------------------------------------ what others call
@@ -157,12 +165,15 @@ class Station:
     def start(self) -> None:
         self.publisher.report_outbox_at_start()
         self.decisions.restore()
+        if self.suppressions is not None and self.suppressions.problem:
+            self.notice("suppressions_unreadable", self.suppressions.problem, source=str(self.suppressions.path))
         self._loops.spawn("brain", self._brain.run)
         self._devices.start(self._loops)
         if self.cfg.cameras:  # the camera loops load the detection model: imported only when cameras are configured
             from gateway.vision.camera_watch import start_camera_watches
 
-            self._camera_watches = start_camera_watches(self.cfg.cameras, self.emit, self.beats.beat, clock=self._clock, wall=self.wall.now)
+            self._camera_watches = start_camera_watches(self.cfg.cameras, self.emit, self.beats.beat, clock=self._clock, wall=self.wall.now,
+                                                        suppressions=self.suppressions.for_camera if self.suppressions is not None else None)
         if self.loudspeaker is not None:
             self.loudspeaker.start()
         self.uplink.start()

@@ -9,7 +9,7 @@ import typer
 
 from foundation.errors import ConfigError
 from gateway.config.station import config_schema, load_config
-from provisioning import calibrate, cameras_cli, check, init_cmd, keys, model, report, service, zone
+from provisioning import calibrate, cameras_cli, check, init_cmd, keys, model, report, service, suppressions_cli, zone
 from provisioning.detect import detect_command
 from provisioning.replay import replay_command
 
@@ -25,6 +25,7 @@ model.register(app)
 service.register(app)
 report.register(app)
 cameras_cli.register(app)
+suppressions_cli.register(app)
 app.command("replay")(replay_command)
 app.command("detect")(detect_command)
 

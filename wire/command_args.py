@@ -82,6 +82,19 @@ class AckArgs(Args):
         return printable_text(value)
 
 
+class FalseAlarmArgs(Args):
+    """The county judged a camera's fire/smoke alarm false: ignore that spot of that camera for a while."""
+
+    event_id: str = Field(pattern=ALARM_ID, description="The alarm's event_id (open, or cleared recently).")
+    hours: float = Field(default=24.0, gt=0, le=168, description="How long the spot stays suppressed (at most a week).")
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any) -> Any:
+        # a whole number of hours arrives as a JSON integer; strict mode would refuse it as a float
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class ConfigSetArgs(Args):
     """A JSON merge patch (RFC 7396) of the station file."""
 
@@ -96,6 +109,7 @@ ARGS: dict[str, type[Args]] = {
     "selftest": NoArgs,
     "config/get": NoArgs,
     "config/set": ConfigSetArgs,
+    "false_alarm": FalseAlarmArgs,
 }
 
 

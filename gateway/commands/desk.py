@@ -42,7 +42,7 @@ from gateway.commands.replay_guard import ReplayGuard
 from gateway.commands.verify import Policy, Rejected, SignedCommand, TimeView, topic_name, verify
 from gateway.config.station import CommandsConfig, StationConfig
 from gateway.uplink.outbox import ALARM
-from wire.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, SilenceArgs, parse_args
+from wire.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, FalseAlarmArgs, SilenceArgs, parse_args
 from wire.messages import Reply
 from wire.signing import key_id
 
@@ -205,6 +205,11 @@ class CommandDesk:
             self._ack(cmd, args)
         elif isinstance(args, ConfigSetArgs):
             self._config_set(cmd, args)
+        elif isinstance(args, FalseAlarmArgs):  # the county judged a camera's fire/smoke alarm false: ignore that spot a while
+            try:
+                self.reply(cmd.id, cmd.name, True, "suppressed", result=self.station.suppress_false_alarm(args.event_id, args.hours))
+            except ValueError as exc:
+                self.reply(cmd.id, cmd.name, False, "failed", str(exc)[:300])
         elif cmd.name == "status":
             self.reply(cmd.id, cmd.name, True, "done", result=self._status())
         elif cmd.name == "selftest":

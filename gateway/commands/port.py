@@ -26,6 +26,11 @@ class NoticeFn(Protocol):
     def __call__(self, notice: str, summary: str, severity: str = "warning", source: str = "", details: dict[str, Any] | None = None) -> None: ...
 
 
+def no_cameras(event_id: str, hours: float) -> dict[str, Any]:
+    """`suppress_false_alarm` of a station without cameras."""
+    raise ValueError("this station has no camera watching for fire or smoke")
+
+
 @dataclass(frozen=True, slots=True)
 class DeskPort:
     """The station as the command desk sees it."""
@@ -48,3 +53,5 @@ class DeskPort:
     open_alarms: Callable[[], list[OpenAlarm]]
     stalled_loops: Callable[[float], list[str]]  # loops silent for longer than the limit given
     devices: Callable[[], dict[str, str]]  # device -> "ok" or what is wrong with it
+    # (event_id, hours): suppress that camera fire/smoke alarm's spot; the reply's result (ValueError when it cannot)
+    suppress_false_alarm: Callable[[str, float], dict[str, Any]] = no_cameras

@@ -21,7 +21,7 @@ from drivers.camera import OpenCvCamera
 from gateway.alarms import AlarmSignal
 from gateway.config.vision import CameraConfig
 from gateway.devices import build_camera
-from gateway.vision.frame_processor import CameraProcessor
+from gateway.vision.frame_processor import CameraProcessor, SuppressionsOf
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,13 @@ class CameraWatch:
         beat: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        suppressions: SuppressionsOf | None = None,
     ) -> None:
+        """`suppressions`: the county's "false alarm here" regions (see `CameraProcessor`)."""
         self.cfg = cfg
         self.camera_id = cfg.id
         self.camera = camera
-        self.processor = CameraProcessor(cfg)
+        self.processor = CameraProcessor(cfg, suppressions=suppressions)
         self._emit = emit
         self._beat = beat
         self._clock = clock
@@ -161,6 +163,7 @@ def start_camera_watches(
     beat: Callable[[str], None],
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], float] = time.time,
+    suppressions: SuppressionsOf | None = None,
 ) -> list[CameraWatch]:
     """Build and start a watch per configured camera; signals go to `emit`, heartbeats to `beat`.
 
@@ -173,7 +176,7 @@ def start_camera_watches(
         camera: OpenCvCamera | None = None
         try:
             camera = build_camera(cam, clock=clock)
-            watch = CameraWatch(cam, camera, emit, beat, clock=clock, wall=wall)
+            watch = CameraWatch(cam, camera, emit, beat, clock=clock, wall=wall, suppressions=suppressions)
         except Exception as exc:  # noqa: BLE001 - a broken model file must not stop the other cameras
             if camera is not None:
                 camera.close()

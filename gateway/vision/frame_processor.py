@@ -7,6 +7,7 @@ media time, so a replay shows exactly what the gateway would have raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from edge_models.classifier import ImageClassifier
 from edge_models.detector import SsdDetector
+from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.fire_learned import LearnedFireSmoke
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionGate
@@ -27,6 +29,7 @@ from edge_models.zones import Box, Zone
 from gateway.alarms import AlarmSignal
 from gateway.config.fire_model import LearnedFireModel
 from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig, ZoneConfig
+from gateway.rules.fire_suppression import Suppression, alarm_box, filter_evidence
 from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
 from gateway.rules.person_zone import CLOCK_SET_AFTER, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
@@ -85,6 +88,8 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
     return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model, regions)
 
 
+SuppressionsOf = Callable[[str, float], Sequence[Suppression]]  # (camera id, wall time) -> its live suppressions
+
 KEPT_FRAMES = 4  # frames held as the evidence of people who might be lost in the water
 
 
@@ -116,8 +121,10 @@ class CameraProcessor:
     N of M counts analysed frames and the rules' timers advance at least every `force_every_s`.
     """
 
-    def __init__(self, cfg: CameraConfig, pipeline: VisionPipeline | None = None) -> None:
+    def __init__(self, cfg: CameraConfig, pipeline: VisionPipeline | None = None, suppressions: SuppressionsOf | None = None) -> None:
+        """`suppressions`: the county's "false alarm here" regions of a camera; fire/smoke evidence on them is dropped."""
         self.cfg = cfg
+        self._suppressions = suppressions
         self.pipeline = pipeline if pipeline is not None else build_pipeline(cfg)
         tz = cfg.tzinfo()
         self._zones = [
@@ -139,6 +146,7 @@ class CameraProcessor:
             FireSettings(cfg.id, fs.trigger_frames, fs.window_frames, fs.clear_after_s, fs.severity) if fs is not None else None
         )
         self._fire_state = FireState()
+        self._last_box: dict[str, list[float]] = {}
 
     def step(self, image: np.ndarray, now: float, wall: float) -> tuple[Observation, list[AlarmSignal]]:
         """Analyse one frame (`now` monotonic or media time, `wall` its Unix time)."""
@@ -149,9 +157,26 @@ class CameraProcessor:
         for rule in self._zones:
             signals.extend(self._zone_step(rule, image, obs, now, wall))
         if self._fire is not None and obs.fire is not None:
-            self._fire_state, out = vision_fire_step(self._fire, self._fire_state, obs.fire, now)
-            signals.extend(self._with_snapshot(s, image, obs, wall) for s in out)
+            evidence = obs.fire
+            if self._suppressions is not None:
+                evidence = filter_evidence(evidence, self._suppressions(self.cfg.id, wall), self.cfg.id, wall)
+                obs = replace(obs, fire=evidence)
+            self._fire_state, out = vision_fire_step(self._fire, self._fire_state, evidence, now)
+            signals.extend(self._with_snapshot(self._with_box(s, evidence), image, obs, wall) for s in out)
         return obs, signals
+
+    def _with_box(self, signal: AlarmSignal, evidence: FireSmokeEvidence) -> AlarmSignal:
+        """A raised fire/smoke signal carries its evidence region (`details.box`): what a "false alarm here" suppresses.
+
+        A restatement on a frame without boxes repeats the last one (the alarm book keeps the latest details).
+        """
+        boxes = evidence.fire_boxes if signal.kind == "fire" else evidence.smoke_boxes
+        if boxes:
+            self._last_box[signal.kind] = [round(v, 4) for v in alarm_box(boxes)]
+        box = self._last_box.get(signal.kind)
+        if not signal.active or box is None:
+            return signal
+        return replace(signal, details={**signal.details, "box": box})
 
     def _zone_step(self, rule: _ZoneRule, image: np.ndarray, obs: Observation, now: float, wall: float) -> list[AlarmSignal]:
         """One zone: each person followed (dwell, lost in the water), then the person-in-zone alarm."""
