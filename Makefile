@@ -53,5 +53,32 @@ bench: deps
 soak: deps
 	$(VPY) -m bench.soak
 
+# Retrain edge_models/models/fire_smoke_v1.tflite from the pinned public photos (training/fire,
+# its own venv with the `train` extra; about 25 min of training and 8 of measuring on 2 cores).
+# The snapshots are cloned from GitHub unless MIRRORS holds them; photos go to DATA, never the repo.
+TRAIN_VENV ?= var/venv-train
+MIRRORS ?= /work/.mirror
+DATA ?= var/fire-data
+.PHONY: train-fire
+train-fire:
+	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')
+	$(TRAIN_VENV)/bin/python -m training.fire.train --mirrors $(MIRRORS) --data $(DATA)
+
 clean:
 	rm -rf $(VENV) var demo-out .pytest_cache
+
+# The offline bundle of a Raspberry Pi station (packaging/): `make lock` refreshes the committed
+# aarch64 locks for Python 3.11 and 3.13 from PyPI; `make bundle` writes
+# dist/village-station-gateway-VERSION-raspberrypi-aarch64.tar.gz; `make pi-check` (root, slow,
+# not part of `make test`) installs it in an arm64 Debian root under qemu with no network and runs it
+# (PI_CHECK_ARGS="--suite trixie" for Python 3.13).
+.PHONY: lock bundle pi-check
+lock: deps
+	@$(VENV)/bin/uv --version >/dev/null 2>&1 || $(VPY) -m pip install -q uv
+	$(VPY) packaging/bundle.py lock
+
+bundle: deps
+	$(VPY) packaging/bundle.py build
+
+pi-check: bundle
+	$(SUDO) $(VPY) packaging/pi_check.py $(PI_CHECK_ARGS)
