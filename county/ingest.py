@@ -329,6 +329,8 @@ class Ingest:
         attempt = 0
         while True:
             try:
+                if self.store.reconnect_if_broken():
+                    log.warning("ingest: the database connection was lost; connected again")
                 self.store.write([], ())
                 return True
             except Exception as exc:  # noqa: BLE001

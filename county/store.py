@@ -205,6 +205,17 @@ class Store:
             self._turn = WriterTurn(Path(sqlite_path(url) + ".writer-lock"))
         self._create()
 
+    def reconnect_if_broken(self) -> bool:
+        """A PostgreSQL connection the server dropped (a restart, a failover, an idle timeout) is
+        replaced; True when it was. psycopg never reconnects by itself, so without this a county
+        process would fail every query until someone restarted it. SQLite has nothing to drop."""
+        if self.dialect is not POSTGRES or not (self._db.closed or getattr(self._db, "broken", False)):
+            return False
+        with contextlib.suppress(Exception):
+            self._db.close()
+        self.dialect, self._db = connect(self.url)
+        return True
+
     def _create(self) -> None:
         cur = self._db.cursor()
         indexes = [t for t in SCHEMA if t.startswith("CREATE INDEX")]

@@ -38,6 +38,7 @@ class Database:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         with self.lock:
+            self.store.reconnect_if_broken()  # a PostgreSQL restart costs one failed request, not every one after it
             return fn(*args)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:

@@ -5,6 +5,7 @@ Real mosquitto, real SQLite and PostgreSQL, payloads published the way `mosquitt
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -293,3 +294,34 @@ def test_the_contract_says_integers_fit_in_64_bits_and_numbers_are_finite() -> N
     assert {"maximum": 2**63 - 1, "minimum": -(2**63), "type": "integer"} in schemas["Telemetry"]["properties"]["values"]["additionalProperties"]["anyOf"]
     assert "finite numbers, integers within 64 bits" in schemas["Alarm"]["properties"]["details"]["description"]
     assert schemas["Health"]["properties"]["queue_depth"]["maximum"] == 2**31 - 1
+
+
+def test_the_ingest_and_the_web_survive_postgresql_dropping_their_connections(broker: LocalBroker, postgres) -> None:  # noqa: ANN001
+    """A PostgreSQL restart or failover drops every client connection; psycopg never reconnects by itself."""
+    from county.web.data import Database
+
+    url = postgres.database()
+    store = Store(url)
+    member = Ingest(store, "127.0.0.1", broker.port, client_id="ingest-pg-drop").start()
+    pub = Capture(broker.port, "nothing/#")
+    web = Database(Store(url))
+    try:
+        assert member.connected.wait(10)
+        time.sleep(0.3)
+        publish_all(pub, [(GOOD.telemetry("gauge-1"), good(seq)) for seq in range(1, 11)])
+        assert wait_for(lambda: good_seqs(store) == list(range(1, 11)), timeout=30), member.stats
+        with psycopg.connect(url, autocommit=True) as admin:  # what a server restart does to its clients
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        publish_all(pub, [(GOOD.telemetry("gauge-1"), good(seq)) for seq in range(11, 21)])
+        assert wait_for(lambda: member.stats.acked >= 20, timeout=30), member.stats
+        check = Store(url)
+        assert good_seqs(check) == list(range(1, 21)) and member.stats.rejected == 0 and member.stats.unstorable == 0, member.stats
+        check.close()
+        with contextlib.suppress(psycopg.OperationalError):  # the web's connection was dropped too: one request fails,
+            web.call(good_seqs, web.store)                     # which is how psycopg learns it
+        assert web.call(good_seqs, web.store) == list(range(1, 21))  # and the next one is served
+    finally:
+        pub.stop()
+        member.stop()
+        store.close()
+        web.store.close()
