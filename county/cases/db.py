@@ -37,6 +37,8 @@ class LoopDb:
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` under the lock (the guard `Accounts` takes)."""
         with self.lock:
+            if not self._depth:
+                self.store.reconnect_if_broken()  # PostgreSQL dropped us (a restart): one failed call, not all after it
             return fn(*args)
 
     @contextlib.contextmanager
@@ -50,6 +52,7 @@ class LoopDb:
                 finally:
                     self._depth -= 1
                 return
+            self.store.reconnect_if_broken()
             self.store.execute(self.dialect.begin)
             self._depth = 1
             try:
