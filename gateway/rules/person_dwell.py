@@ -7,6 +7,11 @@ having been seen outside, is "lost in the water"; after `lost_after_s` it raises
 `possible_submersion` alarm. A person found again near where they vanished (often under a new
 track id: the tracker's identities break when a swimmer is hidden for a few seconds) is the same
 person: the dwell time goes on and a lost person is no longer lost.
+
+A track last seen mid-zone but walking steadily towards an edge (its recent sightings, see
+`track_motion`) walked out between two sparse analysed frames: it is treated like one last seen at
+the edge, never raised. Raising it later instead would not help: a walker who left is never seen
+again, so it would only be a late false alarm; someone who goes under stops first, and is raised.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from gateway.alarms import AlarmSignal
+from gateway.rules.track_motion import Trail, add_sighting, heading_out, last_gap_s
 
 KIND = "possible_submersion"
 
@@ -45,6 +51,7 @@ class Person:
     lost: bool = False
     born_at: float = 0.0  # when this track was first seen in the zone, and where
     born_box: Box = (0.0, 0.0, 0.0, 0.0)
+    trail: Trail = ()  # the last few fresh sightings (time, edge distance, box height): where they were heading
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,10 @@ def _handed_over(p: Person, people: Iterable[Person], window_s: float, max_dista
     )
 
 
+def _height(box: Box) -> float:
+    return box[3] - box[1]
+
+
 def entered_times(state: DwellState) -> dict[int, float]:
     """Entry time of each person inside the zone and not lost (for dwell times and severity)."""
     return {p.id: p.entered_at for p in state.people if p.inside and not p.lost}
@@ -136,10 +147,13 @@ def person_dwell_step(
             elif not s.inside:
                 continue  # someone on the bank: followed only once they go in
             else:
-                p = Person(s.id, s.seen_at, s.seen_at, True, s.edge_distance, s.box, born_at=s.seen_at, born_box=s.box)
+                p = Person(s.id, s.seen_at, s.seen_at, True, s.edge_distance, s.box, born_at=s.seen_at, born_box=s.box,
+                           trail=add_sighting((), s.seen_at, s.edge_distance, _height(s.box)))
         if s.seen_at > p.last_seen:  # a fresh detection (a coasting track repeats its last one)
             entered = s.seen_at if (s.inside and not p.inside) else p.entered_at
-            p = replace(p, entered_at=entered, last_seen=s.seen_at, inside=s.inside, edge_distance=s.edge_distance, box=s.box, lost=False)
+            trail = add_sighting(p.trail, s.seen_at, s.edge_distance, _height(s.box))
+            p = replace(p, entered_at=entered, last_seen=s.seen_at, inside=s.inside, edge_distance=s.edge_distance, box=s.box,
+                        lost=False, trail=trail)
         people[s.id] = p
     for pid, p in list(people.items()):
         gone_for = now - p.last_seen
@@ -147,6 +161,7 @@ def person_dwell_step(
             settings.lost_after_s is not None and p.inside and not p.lost and gone_for >= settings.lost_after_s
             and p.edge_distance >= settings.edge_margin and p.last_seen - p.entered_at >= settings.min_tracked_s
             and not _handed_over(p, people.values(), settings.lost_after_s, settings.rejoin_distance)
+            and not heading_out(p.trail, gone_for, settings.edge_margin)
         ):
             people[pid] = replace(p, lost=True)
         elif not p.lost and gone_for > settings.forget_after_s:
@@ -191,10 +206,17 @@ def _signal(settings: DwellSettings, st: DwellState, now: float, sightings: Sequ
             "dwell_before_lost_s": round(newest.last_seen - newest.entered_at, 1),
             "count": sum(1 for s in sightings if s.inside),
             "max_dwell_s": round(longest_dwell(st, now), 1),
+            **_sparse(newest),
         },
         updates_on=("lost",),
         fresh_evidence=fresh,
     )
+
+
+def _sparse(p: Person) -> dict[str, float]:
+    """The gap between the person's last two sightings when analysis was sparse (over 1 s): judge the alarm with it."""
+    gap = last_gap_s(p.trail)
+    return {"sighting_gap_s": round(gap, 1)} if gap is not None and gap > 1.0 else {}
 
 
 def _clear(settings: DwellSettings, st: DwellState, why: str) -> AlarmSignal:
