@@ -116,7 +116,7 @@ class Web:
         with self.lock:
             changes = self.board.seed_alarms(rows)
         if changes:
-            log.info("web: %d alarm(s) caught up from the database after a reconnection", len(changes))
+            log.info("web: %d alarm(s) caught up from the database after a (re)connection", len(changes))
             self.fanout.notify(changes)
 
     def _on_reply(self, doc: dict[str, Any]) -> None:

@@ -68,8 +68,8 @@ class LiveHub:
         client.subscribe([(station_filter(self.board.prefix, c), 1) for c in CHANNELS])
         self.connected.set()
         self.connects += 1
-        if self.connects > 1 and self.on_reconnect is not None:
-            self.on_reconnect()
+        if self.on_reconnect is not None:  # the first connection too: an alarm stored between the seed and the
+            self.on_reconnect()             # subscription would otherwise stay off the board until it changed
         log.info("web: connected to %s:%s", self.opts.host, self.opts.port)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
