@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from foundation.errors import OutboxError
@@ -47,7 +48,6 @@ SEQ_BLOCK = 1000
 PAGE_SIZE = 1024
 ACK_DEFER_MAX = 500
 ACK_DEFER_S = 5.0
-
 
 
 class Outbox:
@@ -72,14 +72,12 @@ class Outbox:
         self._acked_since = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self._open()
+            self._db = self._open_or_recover()
         except sqlite3.OperationalError as exc:
             # cannot open it now (a full disk, an I/O error) is not corruption: the queue stays where it
             # is, nothing is stored until `retry_open` succeeds, and alarms go out unstored meanwhile
             self.unavailable = str(exc)
             self._db = self._memory()
-        except sqlite3.DatabaseError as exc:
-            self._db = self._recover(exc)
         self._bytes, self._next_seq, self._dropped = self._load_counters()
         self._reserved = self._reservation.read()
         self._reserved_at_open = self._reserved
@@ -107,6 +105,15 @@ class Outbox:
             raise
         return db
 
+    def _open_or_recover(self) -> sqlite3.Connection:
+        """The database (moved aside, a fresh one started, if unreadable); OperationalError is not corruption: the caller's."""
+        try:
+            return self._open()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            return self._recover(exc)
+
     def _memory(self) -> sqlite3.Connection:
         """Stand-in while the database cannot be opened: empty, and `put` refuses to use it."""
         db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
@@ -121,12 +128,7 @@ class Outbox:
         if self.unavailable is None:
             return True
         try:
-            try:
-                db = self._open()
-            except sqlite3.OperationalError:
-                raise
-            except sqlite3.DatabaseError as exc:
-                db = self._recover(exc)
+            db = self._open_or_recover()
         except sqlite3.OperationalError as exc:
             self.unavailable = str(exc)
             return False
@@ -248,18 +250,17 @@ class Outbox:
         excess = self._bytes + incoming - self.max_bytes
         if excess <= 0:
             return None
-        count = freed = 0
-        cursor = self._db.execute(f"SELECT seq, COALESCE(size, LENGTH(payload)) FROM outbox WHERE klass = {TELEMETRY} ORDER BY seq")
-        victims = []
-        for seq, size in cursor:
+        freed = 0
+        victims: list[tuple[int]] = []
+        for seq, size in self._db.execute(f"SELECT seq, COALESCE(size, LENGTH(payload)) FROM outbox WHERE klass = {TELEMETRY} ORDER BY seq"):
             victims.append((seq,))
-            count += 1
             freed += size
             if freed >= excess:
                 break
-        if victims:
-            self._db.executemany("DELETE FROM outbox WHERE seq = ?", victims)
-        return (count, freed, victims[0][0], victims[-1][0]) if count else None
+        if not victims:
+            return None
+        self._db.executemany("DELETE FROM outbox WHERE seq = ?", victims)
+        return len(victims), freed, victims[0][0], victims[-1][0]
 
     def _rollback(self) -> None:
         try:
@@ -362,14 +363,7 @@ class Outbox:
     # which follows at once): no transaction of its own; if that put fails, the change is forgotten.
 
     def save_alarm(self, alarm: OpenAlarm) -> None:
-        body = json.dumps(
-            {
-                "event_id": alarm.event_id, "kind": alarm.kind, "source": alarm.source, "severity": alarm.severity,
-                "category": alarm.category, "summary": alarm.summary, "details": alarm.details,
-                "raised_at": alarm.raised_at, "acked_by": alarm.acked_by,
-            },
-            ensure_ascii=False, default=str,
-        )
+        body = json.dumps(asdict(alarm), ensure_ascii=False, default=str)  # every field: `load_alarms` rebuilds it
         with self._lock:
             self._alarm_writes[alarm.event_id] = body
 
