@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,31 +115,42 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
     center = start_center(root, OPERATORS, PASSWORD, ingest_id="test-ingest")
     broker, db_url, key_file, public_key = center.broker, center.db_url, center.key_file, center.public_key
     collector, sub = subscribe(broker.port)
+    try:
+        with serving(root, db_url, broker.port, key_file) as base_url:
+            c = County(root, broker, db_url, key_file, public_key, base_url, collector)
+            try:
+                c.start_station(POND, pond_station(root / "pond", broker.port, public_key))
+                c.start_station(FERRY, water_station(root / "ferry", broker.port, public_key, FERRY, "刘庄渡口", rise_at_s=1.0))
+                yield c
+            finally:
+                for station in c.stations.values():
+                    station.stop()
+    finally:
+        sub.stop()
+        center.stop()
+
+
+@contextmanager
+def serving(root: Path, db_url: str, broker_port: int, key_file: Path) -> Iterator[str]:
+    """`countyctl serve` as a county runs it, on a free port: its base URL once it answers; stopped afterwards."""
     web_port = free_port()
-    log = open(root / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
+    log = open(root / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = subprocess.Popen(
-        [sys.executable, "-m", "county.cli", "serve", "--db", db_url, "--broker", f"127.0.0.1:{broker.port}", "--key", str(key_file),
+        [sys.executable, "-m", "county.cli", "serve", "--db", db_url, "--broker", f"127.0.0.1:{broker_port}", "--key", str(key_file),
          "--listen", f"127.0.0.1:{web_port}", "--secret-file", str(root / "session.secret"), "--tz", "Asia/Shanghai"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{web_port}"
-    c = County(root, broker, db_url, key_file, public_key, base_url, collector)
     try:
         assert wait_for(lambda: web_up(base_url) or serve.poll() is not None, timeout=30) and serve.poll() is None, \
             (root / "serve.log").read_text(errors="replace")
-        c.start_station(POND, pond_station(root / "pond", broker.port, public_key))
-        c.start_station(FERRY, water_station(root / "ferry", broker.port, public_key, FERRY, "刘庄渡口", rise_at_s=1.0))
-        yield c
+        yield base_url
     finally:
-        for station in c.stations.values():
-            station.stop()
         serve.terminate()
         try:
             serve.wait(10)
         except subprocess.TimeoutExpired:
             serve.kill()
         log.close()
-        sub.stop()
-        center.stop()
 
 
 def web_up(base_url: str) -> bool:

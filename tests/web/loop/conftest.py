@@ -8,8 +8,6 @@ simulated gauge that rises to danger, and Debian's Chromium (the `browser` fixtu
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,11 @@ from county.ingest import Ingest
 from county.keys import generate
 from county.people import People, check_person
 from county.store import Store
-from gateway.localbroker import LocalBroker, free_port
+from gateway.localbroker import LocalBroker
 from gateway.station import Station
-from tests.conftest import ROOT
 from tests.county.loop.conftest import WebhookReceiver, write_config
 from tests.stations import config_of, station_dict, wait_for
-from tests.web.conftest import PASSWORD, web_up
+from tests.web.conftest import PASSWORD, serving
 
 ZHUWA = "410421/xiaoqi/zhuwa/test-01"
 LIUZHUANG = "410421/dongfeng/liuzhuang/gauge-02"
@@ -101,27 +98,16 @@ def loop_county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopCounty
     store = Store(db_url)
     loop = CaseLoop(db_url, config, poll_s=0.1).start()
     ingest = Ingest(store, "127.0.0.1", broker.port, client_id="loop-web-ingest", group="", on_stored=loop.offer).start()
-    web_port = free_port()
-    log = open(root / "serve.log", "wb")  # noqa: SIM115 - closed at teardown
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "county.cli", "serve", "--db", db_url, "--broker", f"127.0.0.1:{broker.port}", "--key", str(key_file),
-         "--listen", f"127.0.0.1:{web_port}", "--secret-file", str(root / "session.secret"), "--tz", "Asia/Shanghai"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    c = LoopCounty(root, broker, db_url, f"http://127.0.0.1:{web_port}", webhook, cases)
     try:
         assert ingest.connected.wait(10)
-        assert wait_for(lambda: web_up(c.base_url) or serve.poll() is not None, timeout=30) and serve.poll() is None, \
-            (root / "serve.log").read_text(errors="replace")
-        yield c
+        with serving(root, db_url, broker.port, key_file) as base_url:
+            c = LoopCounty(root, broker, db_url, base_url, webhook, cases)
+            try:
+                yield c
+            finally:
+                for station in c.stations.values():
+                    station.stop()
     finally:
-        for station in c.stations.values():
-            station.stop()
-        serve.terminate()
-        try:
-            serve.wait(10)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-        log.close()
         ingest.stop()
         loop.stop()
         store.close()
