@@ -19,6 +19,7 @@ import hashlib
 import importlib.metadata
 import io
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def render_unit() -> str:
 
     opts = ServiceOptions(exec_start="/opt/village-station-gateway/current/bin/station-gateway",
                           config=Path("/etc/station-gateway/station.yaml"), watchdog_s=watchdog_for(_Defaults()),  # type: ignore[arg-type]
-                          user=SERVICE_USER, groups=(GROUP_PLACEHOLDER,))
+                          user=SERVICE_USER, groups=(GROUP_PLACEHOLDER,), update_guard="/opt/village-station-gateway/update-guard")
     return unit_text(opts).replace("`stationctl install-service`", "the bundle's install.sh (from `stationctl install-service`'s unit)")
 
 
@@ -257,6 +258,83 @@ def check_offline_install(tag: str, wheels: Path, version: str) -> None:
             f"installing the bundle for {tag} with no index")
 
 
+def finish(top: Path, version: str, out_dir: Path) -> Path:
+    """The installer, the update guard, the systemd files, VERSION and the manifest; then the tarball and its .sha256."""
+    shutil.copy2(HERE / "install.sh", top / "install.sh")
+    (top / "install.sh").chmod(0o755)
+    shutil.copy2(ROOT / "gateway" / "update" / "guard.py", top / "update-guard")  # stdlib only: run by the system python3
+    (top / "systemd").mkdir()
+    (top / "systemd" / "station-gateway.service.in").write_text(render_unit(), encoding="utf-8")
+    (top / "systemd" / "journald-station-gateway.conf").write_text(render_journald(), encoding="utf-8")
+    (top / "VERSION").write_text(version + "\n", encoding="utf-8")
+    write_manifest(top)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tarball = out_dir / f"{top.name}.tar.gz"
+    write_tar(top, tarball)
+    (out_dir / f"{tarball.name}.sha256").write_text(f"{sha256_of(tarball)}  {tarball.name}\n", encoding="utf-8")
+    return tarball
+
+
+def host_pins() -> dict[str, str]:
+    """The station's dependencies and theirs, at the versions installed in this venv (the tested ones), for this machine."""
+    reqs = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]]
+    pins: dict[str, str] = {}
+    while reqs:
+        req = reqs.pop()
+        name = canonicalize_name(req.name)
+        if name in pins or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        dist = importlib.metadata.distribution(req.name)
+        pins[name] = dist.version
+        reqs += [Requirement(r) for r in dist.requires or []]
+    pins["pip"] = importlib.metadata.version("pip")
+    return pins
+
+
+def _wheel_of(folder: Path, name: str, version: str) -> Path | None:
+    stem = f"{canonicalize_name(name).replace('-', '_')}-{version}-"
+    return next((p for p in folder.glob("*.whl") if p.name.lower().replace(".", "_").startswith(stem.replace(".", "_"))), None)
+
+
+def build_host(project_wheel: Path, out_dir: Path, wheel_cache: Path) -> Path:
+    """A bundle for THIS machine and Python (the update tests install it): the project wheel given, its
+    dependencies at this venv's versions, fetched once into `wheel_cache` (pip's cache makes a refetch cheap)."""
+    version = project_wheel.name.split("-")[1]
+    tag, machine = f"py{sys.version_info.major}{sys.version_info.minor}", platform.machine()
+    pins = host_pins()
+    wheel_cache.mkdir(parents=True, exist_ok=True)
+    binary = [f"{n}=={v}" for n, v in sorted(pins.items()) if n not in PURE_SOURCE and _wheel_of(wheel_cache, n, v) is None]
+    if binary:
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(wheel_cache), *binary],
+            "downloading this machine's wheels")
+    for name in sorted(PURE_SOURCE & pins.keys()):
+        if _wheel_of(wheel_cache, name, pins[name]) is None:
+            run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheel_cache), f"{name}=={pins[name]}"], f"building the wheel of {name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        top = Path(tmp) / f"village-station-gateway-{version}-{machine}-{tag}"
+        (top / "wheels").mkdir(parents=True)
+        for name, pinned in pins.items():
+            found = _wheel_of(wheel_cache, name, pinned)
+            if found is None:
+                raise BundleError(f"no wheel of {name}=={pinned} in {wheel_cache}")
+            shutil.copy2(found, top / "wheels" / found.name)
+        shutil.copy2(project_wheel, top / "wheels" / project_wheel.name)
+        (top / f"constraints-{tag}-{machine}.txt").write_text(
+            f"# Exact versions for Python {sys.version_info.major}.{sys.version_info.minor} on {machine} (this venv's).\n"
+            + "".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), encoding="utf-8")
+        return finish(top, version, out_dir)
+
+
+@app.command("build-host")
+def build_host_cli(
+    project_wheel: Path = typer.Argument(..., help="The project's wheel to bundle."),
+    out_dir: Path = typer.Option(ROOT / "dist", "--out", help="Folder for the tarball."),
+    wheel_cache: Path = typer.Option(ROOT / "var" / "host-wheels", "--wheel-cache", help="Where this machine's dependency wheels are kept."),
+) -> None:
+    """A bundle for this machine and Python (tests of the update path), not for a Pi."""
+    Console().print(f"[green]wrote[/] {build_host(project_wheel, out_dir, wheel_cache)}")
+
+
 @app.command()
 def build(out_dir: Path = typer.Option(ROOT / "dist", "--out", help="Folder for the tarball.")) -> None:
     """Build dist/village-station-gateway-VERSION-raspberrypi-aarch64.tar.gz from the committed locks."""
@@ -284,17 +362,7 @@ def build(out_dir: Path = typer.Option(ROOT / "dist", "--out", help="Folder for 
     sdists = [p.name for p in wheels.iterdir() if not p.name.endswith(".whl")]
     if sdists:
         raise BundleError(f"not wheels (a Pi would have to compile them): {sdists}")
-    shutil.copy2(HERE / "install.sh", top / "install.sh")
-    (top / "install.sh").chmod(0o755)
-    (top / "systemd").mkdir()
-    (top / "systemd" / "station-gateway.service.in").write_text(render_unit(), encoding="utf-8")
-    (top / "systemd" / "journald-station-gateway.conf").write_text(render_journald(), encoding="utf-8")
-    (top / "VERSION").write_text(version + "\n", encoding="utf-8")
-    write_manifest(top)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tarball = out_dir / f"{name}.tar.gz"
-    write_tar(top, tarball)
-    (out_dir / f"{tarball.name}.sha256").write_text(f"{sha256_of(tarball)}  {tarball.name}\n", encoding="utf-8")
+    tarball = finish(top, version, out_dir)
     count = sum(1 for _ in wheels.iterdir())
     console.print(f"[green]wrote[/] {tarball.relative_to(ROOT) if tarball.is_relative_to(ROOT) else tarball} "
                   f"({tarball.stat().st_size / 1e6:.1f} MB, {count} wheels, Python {', '.join(PYTHONS.values())})")

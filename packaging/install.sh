@@ -163,6 +163,11 @@ else
 fi
 do_ ln -sfn "$VERSION" "$OPT/current.new"
 do_ mv -Tf "$OPT/current.new" "$OPT/current"
+# Fleet updates: the gateway installs a new version beside this one and switches `current` itself
+# (so the service user owns the folder, not the venvs in it); the guard, run by systemd before each
+# start with the system python3, switches back when a new version cannot start.
+[ -f "$HERE/update-guard" ] && do_ install -m 0755 "$HERE/update-guard" "$OPT/update-guard"
+do_ chown "$SVC_USER:$SVC_USER" "$OPT"
 do_ ln -sf "$OPT/current/bin/station-gateway" "$BIN/station-gateway"
 do_ ln -sf "$OPT/current/bin/stationctl" "$BIN/stationctl"
 

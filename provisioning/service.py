@@ -41,6 +41,7 @@ class ServiceOptions:
     restart_sec: int = 5
     start_limit_burst: int = 10
     start_limit_interval_s: int = 900
+    update_guard: str | None = None  # <root>/update-guard of a bundle install: rolls back a software update that cannot start
 
 
 def gateway_executable() -> str:
@@ -62,6 +63,9 @@ def watchdog_for(cfg: StationConfig) -> int:
 
 
 def unit_text(o: ServiceOptions) -> str:
+    guard = ""
+    if o.update_guard:  # "-": the guard never fails a start; the system python3, so a broken venv cannot break it
+        guard = f"ExecStartPre=-/usr/bin/python3 {o.update_guard} {Path(o.update_guard).parent}\n"
     user = ""
     if o.user:
         user = f"User={o.user}\n" + (f"SupplementaryGroups={' '.join(o.groups)}\n" if o.groups else "")
@@ -81,7 +85,7 @@ StartLimitAction=reboot
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStart={o.exec_start} run --config {o.config}
+{guard}ExecStart={o.exec_start} run --config {o.config}
 WatchdogSec={o.watchdog_s}
 Restart=always
 RestartSec={o.restart_sec}

@@ -101,6 +101,29 @@ class ConfigSetArgs(Args):
     patch: dict[str, Any] = Field(min_length=1, description="Keys to set; null removes a key; lists are replaced whole.")
 
 
+UPDATE_VERSION = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
+MAX_UPDATE_BYTES = 512 * 1024 * 1024
+
+
+class UpdateArgs(Args):
+    """Install new software (a bundle from `packaging/bundle.py build`) or a new detector model, kept only if it proves itself."""
+
+    kind: Literal["software", "model"] = Field(description="software: a bundle tar.gz; model: a .tflite for the cameras' person detector.")
+    version: str = Field(pattern=UPDATE_VERSION, description="The version the download holds (a bundle's VERSION; a name for a model).")
+    url: str = Field(min_length=8, max_length=2000, description="Where to download it: http or https only (the county's server).")
+    size: int = Field(ge=1, le=MAX_UPDATE_BYTES, description="Exact size of the download in bytes; more is never read.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the download itself (lowercase hex); a mismatch is refused as tampered.")
+    deadline_s: int = Field(default=300, ge=30, le=3600, description="Seconds the new version has to reconnect and have every loop beat, else it is rolled back.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or any(c.isspace() for c in value):
+            raise ValueError("must be an http:// or https:// URL without spaces")
+        return printable_text(value)
+
+
 ARGS: dict[str, type[Args]] = {
     "announce": AnnounceArgs,
     "silence": SilenceArgs,
@@ -110,6 +133,7 @@ ARGS: dict[str, type[Args]] = {
     "config/get": NoArgs,
     "config/set": ConfigSetArgs,
     "false_alarm": FalseAlarmArgs,
+    "update": UpdateArgs,
 }
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,11 +37,13 @@ from gateway import __version__
 from gateway.announcer import Announcement, PlayReport
 from gateway.commands import config_trial
 from gateway.commands.port import DeskPort
+from gateway.commands.rate_limit import TokenBucket
 from gateway.commands.replay_guard import ReplayGuard
 from gateway.commands.verify import Policy, Rejected, SignedCommand, TimeView, topic_name, verify
 from gateway.config.station import CommandsConfig, StationConfig
+from gateway.update.updater import Updates
 from gateway.uplink.outbox import ALARM
-from wire.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, FalseAlarmArgs, SilenceArgs, parse_args
+from wire.command_args import AckArgs, AnnounceArgs, Args, ConfigSetArgs, FalseAlarmArgs, SilenceArgs, UpdateArgs, parse_args
 from wire.messages import Reply
 from wire.signing import key_id
 
@@ -64,26 +65,6 @@ class Decision:
     accepted: bool
     code: str = ""
     reason: str = ""
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """At most `capacity` events at once, refilled at `per_s`; time passed in."""
-
-    capacity: float
-    per_s: float
-    tokens: float = math.nan
-    stamp: float = math.nan
-
-    def take(self, now: float) -> bool:
-        if math.isnan(self.tokens):
-            self.tokens, self.stamp = self.capacity, now
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.per_s)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def replay_store_path(outbox_path: Path) -> Path:
@@ -136,6 +117,7 @@ class CommandDesk:
         self._pending = _Pending()
         self._trial = config_trial.load_trial(config_path) if config_path is not None else None
         self._started = False
+        self.updates = Updates(station, self.reply, lambda cmd, patch: self._config_set(cmd, ConfigSetArgs(patch=patch)), config_path)
 
     @classmethod
     def build(cls, station: DeskPort, clock: Callable[[], float], wall: WallClock, config_path: Path | None = None) -> "CommandDesk":
@@ -205,6 +187,8 @@ class CommandDesk:
             self._ack(cmd, args)
         elif isinstance(args, ConfigSetArgs):
             self._config_set(cmd, args)
+        elif isinstance(args, UpdateArgs):  # software and model updates: gateway.update
+            self.updates.handle(cmd, args)
         elif isinstance(args, FalseAlarmArgs):  # the county judged a camera's fire/smoke alarm false: ignore that spot a while
             try:
                 self.reply(cmd.id, cmd.name, True, "suppressed", result=self.station.suppress_false_alarm(args.event_id, args.hours))
@@ -359,6 +343,7 @@ class CommandDesk:
             if self.key_problems:
                 self.station.notice("command_keys_invalid", f"county key(s) cannot be loaded, commands they sign are rejected: {'; '.join(self.key_problems)}",
                                severity="danger", source="commands.keys", details={"problems": self.key_problems})
+        self._trial = self.updates.tick(now, self._trial)  # a model update's config trial is kept and answered there
         if self._pending.exit_at is not None:
             if not self.station.alarms_queued() or now >= self._pending.exit_at:
                 self._pending.exit_at = None
@@ -395,4 +380,5 @@ class CommandDesk:
                        source=str(self.config_path), details={"command_id": command_id})
 
     def close(self) -> None:
+        self.updates.close()
         self.guard.close()
