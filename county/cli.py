@@ -16,12 +16,14 @@ from county.keys import keygen
 from county.people_cli import app as people_app
 from county.send_cli import send
 from county.sl651.cli import app as sl651_app
+from county.update.cli import update
 from county.web.serve import serve
 
 app = typer.Typer(help="County command center tools: watch stations, send commands.", no_args_is_help=True)
 app.command()(keygen)
 app.command()(send)
 app.command()(serve)
+app.command()(update)
 
 
 @app.command()
