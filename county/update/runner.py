@@ -62,6 +62,8 @@ def after_reply(run: StationRun, reply: dict[str, Any]) -> StationRun:
         if version and version != run.to_version:
             return replace(run, state="failed", reason=f"reports version {version[:64]}, not {run.to_version}")
         return replace(run, state=UPDATED, from_version=str(result.get("previous") or run.from_version), reason="")
+    if outcome == "unchanged" and reply.get("ok"):  # a model update to the model in use: config/set's answer, nothing to switch
+        return replace(run, state=UPDATED, reason="")
     if outcome == "rolled_back":
         return replace(run, state="rolled_back", reason=reason or "rolled back")
     if outcome == "refused":

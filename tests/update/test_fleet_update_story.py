@@ -1,7 +1,10 @@
 """The fleet update story, end to end with real parts: a station installed from a bundle (9.0.1) takes 9.0.2 from
 the county over a link that drops mid-download and a broker that is away during the switch, keeps it, keeps the
 alarm it raised meanwhile and delivers it; a broken 9.0.3 (its gateway dies at import) is rolled back by the guard;
-tampered bundles are refused with nothing installed.
+tampered bundles are refused with nothing installed. The 9.0.3 step, and a last one to the version already running, go
+through the county's real `countyctl update` in its own process (its file server, its search for the station by the
+broker's retained status, its canary, its exit status and JSON lines); the 9.0.2 step needs a link cut mid-download,
+so it is sent by the test with its own server that can cut.
 
 Real: mosquitto, the project's wheels built in the test at three versions, bundles from `packaging/bundle.py`
 (host mode), venvs installed from them with pip and no index, the gateway processes, the county's signed command
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -22,17 +27,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
+from county.accounts import Accounts
 from county.feed import FeedCollector, FeedSubscriber
-from gateway.localbroker import LocalBroker
+from county.store import Store
+from gateway.localbroker import LocalBroker, free_port
 from gateway.update import guard
 from gateway.update.download import sha256_file
-from tests.commands.conftest import PREFIX, commands_doc, signed
+from tests.commands.conftest import PREFIX, STATION, commands_doc, signed
 from tests.stations import wait_for, write_station
-from tests.update.conftest import Release, install_first
+from tests.update.conftest import ROOT, Release, install_first
 from tests.update.serve import Served, serving
 from tests.update.supervisor import Supervisor
 from wire.commands import INTERIM_OUTCOMES
+from wire.signing import private_to_pem
 
+DEADLINE_S = 120  # the deadline a new version has to come up in (the signed documents' default, see Release.args)
 RISE_AT_S = 25  # the gauge reaches danger this long after a gateway starts: after the broker is stopped below
 
 
@@ -72,6 +81,34 @@ def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
 
 
+def county_key_file(key: Ed25519PrivateKey, path: Path) -> Path:
+    """The county's key as `countyctl keygen` leaves it: PEM, readable by its owner only."""
+    path.write_bytes(private_to_pem(key))
+    path.chmod(0o600)
+    return path
+
+
+def countyctl_update(what: list[str], key_file: Path, broker_port: int, db: str) -> tuple[int, dict[str, dict[str, Any]], str]:
+    """The county's real tool in its own process, as an operator runs it, sending `what` (`--bundle FILE` ...):
+    (exit status, its JSON line per station, what it said)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "county.cli", "update", *what, "--stations", STATION, "--key", str(key_file),
+         "--broker", f"127.0.0.1:{broker_port}", "--canary", "1", "--json", "--yes", "--serve-on", f"127.0.0.1:{free_port()}",
+         "--deadline", str(DEADLINE_S), "--db", db, "--lang", "en"],
+        cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE_S + 600, check=False)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return done.returncode, {str(r["station"]): r for r in rows}, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr[-3000:]}"
+
+
+def county_audit(db: str) -> list[tuple[str, str, str]]:
+    """The county's audit log of updates, oldest first: (station, outcome, command id)."""
+    store = Store(db)
+    try:
+        return [(e.target, e.outcome, e.command_id or "") for e in reversed(Accounts(store).audit()) if e.action == "update"]
+    finally:
+        store.close()
+
+
 def tampered_inside(release: Release, work: Path, version: str) -> Path:
     """The release's bundle with one byte of its gateway wheel changed and VERSION set to `version`, re-packed:
     the outer sha256 the county declares is this file's own, so only the manifest inside can tell."""
@@ -109,6 +146,8 @@ def test_a_station_takes_an_update_keeps_its_outbox_rolls_back_a_broken_version_
     sub = FeedSubscriber("127.0.0.1", broker.port, "vs/v1", feed, client_id="county-feed", durable=True).start()
     log = tmp_path / "gateway.log"
     served = Served()
+    key_file = county_key_file(county_key, tmp_path / "county.key")
+    county_db = f"sqlite:///{tmp_path / 'county.db'}"
     try:
         with serving(served), Supervisor(root, config, tmp_path / "run", log) as systemd:
             assert wait_for(lambda: online_as(feed, "9.0.1"), timeout=90), tail(log)
@@ -139,12 +178,20 @@ def test_a_station_takes_an_update_keeps_its_outbox_rolls_back_a_broken_version_
             assert os.readlink(root / "current") == "9.0.2" and (root / "9.0.1" / "bin" / "station-gateway").exists()
             assert not (root / guard.TRIAL).exists()
 
-            # 9.0.3 cannot start at all: the guard counts its failed starts and switches back
+            # 9.0.3 cannot start at all: sent by the real `countyctl update` (its own file server, the station found
+            # by its retained status), the guard counts its failed starts and switches back, the county exits 1
             v3 = releases["9.0.3"]
-            served.files["v3.tar.gz"] = v3.tarball
-            up3 = signed(county_key, "update", v3.args(served.url("v3.tar.gz")), ttl=3600)
-            publish(broker.port, up3)
-            assert wait_for(lambda: final(feed, up3["id"]), timeout=300), tail(log)
+            code, lines, said = countyctl_update(["--bundle", str(v3.tarball)], key_file, broker.port, county_db)
+            assert code == 1, f"{said}\n{tail(log)}"
+            line = lines.get(STATION)
+            assert line is not None and line["state"] == "rolled_back" and line["phase"] == "canary", said
+            assert "did not come up" in str(line["reason"]) and (line["from"], line["to"]) == ("9.0.2", "9.0.3"), line
+            up3 = {"id": str(line["command_id"])}
+            assert wait_for(lambda: final(feed, up3["id"]), timeout=30), tail(log)
+            outcomes = [m["outcome"] for m in replies(feed, up3["id"])]
+            assert outcomes[0] == "downloading" and "restarting" in outcomes, outcomes  # from the county's own server
+            assert [(target, outcome) for target, outcome, cid in county_audit(county_db) if cid == up3["id"]] == [
+                (STATION, "sent"), (STATION, "rolled_back")]
             rolled = final(feed, up3["id"])
             assert rolled is not None and rolled["outcome"] == "rolled_back" and not rolled["ok"]
             assert rolled["result"]["version"] == "9.0.2" and rolled["result"]["failed"] == "9.0.3"
@@ -180,6 +227,11 @@ def test_a_station_takes_an_update_keeps_its_outbox_rolls_back_a_broken_version_
             publish(broker.port, again)
             assert wait_for(lambda: final(feed, again["id"]), timeout=30)
             assert final(feed, again["id"])["outcome"] == "updated"  # type: ignore[index]
+            # ... and through `countyctl update`: exit 0, `updated` at once
+            code, lines, said = countyctl_update(["--bundle", str(genuine.tarball)], key_file, broker.port, county_db)
+            assert code == 0 and set(lines) == {STATION}, said
+            assert (lines[STATION]["state"], lines[STATION]["from"], lines[STATION]["to"]) == ("updated", "9.0.2", "9.0.2"), said
+            assert not [m for m in replies(feed, str(lines[STATION]["command_id"])) if m["outcome"] == "downloading"]
             assert systemd.exits.count(75) == 2  # 9.0.1 -> 9.0.2, 9.0.2 -> 9.0.3; no other restart
     finally:
         sub.client.loop_stop()

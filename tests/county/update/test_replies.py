@@ -32,3 +32,10 @@ def test_replies_that_do_not_add_up_are_failures() -> None:
     assert (refused.state, refused.reason) == ("refused", "tampered: sha256 differs")
     odd = after_reply(RUN, {"outcome": "downloading", "ok": True, "result": {"bytes": -5, "size": True}})
     assert odd.state == "downloading" and odd.percent is None
+
+
+def test_a_model_already_in_use_counts_as_updated() -> None:
+    """A model update naming the model a station already runs goes through config/set, which answers `unchanged`."""
+    run = after_reply(RUN, {"outcome": "unchanged", "ok": True, "result": {"config_hash": "ab12"}})
+    assert (run.state, run.reason) == ("updated", "")
+    assert after_reply(RUN, {"outcome": "unchanged", "ok": False}).state == "failed"
