@@ -122,7 +122,8 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS stations (
         station TEXT PRIMARY KEY, online {bool} NOT NULL, reason TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
         config_hash TEXT NOT NULL, capabilities {json} NOT NULL, boot_id TEXT NOT NULL, seq BIGINT NOT NULL, ts {ts} NOT NULL,
-        event_id TEXT NOT NULL, received_at {ts} NOT NULL)""",
+        event_id TEXT NOT NULL, received_at {ts} NOT NULL, town_name TEXT NOT NULL DEFAULT '', village_name TEXT NOT NULL DEFAULT '',
+        lat DOUBLE PRECISION, lon DOUBLE PRECISION)""",
     f"""CREATE TABLE IF NOT EXISTS status_log ({_ENVELOPE}, online {{bool}} NOT NULL, reason TEXT NOT NULL, {_TIMES},
         body {{json}} NOT NULL, PRIMARY KEY (station, event_id))""",
     f"""CREATE TABLE IF NOT EXISTS events ({_ENVELOPE}, kind TEXT NOT NULL, name TEXT NOT NULL, state TEXT, severity TEXT,
@@ -143,6 +144,8 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS events_by_name ON events (station, name, seq)",
     "CREATE INDEX IF NOT EXISTS telemetry_by_sensor ON telemetry (station, sensor, ts)",
     "CREATE INDEX IF NOT EXISTS replies_by_command ON replies (station, command_id)",
+    # the web board's seed reads the last two days of alarm updates and loudspeaker plays at every start and reconnection
+    "CREATE INDEX IF NOT EXISTS events_recent_alarm_steps ON events (received_at) WHERE kind IN ('alarm', 'playback')",
 ]
 
 _ENV_COLS = "station, seq, event_id, ts, clock_synced, boot_id"
@@ -150,11 +153,12 @@ _ENV_PARAMS = "?, ?, ?, ?, ?, ?"
 
 INSERT_STATUS_LOG = f"""INSERT INTO status_log ({_ENV_COLS}, online, reason, received_at, body, stored_at)
     VALUES ({_ENV_PARAMS}, ?, ?, ?, ?j, ?) ON CONFLICT (station, event_id) DO NOTHING"""
-UPSERT_STATION = """INSERT INTO stations (station, online, reason, name, version, config_hash, capabilities, boot_id, seq, ts, event_id, received_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?j, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET
+UPSERT_STATION = """INSERT INTO stations (station, online, reason, name, version, config_hash, capabilities, boot_id, seq, ts, event_id, received_at,
+    town_name, village_name, lat, lon) VALUES (?, ?, ?, ?, ?, ?, ?j, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET
     online = excluded.online, reason = excluded.reason, name = excluded.name, version = excluded.version,
     config_hash = excluded.config_hash, capabilities = excluded.capabilities, boot_id = excluded.boot_id, seq = excluded.seq,
-    ts = excluded.ts, event_id = excluded.event_id, received_at = excluded.received_at"""
+    ts = excluded.ts, event_id = excluded.event_id, received_at = excluded.received_at, town_name = excluded.town_name,
+    village_name = excluded.village_name, lat = excluded.lat, lon = excluded.lon"""
 INSERT_EVENT = f"""INSERT INTO events ({_ENV_COLS}, kind, name, state, severity, summary, received_at, body, stored_at)
     VALUES ({_ENV_PARAMS}, ?, ?, ?, ?, ?, ?, ?j, ?) ON CONFLICT (station, seq) DO NOTHING"""
 UPSERT_ALARM = """INSERT INTO alarms (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at,
@@ -302,7 +306,7 @@ class Store:
         if cur.rowcount != 1:
             return 0
         cur.execute(d.sql(UPSERT_STATION), (m.station, m.online, m.reason, m.name, m.version, m.config_hash, _json(m.capabilities),
-                                            m.boot_id, m.seq, d.ts(m.ts), m.event_id, got))
+                                            m.boot_id, m.seq, d.ts(m.ts), m.event_id, got, m.town_name, m.village_name, m.lat, m.lon))
         return 1
 
     def _rollback(self, cur: Any) -> None:

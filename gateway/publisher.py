@@ -102,6 +102,10 @@ class Publisher:
                 config_hash=self.cfg.fingerprint(),
                 capabilities=capabilities(self.cfg),
                 name=self.cfg.station.name,
+                town_name=self.cfg.station.town_name,
+                village_name=self.cfg.station.village_name,
+                lat=self.cfg.station.lat,
+                lon=self.cfg.station.lon,
                 reason=reason,
             )
         )

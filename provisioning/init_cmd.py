@@ -40,6 +40,10 @@ def init(
     village: str | None = typer.Option(None, help="Village, third topic level."),
     station_id: str | None = typer.Option(None, "--id", help="Station id, fourth topic level (e.g. pond-01)."),
     name: str = typer.Option("", help="Human name of the station."),
+    town_name: str = typer.Option("", help="Human name of the township (e.g. 小旗乡), sent to the county in the birth message."),
+    village_name: str = typer.Option("", help="Human name of the village (e.g. 竹洼村), sent to the county in the birth message."),
+    lat: float | None = typer.Option(None, min=-90, max=90, help="Latitude in degrees (WGS 84), for the county's map; give --lon too."),
+    lon: float | None = typer.Option(None, min=-180, max=180, help="Longitude in degrees (WGS 84), for the county's map."),
     broker: str = typer.Option("127.0.0.1:1883", help="County broker as HOST[:PORT]."),
     tls_ca: Path | None = typer.Option(None, help="CA file of the broker's certificate (turns TLS on)."),
     username: str | None = typer.Option(None, help="MQTT user name."),
@@ -60,7 +64,8 @@ def init(
     with handled(console, out):
         if out.exists() and not force:
             raise ProvisioningError(f"{out} exists", "choose another --out, or add --force to overwrite it", exit_code=2)
-        identity = {"county": county, "town": town, "village": village, "id": station_id, "name": name}
+        identity = {"county": county, "town": town, "village": village, "id": station_id, "name": name,
+                    "town_name": town_name, "village_name": village_name, "lat": lat, "lon": lon}
         missing = [k for k in ("county", "town", "village", "id") if not identity[k]]
         asking = interactive or (bool(missing) and sys.stdin.isatty())
         if missing and not asking:

@@ -189,7 +189,7 @@ def parse_broker(value: str) -> tuple[str, int]:
 
 
 def station_document(
-    identity: dict[str, str],
+    identity: dict[str, Any],
     broker: dict[str, Any],
     data_dir: str,
     water: list[dict[str, Any]],
@@ -199,7 +199,7 @@ def station_document(
 ) -> dict[str, Any]:
     """The whole station file as plain data, in the order a technician reads it."""
     doc: dict[str, Any] = {
-        "station": {k: v for k, v in identity.items() if v},
+        "station": {k: v for k, v in identity.items() if v not in (None, "")},
         "broker": broker,
         "outbox": {"path": f"{data_dir.rstrip('/')}/outbox.db"},
     }

@@ -142,6 +142,10 @@ class Status(Envelope):
     config_hash: str = Field(default="", description="Short hash of the running config.")
     capabilities: list[str] = Field(default_factory=list, description="What the station can do (water_level, fire, camera, loudspeaker...).")
     name: str = Field(default="", description="Human name of the station.")
+    town_name: str = Field(default="", description="Human name of its township (e.g. 小旗乡), shown where the county's directory has none.")
+    village_name: str = Field(default="", description="Human name of its village (e.g. 竹洼村), shown where the county's directory has none.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude of the station in degrees (WGS 84), for the county's map; None when not set.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the station in degrees (WGS 84), for the county's map; None when not set.")
     reason: str = Field(default="", description="Why it went offline (Will: connection lost; goodbye: shutdown).")
 
 

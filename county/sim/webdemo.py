@@ -36,7 +36,7 @@ PASSWORD = "demo-password"
 OPERATORS = [("duty", "410421", "值班长 王明"), ("xiaoqi", "410421/xiaoqi", "小旗乡 李娟")]
 
 
-def station_doc(example: Path, workdir: Path, port: int, public_key: str, **station: str) -> dict[str, Any]:
+def station_doc(example: Path, workdir: Path, port: int, public_key: str, **station: str | float) -> dict[str, Any]:
     """An example station pointed at a private broker, with its own outbox and speaker record, trusting `public_key`."""
     doc: dict[str, Any] = copy.deepcopy(yaml.safe_load(example.read_text(encoding="utf-8")))
     doc["station"].update(station)
@@ -48,7 +48,7 @@ def station_doc(example: Path, workdir: Path, port: int, public_key: str, **stat
     return doc
 
 
-def station_file(example: Path, workdir: Path, port: int, public_key: str, **station: str) -> Path:
+def station_file(example: Path, workdir: Path, port: int, public_key: str, **station: str | float) -> Path:
     """`station_doc` written as `<workdir>/<id>.yaml`, for a `station-gateway run` process."""
     doc = station_doc(example, workdir, port, public_key, **station)
     path = workdir / f"{doc['station']['id']}.yaml"
@@ -104,7 +104,7 @@ def main(
         station_file(examples / "sim-station.yaml", workdir, broker.port, public_key),
         station_file(examples / "pond-station.yaml", workdir, broker.port, public_key),
         station_file(examples / "sim-station.yaml", workdir, broker.port, public_key, town="dongfeng", village="liuzhuang", id="ferry-02",
-                     name="刘庄渡口"),
+                     name="刘庄渡口", town_name="东风乡", village_name="刘庄村", lat=33.92, lon=113.20),
     ]
     procs: list[subprocess.Popen[bytes]] = []
     for f in files:

@@ -39,6 +39,16 @@ class StationIdentity(ConfigModel):
     village: str = Field(pattern=LEVEL_ID, description="Village, third topic level (e.g. zhuwa).")
     id: str = Field(pattern=LEVEL_ID, description="Station id, fourth topic level (e.g. pond-01).")
     name: str = Field(default="", description="Human name of the station shown to operators.")
+    town_name: str = Field(default="", max_length=100, description="Human name of the township (e.g. 小旗乡), sent in the birth message.")
+    village_name: str = Field(default="", max_length=100, description="Human name of the village (e.g. 竹洼村), sent in the birth message.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude in degrees (WGS 84, as a phone's map shows it), for the county's map.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude in degrees (WGS 84), for the county's map; set both or neither.")
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> "StationIdentity":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("station: give both lat and lon, or neither")
+        return self
 
     @property
     def path(self) -> str:

@@ -200,6 +200,7 @@ def _signal(settings: DwellSettings, st: DwellState, now: float, sightings: Sequ
         summary=f"{len(lost)} person(s) vanished in {where} and not seen leaving (possible submersion)",
         details={
             "lost": len(lost),
+            "zone": where,
             "track_ids": [p.id for p in lost],
             "last_seen_s_ago": round(now - newest.last_seen, 1),
             "last_box": [round(v, 4) for v in newest.box],
@@ -220,4 +221,4 @@ def _sparse(p: Person) -> dict[str, float]:
 
 
 def _clear(settings: DwellSettings, st: DwellState, why: str) -> AlarmSignal:
-    return AlarmSignal(KIND, settings.source, False, severity="critical", summary=why, details={"lost": 0})
+    return AlarmSignal(KIND, settings.source, False, severity="critical", summary=why, details={"lost": 0, "zone": settings.name or settings.source})

@@ -168,7 +168,8 @@ def _signal(settings: ZoneSettings, state: ZoneState, now: float, summary: str, 
         True,
         severity=state.severity or settings.severity,
         summary=summary,
-        details={"count": len(ids), "track_ids": ids, "dwell_s": _dwell(state, now), "max_dwell_s": round(state.max_dwell, 1)},
+        details={"count": len(ids), "track_ids": ids, "dwell_s": _dwell(state, now), "max_dwell_s": round(state.max_dwell, 1),
+                 "zone": settings.name or settings.source},
         updates_on=("count", "track_ids"),
         fresh_evidence=fresh,
     )
@@ -177,5 +178,5 @@ def _signal(settings: ZoneSettings, state: ZoneState, now: float, summary: str, 
 def _clear(settings: ZoneSettings, state: ZoneState, now: float, why: str) -> AlarmSignal:
     return AlarmSignal(
         KIND, settings.source, False, severity=state.severity or settings.severity, summary=why,
-        details={"count": 0, "track_ids": [], "max_dwell_s": round(state.max_dwell, 1)},
+        details={"count": 0, "track_ids": [], "max_dwell_s": round(state.max_dwell, 1), "zone": settings.name or settings.source},
     )
