@@ -11,11 +11,12 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: broker and clients; speech, audio and video tools; serial peers; RTSP server;
 # PostgreSQL (the county ingest's tests start a private server); strace (power-cut tests);
 # systemd-analyze (install-service tests); Debian's Chromium and a CJK font (the county web view's
-# browser tests drive it through Playwright; Playwright never downloads a browser here).
+# browser tests drive it through Playwright; Playwright never downloads a browser here); Debian's
+# Leaflet (`countyctl serve` serves the county map from /usr/share/javascript/leaflet, never a CDN).
 DEB_PKGS := mosquitto mosquitto-clients espeak-ng sox alsa-utils ffmpeg socat \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-            postgresql strace systemd chromium fonts-wqy-microhei
+            postgresql strace systemd chromium fonts-wqy-microhei libjs-leaflet
 DEB_STAMP := $(VENV)/.debs
 
 .PHONY: demo web-demo test bench soak deps clean

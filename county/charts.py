@@ -7,6 +7,11 @@ server renders several charts at once. Text is drawn as glyph paths (matplotlib'
 alternative is a global rcParam), so the picture does not depend on the viewer's fonts; the font
 is DejaVu, which has no CJK glyphs, so titles must not be Chinese.
 
+The station's warning and danger marks are drawn as labelled lines. The county learns them from
+the water alarms (the station puts its configured `warning_m` and `danger_m` in every water
+alarm's details); an older station that does not is charted with the lowest levels at which it
+raised a warning and a danger alarm instead, and the legend says which it is.
+
 A day at one reading per 5 s is 17,280 rows: the query walks the `telemetry_by_sensor` index
 (station, sensor, ts) and the series is cut to at most 720 points, each time bucket keeping its
 lowest and highest reading so that a short spike still shows. More than 10 minutes without a
@@ -16,6 +21,7 @@ reading is drawn as a gap, not bridged by a straight line: the station or its se
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +38,8 @@ WIDTH_PX, HEIGHT_PX = 720, 260  # CSS pixels: the SVG is sized in pt at 96 px pe
 LINE_COLOR = "#1f5fa8"
 BAND_COLORS = {"warning": "#f0a000", "danger": "#d62728", "critical": "#d62728"}  # anything else (info): grey
 BAND_ALPHA = 0.2
+LIMIT_COLORS = {"warning": "#f0a000", "danger": "#d62728"}
+LIMIT_ALARMS_READ = 500  # the newest water alarm steps of the station read for its marks
 _TICK_STEPS_H = (1, 2, 3, 6, 12, 24)
 _MAX_LABELS = 8
 
@@ -43,6 +51,20 @@ class AlarmBand:
     start: float
     end: float | None
     severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The warning and danger levels of a sensor (m), where they came from, and when that was said (epoch seconds).
+
+    origin "station": the station's configured marks, as its latest water alarm carried them;
+    origin "alarms": the lowest levels at which warning and danger alarms were raised (the station sent no marks).
+    """
+
+    warning_m: float | None
+    danger_m: float | None
+    origin: str
+    at: float
 
 
 # ---------------------------------------------------------------------- queries
@@ -146,6 +168,31 @@ def alarm_bands(store: Store, station: str, sensor: str, since: float, until: fl
     return [AlarmBand(_seconds(raised), None if cleared is None else _seconds(cleared), severity) for raised, cleared, severity in rows]
 
 
+def _metres(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
+def level_limits(store: Store, station: str, sensor: str) -> Limits | None:
+    """The sensor's warning and danger marks from the station's newest water alarms (see `Limits`); None when none tell."""
+    rows = store.query("SELECT ts, severity, body FROM events WHERE station = ? AND name = 'water_level' AND kind = 'alarm' "
+                       "ORDER BY seq DESC LIMIT ?", (station, LIMIT_ALARMS_READ))
+    raised: dict[str, float] = {}
+    newest = 0.0
+    for ts, severity, body in rows:
+        doc = json.loads(body) if isinstance(body, str | bytes) else body
+        if not isinstance(doc, dict) or doc.get("source") != sensor or not isinstance(doc.get("details"), dict):
+            continue
+        details, at = doc["details"], epoch(ts) or 0.0
+        warning, danger = _metres(details.get("warning_m")), _metres(details.get("danger_m"))
+        if warning is not None or danger is not None:
+            return Limits(warning, danger, "station", at)
+        level, band = _metres(details.get("level_m")), "danger" if severity in ("danger", "critical") else severity
+        if level is not None and band in ("warning", "danger") and doc.get("state") in ("raised", "updated"):
+            raised[band] = min(raised.get(band, level), level)
+            newest = max(newest, at)
+    return Limits(raised.get("warning"), raised.get("danger"), "alarms", newest) if raised else None
+
+
 # ---------------------------------------------------------------------- the picture
 
 
@@ -187,12 +234,24 @@ def _tz_label(tz: tzinfo, at: float) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def _draw_limits(ax: Any, limits: Limits, tz: tzinfo) -> None:
+    """The marks as dashed lines (ids `limit-warning`, `limit-danger`) and a legend saying where they came from (`limits-legend`)."""
+    for band, value in (("warning", limits.warning_m), ("danger", limits.danger_m)):
+        if value is not None:
+            ax.axhline(value, color=LIMIT_COLORS[band], lw=1.1, ls="--", gid=f"limit-{band}", label=f"{band} {value:.2f} m")
+    when = datetime.fromtimestamp(limits.at, tz).strftime("%m-%d %H:%M") if limits.at else "?"
+    origin = f"station's marks (alarm {when})" if limits.origin == "station" else f"levels alarms were raised at (to {when})"
+    legend = ax.legend(title=origin, loc="upper left", fontsize=7, title_fontsize=7, framealpha=0.85)
+    legend.set_gid("limits-legend")
+
+
 def water_chart_svg(series: Sequence[tuple[float, float]], since: float, until: float, bands: Sequence[AlarmBand] = (),
-                    title: str = "", tz: tzinfo = timezone.utc) -> bytes:
-    """The level line over [since, until] as an SVG of about 720x260 px, alarm bands shaded behind it.
+                    title: str = "", tz: tzinfo = timezone.utc, limits: Limits | None = None) -> bytes:
+    """The level line over [since, until] as an SVG of about 720x260 px, alarm bands shaded behind it, the marks as lines.
 
     Each continuous run of readings is one line (SVG group id `level-run-N`), each band an
-    `alarm-band-N`, the empty-chart notice `no-readings`: the ids let tests and the web view find them.
+    `alarm-band-N`, each mark `limit-warning` / `limit-danger`, the empty-chart notice `no-readings`:
+    the ids let tests and the web view find them.
     `title` must be Latin text (no CJK glyphs in the chart font); it is drawn as given, never parsed as `$math$`.
     """
     series = [(t, v) for t, v in series if math.isfinite(t) and math.isfinite(v)]  # a station's NaN or Infinity is no reading
@@ -212,6 +271,8 @@ def water_chart_svg(series: Sequence[tuple[float, float]], since: float, until: 
         ax.set_yticks([])
     else:
         ax.yaxis.get_major_formatter().set_useOffset(False)  # 1.23, not "+1.2" and 0.03
+    if limits is not None and (limits.warning_m is not None or limits.danger_m is not None):
+        _draw_limits(ax, limits, tz)
     ax.set_xlim(since, until)
     major, labels, minor = _hour_ticks(since, until, tz)
     ax.set_xticks(major, labels)

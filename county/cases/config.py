@@ -13,6 +13,8 @@ naming the field, never a silently ignored setting. Example:
       - {level: county, roles: [county_duty]}
     webhook: {url: "https://sms-gw.example/hook", secret_file: /etc/county/webhook.secret}
     smtp: {host: smtp.example, port: 587, starttls: true, sender: alarms@example, username: alarms, password_file: /etc/county/smtp.pw}
+    tz: Asia/Shanghai              # the county's one time zone (`countyctl serve` takes it from here too)
+    directory: names.csv           # display names (`county.directory`), beside this file unless absolute
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from county.directory import Directory, load_directory
 from county.i18n import Refused
 from county.people import ROLES
 
@@ -120,6 +123,19 @@ class LoopConfig(BaseModel):
     public_url: str = Field(default="", description="Base URL of the county web view, put in notifications as a link ('' : none).")
     tz: str = Field(default="Asia/Shanghai", description="Time zone of the times written in notification texts.")
     county_name: str = Field(default="县级站点值守", max_length=40, description="Name that opens every notification text (e.g. 某某县防溺水值守).")
+    directory: Path | None = Field(default=None, description="County directory file (CSV: path,中文名,English name) naming places in notification texts; "
+                                                             "relative to this file.")
+    _names: Directory = PrivateAttr(default_factory=Directory)
+
+    @property
+    def names(self) -> Directory:
+        """The display names of the directory file (empty without one: codes are shown)."""
+        return self._names
+
+    def with_names(self, names: Directory) -> LoopConfig:
+        """This config using `names` (`countyctl serve --directory` gives the web's own to the case desk)."""
+        self._names = names
+        return self
 
     @field_validator("tz")
     @classmethod
@@ -152,7 +168,11 @@ def load_config(path: Path | None) -> LoopConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise Refused(f"无法读取 {path}:{exc}", f"cannot read {path}: {exc}") from None
     try:
-        return LoopConfig.model_validate(doc)
+        config = LoopConfig.model_validate(doc)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise Refused(f"{path} 有误:{problems}", f"{path} is not valid: {problems}") from None
+    if config.directory is not None:
+        config.directory = path.parent / config.directory  # an absolute path stays as it is
+        config.with_names(load_directory(config.directory))  # DirectoryError is a Refused: a start-up error, with the line
+    return config

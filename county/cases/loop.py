@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from county.cases.config import LoopConfig
 from county.cases.db import LoopDb
-from county.cases.service import AlarmRef, Cases
+from county.cases.service import AlarmRef, Cases, case_summary
 from county.notify.sender import Sender
 from county.store import Incoming
 from wire.messages import Alarm
@@ -45,7 +45,7 @@ def alarms_needing_cases(items: Sequence[object], config: LoopConfig) -> list[Al
     for item in items:
         m = item.message if isinstance(item, Incoming) else None
         if isinstance(m, Alarm) and config.opens(m.severity, m.category):
-            refs.append(AlarmRef(m.station, m.event_id, m.alarm, m.severity, m.category, m.summary))
+            refs.append(AlarmRef(m.station, m.event_id, m.alarm, m.severity, m.category, case_summary(m.alarm, m.state, m.source, m.details, m.summary)))
     return refs
 
 

@@ -10,8 +10,10 @@ The web pages to come call these same functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from county.accounts import Accounts, Operator
 from county.cases.config import LoopConfig
@@ -23,8 +25,12 @@ from county.cases.store import CaseStore
 from county.i18n import Refused
 from county.notify.queue import NotifyQueue
 from county.people import People
+from county.wording import summary_text
 
 SYSTEM = "system"  # the actor of automatic openings and escalations
+# a stored alarm with its latest step's facts (the case's summary is written from them)
+ALARM_SQL = ("SELECT a.station, a.event_id, a.alarm, a.severity, a.category, a.summary, a.source, a.state, e.body FROM alarms a "
+             "LEFT JOIN events e ON e.station = a.station AND e.seq = a.last_seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,22 @@ class AlarmRef:
     severity: str
     category: str
     summary: str
+
+
+def case_summary(kind: str, state: str, source: str, details: Mapping[str, Any] | None, summary: str) -> str:
+    """A case's summary, for the county's people: written in Chinese from the alarm's facts (the station's line once it cleared)."""
+    return summary if state == "cleared" else summary_text(kind, state, source, details, summary, "zh")
+
+
+def stored_ref(row: Sequence[Any]) -> AlarmRef:
+    """An `AlarmRef` from a row of `ALARM_SQL`."""
+    station, event_id, kind, severity, category, summary, source, state, body = row
+    try:
+        doc = body if isinstance(body, dict) else json.loads(body or "{}")
+    except ValueError:
+        doc = {}
+    details = doc.get("details") if isinstance(doc, dict) and isinstance(doc.get("details"), dict) else None
+    return AlarmRef(station, event_id, kind, severity, category, case_summary(kind, state, source, details, summary))
 
 
 class _Taken(Exception):
@@ -59,9 +81,8 @@ class Cases:
     # ------------------------------------------------------------------ opening
 
     def alarm(self, station: str, event_id: str) -> AlarmRef | None:
-        rows = self.db.query("SELECT station, event_id, alarm, severity, category, summary FROM alarms WHERE station = ? AND event_id = ?",
-                             (station, event_id))
-        return AlarmRef(*rows[0]) if rows else None
+        rows = self.db.query(f"{ALARM_SQL} WHERE a.station = ? AND a.event_id = ?", (station, event_id))
+        return stored_ref(rows[0]) if rows else None
 
     def open_for_alarm(self, actor: Operator, station: str, event_id: str, now: float, note: str = "") -> Case:
         """A duty officer opens a case for any alarm of a station in their scope."""
@@ -90,11 +111,11 @@ class Cases:
         since = self.db.ts(now - self.config.sweep_hours * 3600)
         sev, cat = self.config.open_on, self.config.categories
         rows = self.db.query(
-            "SELECT a.station, a.event_id, a.alarm, a.severity, a.category, a.summary FROM alarms a LEFT JOIN case_alarms c "
+            f"{ALARM_SQL} LEFT JOIN case_alarms c "
             "ON c.station = a.station AND c.event_id = a.event_id WHERE c.case_id IS NULL AND a.raised_at >= ? "
             f"AND a.severity IN ({', '.join('?' * len(sev))}) AND a.category IN ({', '.join('?' * len(cat))}) ORDER BY a.raised_at",
             (since, *sev, *cat))
-        return self.auto_open((AlarmRef(*r) for r in rows), now)
+        return self.auto_open((stored_ref(r) for r in rows), now)
 
     def _open(self, ref: AlarmRef, opened_by: str, now: float, note: str) -> Case | None:
         deadline = self.config.deadline(ref.severity, ref.kind)
@@ -202,6 +223,10 @@ class Cases:
 
     def list(self, actor: Operator, open_only: bool = False, limit: int = 200) -> list[Case]:
         return [c for c in self.store.list(open_only, limit=limit, scope=actor.scope) if actor.sees(c.station)]
+
+    def stamp(self, actor: Operator) -> str:
+        """Changes whenever a case the actor may see is opened or moves: the open case list polls it to refresh itself."""
+        return self.store.stamp(actor.scope)
 
     def mine(self, actor: Operator, open_only: bool = True, limit: int = 200) -> list[Case]:
         """The cases dispatched to the person whose directory entry is linked to this account (the phone page's "my cases")."""

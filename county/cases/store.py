@@ -87,11 +87,7 @@ class CaseStore:
 
     def list(self, open_only: bool = False, station: str | None = None, limit: int = 200, scope: str = "") -> list[Case]:
         """Newest first; `scope`: only stations under it (the rule of `Operator.sees`; substr, not LIKE: ids may hold `_`)."""
-        where: list[str] = []
-        params: list[object] = []
-        if scope:
-            where.append("(station = ? OR substr(station, 1, ?) = ?)")
-            params += [scope, len(scope) + 1, scope + "/"]
+        where, params = _under(scope)
         if open_only:
             where.append(f"state IN ({', '.join('?' * len(OPEN))})")
             params += list(OPEN)
@@ -101,6 +97,13 @@ class CaseStore:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.query(f"SELECT {_COLS} FROM cases{clause} ORDER BY id DESC LIMIT ?", (*params, max(0, limit)))
         return [self._case(r, with_alarms=False) for r in rows]
+
+    def stamp(self, scope: str = "") -> str:
+        """What changes whenever a case under `scope` is opened or moves (count, newest id, last change): cheap to poll."""
+        where, params = _under(scope)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        count, newest, changed = self._db.query(f"SELECT COUNT(*), MAX(id), MAX(updated_at) FROM cases{clause}", params)[0]
+        return f"{count}-{newest or 0}-{changed or ''}"
 
     def steps(self, case_id: int) -> list[CaseStep]:
         rows = self._db.query("SELECT at, actor, action, from_state, to_state, note, photos FROM case_steps WHERE case_id = ? ORDER BY id",
@@ -122,3 +125,10 @@ def _assignees_json(assignees: Sequence[Assignee]) -> str:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _under(scope: str) -> tuple[list[str], list[object]]:
+    """The WHERE part that keeps stations under `scope` (the rule of `Operator.sees`; substr, not LIKE: ids may hold `_`)."""
+    if not scope:
+        return [], []
+    return ["(station = ? OR substr(station, 1, ?) = ?)"], [scope, len(scope) + 1, scope + "/"]

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timezone, tzinfo
+from datetime import date, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +40,27 @@ from starlette.templating import Jinja2Templates
 from county import charts
 from county.accounts import Accounts, Operator
 from county.cases.config import LoopConfig
+from county.directory import Directory
 from county.keys import load_signing_key
 from county.send import BrokerOptions
 from county.store import Store
-from county.web import cases_pages, mobile
+from county.web import audit_view, board_extras, cases_pages, enrich, mobile
 from county.web.actions import ActionRefused, Actions
 from county.web.board import Board
-from county.web.case_desk import CaseDesk
+from county.web.case_desk import CaseDesk, language
 from county.web.data import Database, alarm_rows, seed_board, timeline
 from county.web.fanout import Fanout
 from county.web.hub import LiveHub
 from county.web.jsonsafe import SafeJSONResponse as JSONResponse
 from county.web.jsonsafe import dumps
 from county.web.login import SESSION_MAX_AGE_S, Logins, csrf_ok
+from county.web.map_page import MapSettings, map_routes
 from county.web.middleware import SecurityHeaders
+from county.web.stats_page import stats_routes
 from county.web.stream import prune, stream
 from county.web.throttle import LoginThrottle
 from county.web.upload_limit import BodyLimits
+from county.wording import Say
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -64,6 +68,7 @@ CHART_WINDOW_S = 24 * 3600.0
 CHART_CACHE_S = 30
 RESEED_AFTER_S = 3.0  # after a reconnection, time for the ingest to store what queued for it
 MAX_SENSOR = 128  # characters of a chart's sensor name
+AUDIT_ROWS = 300
 
 
 @dataclass
@@ -78,6 +83,8 @@ class ServeSettings:
     tz: tzinfo = timezone.utc
     title: str = "县级站点值守 County station board"
     cases: LoopConfig | None = None  # the county's loop file (deadlines, ladder); the defaults without one
+    directory: Directory = field(default_factory=Directory)  # display names of places (`serve --directory`)
+    map: MapSettings = field(default_factory=MapSettings)  # tiles, outline, Leaflet's folder (issue 19)
 
 
 class Web:
@@ -99,7 +106,18 @@ class Web:
                                settings.command_ttl_s)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self._charts: dict[tuple[str, str, int], bytes] = {}
-        self.desk = CaseDesk(settings.db, settings.cases)  # the case pages' own connection
+        tz_name = str(getattr(settings.tz, "key", None) or settings.tz)
+        cases = (settings.cases or LoopConfig()).model_copy(update={"tz": tz_name})  # one zone: the server's (`serve --tz`)
+        self.names = settings.directory if len(settings.directory) or settings.cases is None else settings.cases.names
+        self.desk = CaseDesk(settings.db, cases.with_names(self.names))  # the case pages' own connection
+
+    def say(self, request: Request) -> Say:
+        """The words, names and times of a page or an API answer, in the session's language and the county's zone."""
+        return Say(language(request), self.settings.tz, self.names, self.birth)
+
+    def birth(self, path: str) -> dict[str, str] | None:
+        with self.lock:
+            return enrich.birth_names(self.board, path)
 
     def _on_reconnect(self) -> None:
         """Catch up from the ingest's database once it has stored what queued for it during the outage."""
@@ -139,8 +157,10 @@ class Web:
 
     def page(self, request: Request, template: str, op: Operator | None, status: int = 200, **context: Any) -> Response:
         csrf = request.session.setdefault("csrf", secrets.token_urlsafe(24))
-        return self.templates.TemplateResponse(request, template, {"op": op, "csrf": csrf, "title": self.settings.title, **context},
-                                               status_code=status)
+        context.setdefault("say", self.say(request))
+        tz_name = str(getattr(self.settings.tz, "key", None) or self.settings.tz)
+        return self.templates.TemplateResponse(request, template, {"op": op, "csrf": csrf, "title": self.settings.title, "tz_name": tz_name,
+                                                                   **context}, status_code=status)
 
     def chart(self, station: str, sensor: str, now: float) -> bytes:
         slot = int(now // CHART_CACHE_S)
@@ -151,7 +171,8 @@ class Web:
         store = self.db.store
         series = self.db.call(charts.level_series, store, station, sensor, since, until)
         bands = self.db.call(charts.alarm_bands, store, station, sensor, since, until)
-        svg = charts.water_chart_svg(series, since, until, bands, title=f"{sensor}", tz=self.settings.tz)
+        limits = self.db.call(charts.level_limits, store, station, sensor)
+        svg = charts.water_chart_svg(series, since, until, bands, title=f"{sensor}", tz=self.settings.tz, limits=limits)
         self._charts = {k: v for k, v in self._charts.items() if k[2] == slot}
         self._charts[(station, sensor, slot)] = svg
         return svg
@@ -238,15 +259,26 @@ def create_app(settings: ServeSettings) -> Starlette:
 
     @page_route
     async def audit_page(request: Request, op: Operator) -> Response:
-        entries = await run_in_threadpool(w().accounts.audit, op.scope, 300)  # Accounts takes the database lock itself
-        return w().page(request, "audit.html", op, page="audit", entries=entries)
+        web, say, q = w(), w().say(request), request.query_params
+        account, day, error = q.get("account", "").strip()[:64], None, ""
+        try:
+            day = date.fromisoformat(q["day"]) if q.get("day") else None
+        except ValueError:
+            error = say.t("日期应为 年-月-日", "the day must be YYYY-MM-DD")
+        rows = await web.db.run(audit_view.query, web.db.store, op.scope, AUDIT_ROWS, account, day, web.settings.tz)
+        entries = await run_in_threadpool(audit_view.readable, rows, say)  # names are looked up under the board's lock
+        return web.page(request, "audit.html", op, page="audit", say=say, entries=entries,
+                        filters={"account": account, "day": day.isoformat() if day else "", "error": error})
 
     @api_route
     async def board_api(request: Request, op: Operator) -> Response:
+        say = w().say(request)
+
         def body() -> bytes:
             with w().lock:
                 view = w().board.view(op.sees)
-            doc = {**view, "broker": w().hub.connected.is_set(), "now": time.time(),
+            enrich.view(view, say)  # outside the lock: names and words for people
+            doc = {**view, "broker": w().hub.connected.is_set(), "now": time.time(), "lang": say.lang,
                    "operator": {"name": op.name, "display_name": op.display_name, "scope": op.scope}}
             return dumps(doc).encode("utf-8")  # a station's NaN goes out as null: one bad number must not blank the board
 
@@ -254,7 +286,8 @@ def create_app(settings: ServeSettings) -> Starlette:
 
     @api_route
     async def events_api(request: Request, op: Operator) -> Response:
-        return EventSourceResponse(stream(w(), op, str(request.session.get("sid", ""))), ping=15)
+        live = stream(w(), op, str(request.session.get("sid", "")))
+        return EventSourceResponse(enrich.events(live, w().say(request), w().birth), ping=15)
 
     @api_route
     async def snapshot(request: Request, op: Operator) -> Response:
@@ -322,6 +355,9 @@ def create_app(settings: ServeSettings) -> Starlette:
         Route("/snapshot/{event_id}", snapshot),
         Route("/chart.svg", chart),
         *cases_pages.routes(w),
+        *map_routes(w, settings.map),
+        *stats_routes(w),
+        *board_extras.routes(w),
         *mobile.routes(w),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

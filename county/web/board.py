@@ -14,6 +14,7 @@ per alarm only a higher `seq` moves its state; acked and cleared times, once kno
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -21,6 +22,7 @@ from typing import Any
 
 from county.times import epoch
 from county.topics import normalise_prefix, parse_topic
+from county.web.cards import AlarmCard, CommandCard, NoticeCard, ReplyLine, alarm_key, body_of, snapshot_number
 from wire.messages import PROTOCOL
 
 RECENT_S = 24 * 3600.0
@@ -35,11 +37,6 @@ LAST_SEEN_STEP_S = 30.0  # a station's "last seen" alone is pushed to browsers a
 Change = tuple[str, str]  # ("station" | "alarm" | "command" | "notice", key)
 
 
-def alarm_key(station: str, event_id: str) -> str:
-    """An alarm's key on the board: a station can only ever touch its own alarms (a topic holds no `#`)."""
-    return f"{station}#{event_id}"
-
-
 @dataclass
 class StationCard:
     station: str
@@ -51,87 +48,16 @@ class StationCard:
     reason: str = ""
     last_seen: float | None = None
     capabilities: list[str] = field(default_factory=list)
+    town_name: str = ""  # the birth message's display names and coordinates (issue 19: the map)
+    village_name: str = ""
+    lat: float | None = None
+    lon: float | None = None
     health: dict[str, Any] = field(default_factory=dict)  # the latest health message's facts, and when it came
     rev: int = 0
     _pushed_seen: float | None = None
 
     def public(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_pushed_seen"}
-
-
-@dataclass
-class AlarmCard:
-    event_id: str
-    station: str
-    alarm: str
-    severity: str
-    state: str
-    category: str
-    source: str
-    summary: str
-    raised_at: float | None
-    acked_by: str | None = None
-    acked_at: float | None = None
-    cleared_at: float | None = None
-    snapshot_sha256: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    last_seq: int = -1
-    rev: int = 0
-
-    @property
-    def open(self) -> bool:
-        return self.state != "cleared"
-
-    @property
-    def key(self) -> str:
-        return alarm_key(self.station, self.event_id)
-
-    def public(self) -> dict[str, Any]:
-        return {**self.__dict__, "key": self.key}  # fields are replaced, never mutated in place: a shallow copy is a snapshot
-
-
-@dataclass
-class NoticeCard:
-    """A one-off health event of a station (command_rejected, outbox_full, device_offline...)."""
-
-    key: str
-    station: str
-    notice: str
-    severity: str
-    source: str
-    summary: str
-    at: float | None
-    seq: int
-    rev: int = 0
-
-    def public(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class ReplyLine:
-    station: str
-    outcome: str
-    ok: bool
-    reason: str
-    at: float
-
-
-@dataclass
-class CommandCard:
-    command_id: str
-    batch: str
-    station: str
-    name: str
-    summary: str
-    operator: str
-    issued_at: float
-    expires_at: float
-    replies: list[ReplyLine] = field(default_factory=list)
-    rev: int = 0
-
-    def public(self) -> dict[str, Any]:
-        return {**self.__dict__, "replies": [dict(r.__dict__) for r in self.replies]}  # replies grows in place: copied
 
 
 class Board:
@@ -189,10 +115,18 @@ class Board:
                 card.online, card.reason = bool(doc["online"]), str(doc.get("reason", ""))
                 card.name = str(doc.get("name") or card.name)
                 card.capabilities = [str(c) for c in doc.get("capabilities") or card.capabilities]
-                station_changed |= before != (card.online, card.reason, card.name, card.capabilities)
+                place = (card.town_name, card.village_name, card.lat, card.lon)
+                card.town_name, card.village_name = str(doc.get("town_name") or ""), str(doc.get("village_name") or "")
+                card.lat, card.lon = _coordinates(doc.get("lat"), doc.get("lon"))
+                station_changed |= before != (card.online, card.reason, card.name, card.capabilities) or place != (
+                    card.town_name, card.village_name, card.lat, card.lon)
             elif kind == "alarm":
                 if self._alarm(doc):
                     changes.append(("alarm", alarm_key(parts.station, str(doc["event_id"]))))
+            elif kind == "playback":
+                key = self._playback(doc)
+                if key:
+                    changes.append(("alarm", key))
             elif kind == "reply":
                 if self._reply(doc, now):
                     changes.append(("command", str(doc["command_id"])))
@@ -223,6 +157,8 @@ class Board:
         elif seq <= card.last_seq and not _fills_in(card, state):
             return False  # a redelivery of an older step
         if seq > card.last_seq:
+            if state == "updated":
+                card.updates, card.updated_at = card.updates + 1, epoch(doc.get("ts"))
             card.last_seq, card.state, card.severity = seq, state, str(doc["severity"])
             card.summary = str(doc.get("summary", card.summary))
             card.details = dict(doc.get("details") or {})
@@ -231,9 +167,28 @@ class Board:
         if state == "cleared" and card.cleared_at is None:
             card.cleared_at = epoch(doc.get("ts"))
         card.acked_by = card.acked_by or doc.get("acked_by")
-        card.snapshot_sha256 = card.snapshot_sha256 or snapshot.get("sha256")
+        n = snapshot_number(event_id, str(snapshot.get("topic", ""))) or (1 if snapshot.get("sha256") else 0)  # unnamed: the first
+        if n == 1:
+            card.snapshot_sha256 = card.snapshot_sha256 or snapshot.get("sha256")
+        if n:
+            card.add_snapshot(n, snapshot.get("sha256"))
         card.rev = self._bump()
         return True
+
+    def _playback(self, doc: dict[str, Any]) -> str | None:
+        """A loudspeaker report played for one of the board's alarms (`ref` is its event id): counted once per seq."""
+        card = self.alarms.get(alarm_key(str(doc["station"]), str(doc.get("ref", ""))))
+        seq = int(doc["seq"])
+        if card is None or seq in card._play_seqs:
+            return None
+        card._play_seqs = card._play_seqs | {seq}
+        plays = int(doc.get("plays") or 0)
+        if plays <= 0:
+            return None  # expired, silenced, quiet hours: nothing was heard
+        card.plays += plays
+        card.played_at = max(card.played_at or 0.0, epoch(doc.get("ended")) or epoch(doc.get("ts")) or 0.0) or None
+        card.rev = self._bump()
+        return card.key
 
     def _notice(self, doc: dict[str, Any]) -> str | None:
         key = f"{doc['station']}#{int(doc['seq'])}"
@@ -274,27 +229,45 @@ class Board:
     # ------------------------------------------------------------------ starting from the database
 
     def seed_stations(self, rows: Iterable[tuple[str, Any, str, str, Any, Any]]) -> None:
-        """(station, online, reason, name, last_seen ts, capabilities JSON) from the ingest `stations` table."""
-        for station, online, reason, name, ts, caps in rows:
+        """(station, online, reason, name, last_seen ts, capabilities JSON[, town_name, village_name, lat, lon]) from the
+        ingest `stations` table."""
+        for station, online, reason, name, ts, caps, *place in rows:
             if not self.under_prefix(station):
                 continue
             card = self._station(station)
             card.online, card.reason, card.name, card.last_seen = bool(online), reason, name, epoch(ts)
             card.capabilities = list(caps if isinstance(caps, list) else json.loads(caps or "[]"))
+            if len(place) == 4:
+                card.town_name, card.village_name = place[0] or "", place[1] or ""
+                card.lat, card.lon = _coordinates(place[2], place[3])
             card.rev = self._bump()
 
     def seed_alarms(self, rows: Iterable[tuple[Any, ...]]) -> list[Change]:
-        """Rows of the ingest `alarms` table (see `web.data.ALARM_SEED_SQL`) newer than what the board has; live messages win after."""
+        """Rows of `web.data.alarm_rows` newer than what the board has; live messages win after.
+
+        Each row: the ingest `alarms` columns, the first snapshot's sha256, the latest step's body (its details and newest
+        snapshot), and the updates and loudspeaker plays counted in the events (count, latest time each); a row of the
+        `alarms` columns and the sha256 alone is taken as one with nothing more to tell.
+        """
         changes: list[Change] = []
-        for (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at, cleared_at,
-             last_seq, snapshot_sha256) in rows:
+        for row in rows:
+            (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at, cleared_at,
+             last_seq, snapshot_sha256, last_body, updates, updated_at, plays, played_at) = (*row, None, 0, None, 0, None)[:19]
             key = alarm_key(station, event_id)
             if not self.under_prefix(station) or (key in self.alarms and self.alarms[key].last_seq >= last_seq):
                 continue
             self._station(station)
-            self.alarms[key] = AlarmCard(
+            body = body_of(last_body)
+            card = self.alarms[key] = AlarmCard(
                 event_id, station, alarm, severity, state, category, source, summary, epoch(raised_at), acked_by, epoch(acked_at),
-                epoch(cleared_at), snapshot_sha256, {}, int(last_seq), self._bump())
+                epoch(cleared_at), snapshot_sha256, dict(body.get("details") or {}), int(last_seq), self._bump(), int(updates or 0),
+                epoch(updated_at), plays=int(plays or 0), played_at=epoch(played_at))
+            if snapshot_sha256:
+                card.add_snapshot(1, snapshot_sha256)
+            latest = body.get("snapshot") or {}
+            n = snapshot_number(event_id, str(latest.get("topic", ""))) if isinstance(latest, dict) else 0
+            if n:
+                card.add_snapshot(n, latest.get("sha256"))
             changes.append(("alarm", key))
         return changes
 
@@ -337,6 +310,13 @@ class Board:
         return card.station, card.public()
 
 
+def _coordinates(lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    """A station's (lat, lon) when both are finite numbers on the globe, else (None, None): the map never gets half a place."""
+    ok = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon))
+    return (float(lat), float(lon)) if ok and -90 <= lat <= 90 and -180 <= lon <= 180 else (None, None)
+
+
 def _fills_in(card: AlarmCard, state: str) -> bool:
     """An older step that still tells something new (the acked step arriving after cleared)."""
     return (state == "acked" and card.acked_at is None) or (state == "cleared" and card.cleared_at is None)
+

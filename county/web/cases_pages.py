@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from county.accounts import Operator
@@ -36,7 +36,8 @@ EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def say(web: Web, request: Request) -> Say:
-    return Say(language(request), web.settings.tz)
+    """The page's words, display names and times (the server's one zone): `Web.say`."""
+    return web.say(request)
 
 
 def render(web: Web, request: Request, template: str, op: Operator, status: int = 200, **context: Any) -> Response:
@@ -63,12 +64,20 @@ def routes(w: Callable[[], Web]) -> list[Route]:
     async def case_list(request: Request, op: Operator) -> Response:
         web, q = w(), request.query_params
         state, town, overdue = q.get("state", "open"), q.get("town", ""), q.get("overdue") == "1"
+        stamp = await run_in_threadpool(web.desk.cases.stamp, op)  # before the list: a case opened in between only reloads it once more
         everything = await run_in_threadpool(web.desk.cases.list, op, state == "open", LIST_LIMIT)
         towns = sorted({township(c.station) for c in everything})
         shown = [c for c in everything if (state in ("open", "all") or c.state == state) and (not town or township(c.station) == town)
                  and (not overdue or c.overdue)]
         return render(web, request, "cases.html", op, cases=ordered(shown), towns=towns, states=STATES,
-                      filters={"state": state, "town": town, "overdue": overdue}, now=time.time())
+                      filters={"state": state, "town": town, "overdue": overdue}, now=time.time(), stamp=stamp)
+
+    async def case_stamp(request: Request) -> Response:
+        """The open list's refresh signal: it polls this and reloads its table only when a case in scope opened or moved."""
+        op = await w().operator(request)
+        if op is None:
+            return JSONResponse({"error": "login"}, status_code=401)
+        return JSONResponse({"stamp": await run_in_threadpool(w().desk.cases.stamp, op)}, headers={"Cache-Control": "no-store"})
 
     async def detail(request: Request, op: Operator, status: int = 200, error: str = "") -> Response:
         web, cid = w(), case_id(request)
@@ -154,6 +163,7 @@ def routes(w: Callable[[], Web]) -> list[Route]:
 
     return [
         Route("/cases", case_list),
+        Route("/cases/stamp", case_stamp),
         Route("/cases/open", open_form, methods=["GET"]),
         Route("/cases/open", open_case, methods=["POST"]),
         Route("/cases/photos/{photo_id}", photo),

@@ -17,14 +17,19 @@ from starlette.concurrency import run_in_threadpool
 from county.store import Store
 from county.times import epoch
 from county.web.board import RECENT_S, Board
+from county.web.cards import body_of
 
 T = TypeVar("T")
 
-STATION_SEED_SQL = "SELECT station, online, reason, name, received_at, capabilities FROM stations"
+STATION_SEED_SQL = "SELECT station, online, reason, name, received_at, capabilities, town_name, village_name, lat, lon FROM stations"
 ALARM_SEED_SQL = """SELECT a.event_id, a.station, a.alarm, a.source, a.category, a.severity, a.state, a.summary, a.raised_at,
-    a.acked_by, a.acked_at, a.cleared_at, a.last_seq, s.sha256 FROM alarms a
+    a.acked_by, a.acked_at, a.cleared_at, a.last_seq, s.sha256, e.body FROM alarms a
     LEFT JOIN snapshots s ON s.station = a.station AND s.event_id = a.event_id
+    LEFT JOIN events e ON e.station = a.station AND e.seq = a.last_seq
     WHERE a.state <> 'cleared' OR a.cleared_at >= ?"""
+# what the board counts per alarm: its `updated` steps and its loudspeaker plays (the playback's `ref` is in its body)
+ALARM_COUNTS_SQL = """SELECT station, event_id, kind, ts, body FROM events
+    WHERE ((kind = 'alarm' AND state = 'updated') OR kind = 'playback') AND received_at >= ?"""
 TIMELINE_SQL = """SELECT seq, ts, state, severity, summary, body FROM events
     WHERE station = ? AND event_id = ? AND kind = 'alarm' ORDER BY seq"""
 
@@ -52,8 +57,23 @@ def seed_board(board: Board, store: Store, now: float) -> None:
 
 
 def alarm_rows(store: Store, now: float) -> list[tuple[Any, ...]]:
-    """Open alarms and those ended within the recent window, as the ingest stored them."""
-    return store.query(ALARM_SEED_SQL, (store.dialect.ts(now - RECENT_S),))
+    """Open alarms and those ended within the recent window, as the ingest stored them (see `Board.seed_alarms`).
+
+    The counts cover the window plus a day before it: a long alarm's earliest updates may be older than the window.
+    """
+    since = store.dialect.ts(now - 2 * RECENT_S)
+    counts: dict[tuple[str, str], list[Any]] = {}  # (station, event_id) -> [updates, latest update, plays, latest play]
+    for station, event_id, kind, ts, body in store.query(ALARM_COUNTS_SQL, (since,)):
+        if kind == "alarm":
+            c = counts.setdefault((station, event_id), [0, None, 0, None])
+            c[0], c[1] = c[0] + 1, max(c[1] or 0.0, epoch(ts) or 0.0)
+            continue
+        doc = body_of(body)
+        plays = doc.get("plays")
+        if isinstance(plays, int) and plays > 0:
+            c = counts.setdefault((station, str(doc.get("ref", ""))), [0, None, 0, None])
+            c[2], c[3] = c[2] + plays, max(c[3] or 0.0, epoch(doc.get("ended")) or epoch(ts) or 0.0)
+    return [(*row, *counts.get((row[1], row[0]), (0, None, 0, None))) for row in store.query(ALARM_SEED_SQL, (store.dialect.ts(now - RECENT_S),))]
 
 
 def timeline(store: Store, station: str, event_id: str) -> list[dict[str, Any]]:

@@ -169,3 +169,146 @@ def test_a_reply_from_another_station_does_not_land_on_a_command() -> None:
     real = {**forged, "station": A}
     assert ("command", "c-1") in board.handle(f"vs/v1/{A}/reply/ack", json.dumps(real).encode(), retained=False, now=3)
     assert [r.station for r in board.commands["c-1"].replies] == [A]
+
+
+# ---------------------------------------------------------------------- issue 19 point 7: what the board shows of each alarm
+
+
+def playback(station: str, seq: int, ref: str, plays: int, outcome: str = "completed") -> tuple[str, bytes]:
+    return f"vs/v1/{station}/event/loudspeaker", json.dumps({
+        "kind": "playback", "station": station, "seq": seq, "event_id": f"pb-{seq}", "ts": "2026-11-21T08:05:00+00:00",
+        "key": "person_in_water_zone", "ref": ref, "what": "请离开水面", "priority": "warning", "outcome": outcome, "plays": plays,
+        "started": "2026-11-21T08:04:50+00:00", "ended": f"2026-11-21T08:0{min(seq, 9)}:30+00:00"}).encode()
+
+
+def snap(event_id: str, n: int) -> dict[str, object]:
+    name = event_id if n == 1 else f"{event_id}-{n}"
+    return {"topic": f"vs/v1/{A}/snapshot/{name}", "bytes": 100, "sha256": f"{n:02d}" * 32}
+
+
+def test_board_shows_the_newest_snapshot_and_how_many_there_are() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised", snapshot=snap("al-1", 1)), retained=False, now=100)
+    board.handle(*alarm(A, 2, "updated", snapshot=snap("al-1", 2)), retained=False, now=101)
+    board.handle(*alarm(A, 3, "updated", snapshot=snap("al-1", 3)), retained=False, now=102)
+    board.handle(*alarm(A, 4, "acked", snapshot=snap("al-1", 3), acked_by="张三"), retained=False, now=103)  # later steps name the newest
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert card.snapshot_count == 3 and [s["n"] for s in card.snapshots] == [1, 2, 3]
+    assert card.snapshot_sha(3) == "03" * 32 and card.snapshot_sha(1) == card.snapshot_sha256 == "01" * 32  # the first stays served
+    assert card.public()["snapshots"][-1] == {"n": 3, "sha256": "03" * 32}
+
+
+def test_board_counts_repeated_updates_and_keeps_the_latest() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised"), retained=False, now=100)
+    for seq in range(2, 9):
+        board.handle(*alarm(A, seq, "updated"), retained=False, now=100 + seq)
+    board.handle(*alarm(A, 5, "updated"), retained=False, now=120)  # a redelivery is not another update
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert card.updates == 7 and card.summary == "step 8"
+    assert card.updated_at == card.public()["updated_at"] and card.updated_at is not None
+
+
+def test_board_counts_the_loudspeaker_plays_of_an_alarm_once_each() -> None:
+    board = Board()
+    board.handle(*alarm(A, 1, "raised"), retained=False, now=100)
+    assert board.handle(*playback(A, 2, "al-1", 1), retained=False, now=101) == [("alarm", alarm_key(A, "al-1"))]
+    board.handle(*playback(A, 3, "al-1", 2), retained=False, now=102)
+    assert board.handle(*playback(A, 3, "al-1", 2), retained=False, now=103) == []  # redelivered: not counted again
+    assert board.handle(*playback(A, 4, "al-1", 0, "silenced"), retained=False, now=104) == []  # nothing was heard
+    assert board.handle(*playback(A, 5, "someone-else", 1), retained=False, now=105) == []  # another alarm's, unknown here
+    assert not [c for c in board.handle(*playback(B, 6, "al-1", 1), retained=False, now=106) if c[0] == "alarm"]  # B cannot add to A's
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert card.plays == 3 and card.played_at is not None and "_play_seqs" not in card.public()
+
+
+def test_board_seeded_from_the_database_knows_the_newest_snapshot_updates_and_plays() -> None:
+    body = json.dumps({"details": {"count": 2}, "snapshot": snap("al-1", 4)})
+    row = ("al-1", A, "person_in_water_zone", "pond-cam/water", "safety", "danger", "updated", "s", "2026-11-21T08:00:00+00:00",
+           None, None, None, 9, "01" * 32, body, 12, 1763712190.0, 3, 1763712200.0)
+    board = Board()
+    assert board.seed_alarms([row]) == [("alarm", alarm_key(A, "al-1"))]
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert (card.snapshot_count, card.snapshot_sha(4), card.snapshot_sha(1)) == (4, "04" * 32, "01" * 32)
+    assert (card.updates, card.plays, card.details) == (12, 3, {"count": 2})
+
+
+def test_board_marks_a_case_overdue_when_escalated_or_past_its_deadline() -> None:
+    from county.web.board_extras import marks
+
+    now = 10_000.0
+    rows = [(A, "e1", 1, "dispatched", 0, False, now - 1, now + 3600),  # not accepted in time, not swept yet
+            (A, "e2", 2, "accepted", 1, True, now - 900, now + 3600),  # escalated earlier
+            (A, "e3", 3, "dispatched", 0, False, now + 60, now + 3600),  # still has time
+            (A, "e4", 4, "closed", 1, True, now - 900, now - 60)]  # closed: nothing is late any more
+    assert [(m.event_id, m.overdue) for m in marks(rows, now)] == [("e1", True), ("e2", True), ("e3", False), ("e4", False)]
+    assert marks(rows, now)[0].public("zh")["case_state_label"] == "已派件" and marks(rows, now)[1].public("en")["accepted"] is True
+
+
+def test_board_reads_the_cases_of_its_alarms_once_per_interval_and_per_scope(tmp_path) -> None:  # noqa: ANN001
+    from county.cases.db import LoopDb
+    from county.cases.rules import CaseState
+    from county.cases.store import CaseStore
+    from county.store import Store
+    from county.web.board_extras import CASES_CACHE_S, BoardCases
+
+    url = f"sqlite:///{tmp_path / 'county.db'}"
+    Store(url).close()  # the ingest's tables first, as a county has them
+    db = LoopDb(url)
+    try:
+        cases = CaseStore(db)
+        now = 1_000_000.0
+        first = cases.insert(A, "person_in_water_zone", "danger", "s", "system", now, CaseState("dispatched", 0, now + 600, now + 3600), [])
+        cases.link(A, "al-1", first)
+        board = BoardCases(db)
+        everyone = board.view(lambda s: True, "zh", now)
+        assert everyone == {alarm_key(A, "al-1"): {"case_id": first, "case_state": "dispatched", "case_state_label": "已派件", "case_level": 0,
+                                                   "overdue": False, "accepted": False}}
+        second = cases.insert(B, "fire", "critical", "s", "system", now, CaseState("accepted", 0, now - 10, now + 5), [])
+        cases.link(B, "f-1", second)
+        assert set(board.view(lambda s: True, "zh", now + 1)) == {alarm_key(A, "al-1")}  # cached: one query serves everyone a while
+        later = board.view(lambda s: True, "en", now + CASES_CACHE_S + 6)
+        assert later[alarm_key(B, "f-1")]["overdue"] is True and later[alarm_key(B, "f-1")]["case_state_label"] == "accepted"
+        assert set(board.view(lambda s: s.startswith("410421/xiaoqi/"), "zh", now + CASES_CACHE_S + 6)) == {alarm_key(A, "al-1")}
+    finally:
+        db.close()
+
+
+def test_board_started_from_the_database_counts_updates_and_plays_and_knows_the_newest_snapshot(db_url: str) -> None:
+    """What the ingest stored (SQLite and PostgreSQL) is what a restarted server's board shows."""
+    import time as _time
+    from datetime import datetime, timezone
+
+    from county.store import Incoming, Store
+    from county.web.data import alarm_rows
+    from wire.messages import Alarm, Playback, SnapshotRef, Topics, to_payload
+
+    now = _time.time()
+    at = datetime.fromtimestamp(now - 60, timezone.utc)
+    topics = Topics(*A.split("/"))
+
+    def env(seq: int) -> dict[str, object]:
+        return {"station": A, "seq": seq, "event_id": f"e{seq}", "ts": at, "clock_synced": True, "boot_id": "b"}
+
+    def step(seq: int, state: str, n: int) -> Incoming:
+        snap = SnapshotRef(topic=topics.snapshot("al-1" if n == 1 else f"al-1-{n}"), bytes=10, sha256=f"{n:02d}" * 32)
+        msg = Alarm(**{**env(seq), "event_id": "al-1"}, alarm="person_in_water_zone", state=state, severity="danger", category="safety",
+                    source="cam/pond", summary=state, details={"count": seq}, raised_at=at, snapshot=snap)
+        return Incoming(topics.event("person_in_water_zone"), msg, to_payload(msg).decode(), now - 60)
+
+    def play(seq: int, plays: int, ref: str = "al-1") -> Incoming:
+        msg = Playback(**env(seq), key="person_in_water_zone", ref=ref, what="请离开", priority="warning", outcome="completed", plays=plays,
+                       started=at, ended=at)
+        return Incoming(topics.event("loudspeaker"), msg, to_payload(msg).decode(), now - 60)
+
+    store = Store(db_url)
+    try:
+        store.write([step(1, "raised", 1), step(2, "updated", 1), step(3, "updated", 2), step(4, "updated", 2), play(5, 2), play(6, 1),
+                     play(7, 1, ref="other")])
+        board = Board()
+        board.seed_alarms(alarm_rows(store, now))
+    finally:
+        store.close()
+    card = board.alarms[alarm_key(A, "al-1")]
+    assert (card.updates, card.plays, card.snapshot_count, card.snapshot_sha(2), card.details) == (3, 3, 2, "02" * 32, {"count": 4})
+    assert card.updated_at == card.played_at == at.timestamp()

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from county.charts import AlarmBand, alarm_bands, level_sensors, level_series, sensors_sql, series_sql, water_chart_svg
+from county.charts import AlarmBand, Limits, alarm_bands, level_limits, level_sensors, level_series, sensors_sql, series_sql, water_chart_svg
 from county.store import Incoming, Store
 from wire.messages import Alarm, Envelope, Telemetry, Topics, to_payload
 
@@ -178,3 +178,49 @@ def test_charts_render_side_by_side_in_threads() -> None:
     for t in threads:
         t.join(30)
     assert len(out) == 4 and all(len(groups(svg, "level-run-")) == 2 for svg in out)
+
+
+def water_alarm(seq: int, event_id: str, state: str, at: float, severity: str, details: dict[str, float], source: str = "gauge-1") -> Incoming:
+    msg = Alarm(station=STATION, seq=seq, event_id=event_id, ts=datetime.fromtimestamp(at, timezone.utc), clock_synced=True, boot_id="b",
+                alarm="water_level", state=state, severity=severity, category="safety", source=source, summary=f"level {state}",
+                details=details, raised_at=datetime.fromtimestamp(at, timezone.utc))
+    return incoming(topics(STATION).event("water_level"), msg, at)
+
+
+def test_board_chart_limits_are_the_stations_marks_from_its_newest_water_alarm(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        store.write([water_alarm(1, "w1", "raised", SINCE + 60, "warning", {"level_m": 2.1, "warning_m": 2.0, "danger_m": 3.0}),
+                     water_alarm(2, "w2", "raised", SINCE + 120, "danger", {"level_m": 3.4, "warning_m": 2.2, "danger_m": 3.2}),
+                     water_alarm(3, "w3", "raised", SINCE + 180, "danger", {"level_m": 9.0, "warning_m": 5.0, "danger_m": 6.0},
+                                 source="gauge-2")])  # another sensor's marks are not this one's
+        limits = level_limits(store, STATION, "gauge-1")
+        assert limits == Limits(2.2, 3.2, "station", SINCE + 120)
+        assert level_limits(store, STATION, "rain-1") is None and level_limits(store, OTHER, "gauge-1") is None
+    finally:
+        store.close()
+
+
+def test_board_chart_limits_fall_back_to_the_levels_alarms_were_raised_at(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        store.write([water_alarm(1, "w1", "raised", SINCE + 60, "warning", {"level_m": 2.05}),
+                     water_alarm(2, "w1", "updated", SINCE + 90, "danger", {"level_m": 3.1}),
+                     water_alarm(3, "w2", "raised", SINCE + 600, "warning", {"level_m": 1.98}),
+                     water_alarm(4, "w2", "cleared", SINCE + 900, "warning", {"level_m": 1.2})])  # a clearing level is no mark
+        assert level_limits(store, STATION, "gauge-1") == Limits(1.98, 3.1, "alarms", SINCE + 600)
+    finally:
+        store.close()
+
+
+def test_board_chart_draws_the_warning_and_danger_lines_and_says_where_they_came_from() -> None:
+    series = [(SINCE + 60 * k, 1.0 + 0.001 * k) for k in range(600)]
+    svg = water_chart_svg(series, SINCE, UNTIL, tz=ZoneInfo("Asia/Shanghai"), limits=Limits(2.0, 3.0, "station", SINCE + 120))
+    assert len(groups(svg, "limit-warning")) == 1 and len(groups(svg, "limit-danger")) == 1 and len(groups(svg, "limits-legend")) == 1
+    warning = groups(svg, "limit-warning")[0].find(f"{SVG}path").get("style", "")  # type: ignore[union-attr]
+    assert "#f0a000" in warning
+    assert b"warning 2.00 m" in svg and b"danger 3.00 m" in svg and b"station's marks (alarm 07-01 20:02)" in svg  # the county's zone
+    fallback = water_chart_svg(series, SINCE, UNTIL, limits=Limits(None, 3.1, "alarms", SINCE + 600))
+    assert not groups(fallback, "limit-warning") and len(groups(fallback, "limit-danger")) == 1
+    assert b"levels alarms were raised at" in fallback
+    assert not groups(water_chart_svg(series, SINCE, UNTIL), "limit-")

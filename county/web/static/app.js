@@ -1,16 +1,28 @@
 // The county board in the browser: load /api/board once, then apply live records from
 // /api/events (server-sent events). Records carry a revision; an older copy never replaces a
 // newer one. Everything is built with DOM nodes and textContent: no station text is ever HTML.
+// The board pages add their parts (board_alarms.js: the alarm table, filters, detail; board_alert.js:
+// the banner and sound) through `boardHooks`, loaded before this file; other pages run without them.
 "use strict";
 
+var boardHooks = globalThis.boardHooks || { render: [], alarm: [], loaded: [] };
 const SEVERITY = { info: 0, warning: 1, danger: 2, critical: 3 };
-const LABEL = {
-  water_level: "水位 water level", flash_flood: "山洪 flash flood", fire: "火情 fire", smoke: "烟雾 smoke",
-  person_in_water_zone: "有人涉水 person in water zone", possible_submersion: "疑似溺水 possible submersion", sensor_stale: "传感器无数据 sensor stale",
-  disk_full: "磁盘满 disk full", outbox_full: "缓存满 outbox full",
+const LANG = document.body.dataset.lang === "en" ? "en" : "zh";
+const T = (zh, en) => (LANG === "en" ? en : zh);
+// the words of the fields the server did not label (an older server, or a record pushed before it knew)
+const KIND = {
+  water_level: ["水位", "water level"], flash_flood: ["山洪", "flash flood"], fire: ["火情", "fire"], smoke: ["烟雾", "smoke"],
+  person_in_water_zone: ["有人涉水", "person in water zone"], possible_submersion: ["疑似溺水", "possible submersion"],
+  sensor_stale: ["传感器无数据", "sensor stale"], disk_full: ["磁盘满", "disk full"], outbox_full: ["缓存满", "outbox full"],
 };
-const STATE = { raised: "新告警 raised", updated: "更新 updated", acked: "已确认 acked", cleared: "已解除 cleared" };
-const state = { stations: new Map(), alarms: new Map(), commands: new Map(), notices: new Map(), offset: 0 };
+const SEV_WORD = { info: ["提示", "info"], warning: ["警告", "warning"], danger: ["危险", "danger"], critical: ["紧急", "critical"] };
+const STATE_WORD = { raised: ["新告警", "raised"], updated: ["更新", "updated"], acked: ["已确认", "acked"], cleared: ["已解除", "cleared"] };
+const word = (table, key) => (table[key] ? T(...table[key]) : key);
+const kindLabel = (a) => a.kind_label || word(KIND, a.alarm);
+const sevLabel = (x) => x.severity_label || word(SEV_WORD, x.severity);
+const stateLabel = (a) => a.state_label || word(STATE_WORD, a.state);
+const alarmText = (a) => a.text || a.summary;
+const state = { stations: new Map(), alarms: new Map(), commands: new Map(), notices: new Map(), cases: new Map(), offset: 0, operator: null };
 const MAX_NOTICES_KEPT = 300;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 const page = document.body.dataset.page;
@@ -28,33 +40,38 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const now = () => Date.now() / 1000 + state.offset;
-// one formatter each, made once: building one per call cost 30x more than formatting (bench.web)
-const TIME = new Intl.DateTimeFormat("zh-CN", { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-const DATE_TIME = new Intl.DateTimeFormat("zh-CN", { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-function when(epoch) {
-  if (!epoch) return "-";
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
-  return (epoch * 1000 >= midnight.getTime() ? TIME : DATE_TIME).format(epoch * 1000);
+// times in the county's zone (the server's --tz), always with the date; one formatter each, made once:
+// building one per call cost 30x more than formatting (bench.web)
+function formatter(options) {
+  try {
+    return new Intl.DateTimeFormat("zh-CN", { ...options, timeZone: document.body.dataset.tz || undefined });
+  } catch (err) {  // an unknown zone name: the browser's own, rather than no page
+    return new Intl.DateTimeFormat("zh-CN", options);
+  }
 }
-const MAX_ENDED_SHOWN = 200;  // open alarms always; of the ended ones, the newest
+const DATE_TIME = formatter({ month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const DAY = formatter({ year: "numeric", month: "2-digit", day: "2-digit" });
+const when = (epoch) => (epoch ? DATE_TIME.format(epoch * 1000).replaceAll("/", "-") : "-");
+const dayOf = (epoch) => (epoch ? DAY.format(epoch * 1000).replaceAll("/", "-") : "");  // YYYY-MM-DD in the county's zone
 const RESYNC_MS = 5 * 60 * 1000;  // the full board again: forgets what the server forgot
 function span(seconds) {
   if (seconds === null || seconds === undefined || seconds < 0) return "-";
-  if (seconds < 90) return `${Math.round(seconds)} 秒 s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} 分 min`;
-  return `${(seconds / 3600).toFixed(1)} 时 h`;
+  if (seconds < 90) return `${Math.round(seconds)} ${T("秒", "s")}`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} ${T("分钟", "min")}`;
+  return `${(seconds / 3600).toFixed(1)} ${T("小时", "h")}`;
 }
 function upsert(map, key, rec) {
   const old = map.get(key);
   if (!old || rec.rev >= old.rev) map.set(key, rec);
 }
 
+let loads = 0;
 async function load() {
   const r = await fetch("/api/board", { credentials: "same-origin" });
   if (r.status === 401) { location.href = "/login"; return; }
   const b = await r.json();
   state.offset = b.now - Date.now() / 1000;
+  state.operator = b.operator || null;
   // the server's board replaces ours (it prunes what ended long ago); a live record newer than it stays
   const fresh = (old) => new Map([...old].filter(([, rec]) => rec.rev > b.rev));
   const stations = fresh(state.stations), alarms = fresh(state.alarms), commands = fresh(state.commands), notices = fresh(state.notices);
@@ -64,6 +81,8 @@ async function load() {
   b.commands.forEach((c) => upsert(commands, c.command_id, c));
   Object.assign(state, { stations, alarms, commands, notices });
   setLink(b.broker);
+  loads += 1;
+  for (const hook of boardHooks.loaded) await hook(loads === 1);
   render();
 }
 
@@ -71,7 +90,8 @@ function setLink(brokerUp, streamUp = true) {
   const link = document.getElementById("link");
   if (!link) return;
   link.className = "link " + (!streamUp ? "down" : brokerUp ? "up" : "broker-down");
-  link.title = !streamUp ? "与服务器断开 lost the server; reconnecting" : brokerUp ? "实时 live" : "服务器连不上消息服务器 server cannot reach the broker";
+  link.title = !streamUp ? T("与服务器断开，正在重连", "lost the server; reconnecting") : brokerUp ? T("实时", "live")
+    : T("服务器连不上消息服务器", "the server cannot reach the broker");
 }
 
 function listen() {
@@ -84,7 +104,7 @@ function listen() {
   es.addEventListener("alarm", (e) => {
     const a = JSON.parse(e.data);
     upsert(state.alarms, a.key, a);
-    if (a.state === "cleared") forgetEnded();
+    boardHooks.alarm.forEach((hook) => hook(state.alarms.get(a.key)));
     schedule();
   });
   es.addEventListener("notice", (e) => {
@@ -96,13 +116,6 @@ function listen() {
   es.addEventListener("command", (e) => { const c = JSON.parse(e.data); upsert(state.commands, c.command_id, c); schedule(); });
 }
 
-// the page keeps open alarms and the newest ended ones it shows, nothing more
-function forgetEnded() {
-  const ended = [...state.alarms.values()].filter((a) => a.state === "cleared");
-  if (ended.length <= MAX_ENDED_SHOWN) return;
-  ended.sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0)).slice(MAX_ENDED_SHOWN).forEach((a) => state.alarms.delete(a.key));
-}
-
 let pending = false;
 function schedule() {
   if (pending) return;
@@ -110,105 +123,31 @@ function schedule() {
   requestAnimationFrame(() => { pending = false; render(); });
 }
 
+// display names: the server's labels (directory file, then the birth message), else the station's own name, else its id
 function stationName(path) {
   const s = state.stations.get(path);
-  return (s && s.name) || path.split("/").pop();
+  return (s && (s.labels?.station || s.name)) || path.split("/").pop();
 }
-
-// ------------------------------------------------------------------ alarms
-
-function alarmOrder(a, b) {
-  if (a.state === "cleared" !== (b.state === "cleared")) return a.state === "cleared" ? 1 : -1;
-  if (a.state !== "cleared" && SEVERITY[b.severity] !== SEVERITY[a.severity]) return SEVERITY[b.severity] - SEVERITY[a.severity];
-  return (b.raised_at || 0) - (a.raised_at || 0);
-}
-
-function lifecycle(a) {
-  const parts = [el("span", { class: "state " + a.state }, STATE[a.state] || a.state)];
-  if (a.acked_at || a.acked_by) parts.push(el("span", { class: "acked-by" }, ` ✔ ${a.acked_by || ""} ${when(a.acked_at)}`));
-  if (a.cleared_at) parts.push(el("span", { class: "cleared-at" }, ` ⏹ ${when(a.cleared_at)}`));
-  return parts;
-}
-
+const townName = (s) => s.labels?.town || s.town_name || s.town;
+const villageName = (s) => s.labels?.village || s.village_name || s.village;
 const alarmHref = (a) => `/alarms/${encodeURIComponent(a.event_id)}?station=${encodeURIComponent(a.station)}`;
-
-function ackButton(a) {
-  if (a.state === "cleared" || a.state === "acked") return null;
-  return el("button", { class: "ack", "data-event-id": a.event_id, onclick: (ev) => ack(a, ev.currentTarget) }, "确认 Ack");
-}
-
-// how long an alarm has lasted (until now while open), and how long ago a station was heard: texts refreshed in place
-function lasted(a) {
-  const end = a.cleared_at || now();
-  return span(end - (a.raised_at || end));
-}
-const seenText = (s) => ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
-
-function alarmRow(a) {
-  return el("tr", { class: `alarm ${a.severity} ${a.state}`, "data-event-id": a.event_id, "data-state": a.state, "data-station": a.station },
-    el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
-    el("td", {}, el("a", { href: alarmHref(a) }, LABEL[a.alarm] || a.alarm), el("div", { class: "summary" }, a.summary)),
-    el("td", {}, el("a", { href: `/stations/${a.station}` }, stationName(a.station)), el("div", { class: "source" }, a.source)),
-    el("td", {}, when(a.raised_at)),
-    el("td", { class: "duration" }, lasted(a)),
-    el("td", {}, lifecycle(a)),
-    el("td", {}, a.snapshot_sha256 ? el("a", { href: alarmHref(a) }, el("img", { class: "thumb", src: `/snapshot/${encodeURIComponent(a.event_id)}?station=${encodeURIComponent(a.station)}`, alt: "snapshot", loading: "lazy" })) : "-"),
-    el("td", {}, ackButton(a)));
-}
-
-// rows and tiles are rebuilt only when their record changed; the rest is moved or has its clock text updated
-const rowCache = new Map();  // alarm key -> {key, row}
-function renderAlarms(filter) {
-  const table = document.getElementById("alarms");
-  if (!table) return;
-  const mine = [...state.alarms.values()].filter(filter);
-  const ended = mine.filter((a) => a.state === "cleared").sort((a, b) => (b.cleared_at || 0) - (a.cleared_at || 0));
-  const alarms = mine.filter((a) => a.state !== "cleared").concat(ended.slice(0, MAX_ENDED_SHOWN)).sort(alarmOrder);
-  const body = table.querySelector("tbody");
-  const rows = alarms.map((a) => {
-    const key = `${a.rev}|${stationName(a.station)}`;
-    let cached = rowCache.get(a.key);
-    if (!cached || cached.key !== key) {
-      const row = alarmRow(a);
-      const old = cached && cached.row.querySelector("img.thumb");  // keep a loaded thumbnail instead of fetching it again
-      const img = row.querySelector("img.thumb");
-      if (old && img && old.complete && old.naturalWidth) img.replaceWith(old);
-      cached = { key, row };
-      rowCache.set(a.key, cached);
-    } else {
-      const cell = cached.row.querySelector("td.duration");
-      const text = lasted(a);
-      if (cell.textContent !== text) cell.textContent = text;
-    }
-    return cached.row;
-  });
-  const shown = new Set(alarms.map((a) => a.key));
-  for (const id of rowCache.keys()) if (!shown.has(id)) rowCache.delete(id);
-  // move only the rows that are out of place: re-inserting them all costs a whole table layout
-  rows.forEach((row, i) => { if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null); });
-  while (body.children.length > rows.length) body.lastElementChild.remove();
-  const open = alarms.filter((a) => a.state !== "cleared").length;
-  const unacked = alarms.filter((a) => a.state === "raised" || a.state === "updated").length;
-  document.title = (unacked ? `(${unacked}) ` : "") + document.title.replace(/^\(\d+\) /, "");
-  const count = document.getElementById("open-count");
-  if (count) count.textContent = `${open} 进行中 open`;
-  const empty = document.getElementById("alarms-empty");
-  if (empty) empty.hidden = alarms.length > 0;
-}
+const sevBadge = (x) => el("span", { class: "sev " + x.severity, "data-severity": x.severity }, sevLabel(x));
 
 // ------------------------------------------------------------------ stations
+
+const seenText = (s) => ` · ${span(s.last_seen ? now() - s.last_seen : null)}`;
 
 function stationTile(s, openAlarms) {
   const status = s.online === null ? "unknown" : s.online ? "online" : "offline";
   const badges = openAlarms.sort((a, b) => SEVERITY[b.severity] - SEVERITY[a.severity]).map((a) =>
-    el("a", { class: `badge ${a.severity} ${a.state}`, href: alarmHref(a), "data-event-id": a.event_id, title: a.summary },
-      (LABEL[a.alarm] || a.alarm).split(" ")[0] + (a.state === "acked" ? " ✔" : "")));
+    el("a", { class: `badge ${a.severity} ${a.state}`, href: alarmHref(a), "data-event-id": a.event_id, title: alarmText(a) },
+      kindLabel(a) + (a.state === "acked" ? " ✔" : "")));
   const problems = healthProblems(s.health || {});
   return el("div", { class: `tile ${status}${openAlarms.length ? " alarmed" : ""}`, "data-station": s.station, "data-online": status },
-    el("a", { class: "name", href: `/stations/${s.station}` }, s.name || s.station.split("/").pop()),
+    el("a", { class: "name", href: `/stations/${s.station}` }, stationName(s.station)),
     el("div", { class: "id" }, s.station.split("/").pop()),
-    el("div", { class: "presence" }, status === "online" ? "在线 online" : status === "offline" ? `离线 offline${s.reason ? " · " + s.reason : ""}` : "未知 unknown",
-      el("span", { class: "seen" }, seenText(s))),
+    el("div", { class: "presence" }, status === "online" ? T("在线", "online") : status === "offline"
+      ? `${T("离线", "offline")}${s.reason ? " · " + s.reason : ""}` : T("未知", "unknown"), el("span", { class: "seen" }, seenText(s))),
     problems.length ? el("div", { class: "health", title: problems.join("\n") }, `⚠ ${problems.join(" · ")}`) : null,
     el("div", { class: "badges" }, badges));
 }
@@ -218,10 +157,10 @@ function healthProblems(h) {
   const out = [];
   const fine = new Set(["ok", "connected", "streaming"]);
   for (const [device, status] of Object.entries(h.devices || {})) if (!fine.has(status)) out.push(`${device}: ${status}`);
-  if (h.queue_depth >= 100) out.push(`积压 backlog ${h.queue_depth}`);
-  if (h.dropped_total > 0) out.push(`丢弃 dropped ${h.dropped_total}`);
-  if (h.disk_free_bytes !== null && h.disk_free_bytes !== undefined && h.disk_free_bytes < 200 * 1024 * 1024) out.push(`磁盘 disk ${Math.round(h.disk_free_bytes / 1048576)} MiB`);
-  if (h.cpu_temp_c >= 80) out.push(`温度 ${Math.round(h.cpu_temp_c)} °C`);
+  if (h.queue_depth >= 100) out.push(`${T("积压", "backlog")} ${h.queue_depth}`);
+  if (h.dropped_total > 0) out.push(`${T("丢弃", "dropped")} ${h.dropped_total}`);
+  if (h.disk_free_bytes !== null && h.disk_free_bytes !== undefined && h.disk_free_bytes < 200 * 1024 * 1024) out.push(`${T("磁盘", "disk")} ${Math.round(h.disk_free_bytes / 1048576)} MiB`);
+  if (h.cpu_temp_c >= 80) out.push(`${T("温度", "temperature")} ${Math.round(h.cpu_temp_c)} °C`);
   return out;
 }
 
@@ -230,8 +169,8 @@ function renderNotices(filter) {
   if (!list) return;
   const notices = [...state.notices.values()].filter(filter).sort((a, b) => (b.at || 0) - (a.at || 0) || b.rev - a.rev).slice(0, 30);
   list.replaceChildren(...notices.map((n) => el("li", { class: "notice", "data-notice": n.notice, "data-station": n.station },
-    el("time", {}, when(n.at)), " ", el("span", { class: "sev " + n.severity }, n.severity), " ", el("b", {}, stationName(n.station)), " ",
-    el("code", {}, n.notice), " ", n.summary)));
+    el("time", {}, when(n.at)), " ", sevBadge(n), " ", el("b", {}, stationName(n.station)), " ",
+    el("code", {}, n.notice), " ", n.text || n.summary)));
   const empty = document.getElementById("notices-empty");
   if (empty) empty.hidden = notices.length > 0;
 }
@@ -244,7 +183,7 @@ function renderStations() {
   const open = new Map();
   for (const a of state.alarms.values()) if (a.state !== "cleared") (open.get(a.station) || open.set(a.station, []).get(a.station)).push(a);
   const sorted = [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station));
-  const key = sorted.map((s) => s.station).join("|");
+  const key = sorted.map((s) => `${s.station}:${townName(s)}:${villageName(s)}`).join("|");
   for (const s of sorted) {
     const alarms = open.get(s.station) || [];
     const tileKey = `${s.rev}|` + alarms.map((a) => `${a.key}:${a.rev}`).join(",");
@@ -266,13 +205,13 @@ function renderStations() {
     buildTowns(root, sorted);
   }
   const count = document.getElementById("station-count");
-  if (count) count.textContent = `${sorted.filter((s) => s.online).length}/${sorted.length} 在线 online`;
+  if (count) count.textContent = `${sorted.filter((s) => s.online).length}/${sorted.length} ${T("在线", "online")}`;
 }
 
 function updateTownCounts(root) {
   for (const section of root.querySelectorAll("section.town")) {
     const tiles = section.querySelectorAll(".tile");
-    const text = `${section.querySelectorAll('.tile[data-online="online"]').length}/${tiles.length} 在线 online`;
+    const text = `${section.querySelectorAll('.tile[data-online="online"]').length}/${tiles.length} ${T("在线", "online")}`;
     const small = section.querySelector("h3 small");
     if (small.textContent !== text) small.textContent = text;
   }
@@ -290,11 +229,12 @@ function buildTowns(root, sorted) {
   root.replaceChildren(...[...towns].map(([town, villages]) => {
     const all = [...villages.values()].flat();
     const online = all.filter((s) => s.online).length;
+    const name = townName(all[0]);
     return el("section", { class: "town", "data-town": town },
-      el("h3", {}, `乡镇 ${town.split("/")[1]} `, el("small", {}, `${online}/${all.length} 在线 online`),
-        el("button", { class: "announce", "data-target": town, "data-label": `乡镇 ${town.split("/")[1]}` }, "全乡镇广播 Announce to township")),
+      el("h3", {}, `${name} `, el("small", {}, `${online}/${all.length} ${T("在线", "online")}`),
+        el("button", { class: "announce", "data-target": town, "data-label": name }, T("全乡镇广播", "Announce to township"))),
       ...[...villages].map(([village, stations]) => el("div", { class: "village", "data-village": village },
-        el("h4", {}, `村 ${village}`), el("div", { class: "tiles" }, stations.map((s) => tileCache.get(s.station).node)))));
+        el("h4", {}, villageName(stations[0])), el("div", { class: "tiles" }, stations.map((s) => tileCache.get(s.station).node)))));
   }));
 }
 
@@ -311,38 +251,9 @@ function renderCommands(filter) {
     return el("li", { class: "command", "data-command-id": c.command_id, "data-batch": c.batch, "data-station": c.station, "data-outcome": outcome },
       el("time", {}, when(c.issued_at)), " ", el("b", {}, c.operator), " → ", stationName(c.station), " ", el("span", { class: "what" }, c.summary), " ",
       c.replies.map((r) => el("span", { class: `reply ${r.ok ? "ok" : "fail"}`, title: r.reason }, `${r.outcome}${r.reason ? ": " + r.reason : ""}`)),
-      lapsed ? el("span", { class: "reply fail" }, "没有回复 no reply before it expired: the station did not get it (offline?); send it again")
-             : !final.length ? el("span", { class: "reply waiting" }, "等待回复 waiting for the station…") : null);
+      lapsed ? el("span", { class: "reply fail" }, T("没有回复：指令过期前站点没有收到（离线？），请重新发送", "no reply before it expired: the station did not get it (offline?); send it again"))
+             : !final.length ? el("span", { class: "reply waiting" }, T("等待站点回复…", "waiting for the station…")) : null);
   }));
-}
-
-// ------------------------------------------------------------------ detail pages
-
-let detailRev = null;
-async function refreshTimeline() {
-  // the stored lifecycle steps, as the server renders them (escaped by its templates)
-  const r = await fetch(location.pathname, { credentials: "same-origin" });
-  if (!r.ok) return;
-  const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector("ol.timeline");
-  const old = document.querySelector("ol.timeline");
-  if (fresh && old) { old.replaceWith(fresh); render(); }
-}
-
-function renderAlarmDetail() {
-  const root = document.getElementById("alarm-detail");
-  if (!root) return;
-  const a = state.alarms.get(root.dataset.key);
-  if (!a) return;
-  if (detailRev !== null && detailRev !== a.rev) setTimeout(refreshTimeline, 1000);  // once the ingest has stored the step
-  detailRev = a.rev;
-  root.dataset.state = a.state;
-  document.getElementById("detail-card").replaceChildren(el("table", { class: "facts" },
-    el("tr", {}, el("th", {}, "级别 Severity"), el("td", {}, el("span", { class: "sev " + a.severity }, a.severity))),
-    el("tr", {}, el("th", {}, "告警 Alarm"), el("td", {}, `${LABEL[a.alarm] || a.alarm} · ${a.category} · ${a.source}`)),
-    el("tr", {}, el("th", {}, "摘要 Summary"), el("td", {}, a.summary)),
-    el("tr", {}, el("th", {}, "开始 Start"), el("td", {}, when(a.raised_at))),
-    el("tr", {}, el("th", {}, "持续 Duration"), el("td", {}, lasted(a))),
-    el("tr", {}, el("th", {}, "状态 Lifecycle"), el("td", { id: "detail-state", "data-state": a.state }, lifecycle(a), " ", ackButton(a)))));
 }
 
 function renderStationDetail() {
@@ -355,11 +266,10 @@ function renderStationDetail() {
 function render() {
   const here = document.getElementById("station-detail")?.dataset.station;
   const only = here ? (x) => x.station === here : () => true;
-  renderAlarms(only);
+  boardHooks.render.forEach((hook) => hook(only));
   renderStations();
   renderCommands(only);
   renderNotices(only);
-  renderAlarmDetail();
   renderStationDetail();
   document.querySelectorAll("time[data-epoch]").forEach((t) => { if (!t.textContent) t.textContent = when(Number(t.dataset.epoch)); });
 }
@@ -375,14 +285,14 @@ async function post(path, body) {
 
 async function ack(a, button) {
   button.disabled = true;
-  button.textContent = "发送中 sending…";
+  button.textContent = T("发送中…", "sending…");
   try {
     await post("/api/ack", { event_id: a.event_id, station: a.station });
-    button.textContent = "已发送 sent";
+    button.textContent = T("已发送", "sent");
   } catch (err) {
     button.disabled = false;
-    button.textContent = "确认 Ack";
-    alert(`确认失败 Ack failed: ${err.message}`);
+    button.textContent = T("确认", "Ack");
+    alert(`${T("确认失败", "Ack failed")}: ${err.message}`);
   }
 }
 
@@ -407,7 +317,7 @@ document.getElementById("announce-form")?.addEventListener("submit", async (ev) 
     const sent = await post("/api/announce", body);
     document.getElementById("announce-dialog").close();
     document.getElementById("announce-text").value = "";
-    if (sent.not_sent.length) alert(`未发送 not sent to ${sent.not_sent.length} station(s) (offline or unreachable): ${sent.not_sent.map(stationName).join(", ")}`);
+    if (sent.not_sent.length) alert(`${T("未发送（离线或连不上）", "not sent (offline or unreachable)")}: ${sent.not_sent.map(stationName).join(", ")}`);
   } catch (err) {
     document.getElementById("announce-error").textContent = err.message;
   }
@@ -418,7 +328,8 @@ document.addEventListener("error", (ev) => {
   const img = ev.target;
   if (!(img instanceof HTMLImageElement) || !img.src.includes("/snapshot/")) return;
   const tries = Number(img.dataset.tries || 0);
-  if (tries < 10) setTimeout(() => { img.dataset.tries = tries + 1; img.src = img.src.split("?")[0] + `?t=${tries + 1}`; }, 1500);
+  if (tries >= 10) return;
+  setTimeout(() => { const u = new URL(img.src); u.searchParams.set("t", tries + 1); img.dataset.tries = tries + 1; img.src = u.href; }, 1500);
 }, true);
 
 if (document.getElementById("who")) {

@@ -102,3 +102,32 @@ def test_case_page_upload_route_alone_takes_photos_sized_bodies(loop_county: Loo
         assert client.post(f"/m/cases/{case.id}/handle", content=big, headers={"content-type": "multipart/form-data; boundary=x"}).status_code == 413
         assert client.post(f"/cases/{case.id}/act", content=b"x" * (100 * 1024),
                            headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 413
+
+
+def test_case_page_list_shows_a_new_case_without_a_reload_and_only_in_scope(loop_county: LoopCounty, browser) -> None:  # noqa: ANN001
+    """A dispatcher keeps /cases open: a real station's danger alarm opens a case and the list shows it by itself
+    (the page polls /cases/stamp and swaps its table in); a township account's stamp does not move for another township."""
+    c = loop_county
+    ferry = "410421/dongfeng/liuzhuang/ferry-09"
+    page = desk(browser, c, "duty")
+    other = desk(browser, c, "xiaoqi")
+    try:
+        page.goto("/cases")
+        assert page.is_hidden("#cases-live")
+        other_before = other.request.get("/cases/stamp").json()["stamp"]
+        c.start_station(ferry)
+        case = c.case_of(ferry)
+        page.evaluate("() => window.__casesPoll()")  # the 2 s timer's tick, called at once
+        page.wait_for_selector(f'tr.case[data-case-id="{case.id}"]', timeout=10_000)
+        assert page.is_visible("#cases-live")
+        assert page.url.endswith("/cases")  # swapped in place, not reloaded elsewhere
+        assert other.request.get("/cases/stamp").json()["stamp"] == other_before  # dongfeng's case is not xiaoqi's business
+        assert other.request.get("/cases/stamp").headers["cache-control"] == "no-store"
+        anonymous = browser.new_context(base_url=c.base_url)
+        try:
+            assert anonymous.request.get("/cases/stamp").status == 401
+        finally:
+            anonymous.close()
+    finally:
+        page.context.close()
+        other.context.close()
