@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-MODULES = ["bench.outbox", "bench.vision", "bench.regions", "bench.county", "bench.web", "bench.cases", "bench.fire"]
+MODULES = ["bench.outbox", "bench.vision", "bench.regions", "bench.county", "bench.web", "bench.cases", "bench.case_load", "bench.update", "bench.fire"]
 
 
 def main() -> int:

@@ -69,7 +69,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -113,9 +113,12 @@ BEFORE_FIXES = {
 
 
 def _app_constant(name: str) -> str:
-    """A top-level constant of app.js as written there (for the text of the section)."""
-    m = re.search(rf"^const {name} = ([^;]+);", APP_JS.read_text(encoding="utf-8"), re.M)
-    return m.group(1).strip() if m else "?"
+    """A top-level constant of the board's scripts as written there (for the text of the section)."""
+    for script in (APP_JS, *sorted(APP_JS.parent.glob("board_*.js"))):  # app.js and the board's parts it calls
+        m = re.search(rf"^const {name} = ([^;]+);", script.read_text(encoding="utf-8"), re.M)
+        if m:
+            return m.group(1).strip()
+    return "?"
 
 
 def _resync_text() -> str:
