@@ -242,10 +242,17 @@ def operator_audit(
     scope: str = typer.Option("", help="Only entries about COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]] ('': all)."),
     limit: int = typer.Option(200, help="At most this many entries, newest first."),
     db: str = DB_OPTION,
+    tz: str = typer.Option("Asia/Shanghai", help="Time zone the times are written in (the county's, as on its pages)."),
 ) -> None:
     """The audit log: who did what to which station, and how it ended."""
     import json
     from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {tz!r} (e.g. Asia/Shanghai)", param_hint="--tz") from None
 
     from rich.table import Table
 
@@ -253,7 +260,7 @@ def operator_audit(
     for column in table.columns[1:]:
         column.overflow = "fold"  # a narrow terminal breaks names and paths over lines rather than cutting them
     for e in _accounts(db, lambda accounts: accounts.audit(scope, limit)):
-        when = datetime.fromtimestamp(e.at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(e.at, zone).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(when, escape(e.operator), escape(e.action), escape(e.target), escape(e.command_id or ""), escape(e.outcome),
                       escape(json.dumps(e.detail, ensure_ascii=False)) if e.detail else "")
     Console().print(table)

@@ -82,5 +82,6 @@ def timeline(store: Store, station: str, event_id: str) -> list[dict[str, Any]]:
     for seq, ts, state, severity, summary, body in store.query(TIMELINE_SQL, (station, event_id)):
         doc = body if isinstance(body, dict) else json.loads(body)
         out.append({"seq": int(seq), "ts": epoch(ts), "state": state, "severity": severity, "summary": summary,
-                    "acked_by": doc.get("acked_by"), "details": doc.get("details") or {}})
+                    "acked_by": doc.get("acked_by"), "details": doc.get("details") or {},
+                    "alarm": str(doc.get("alarm", "")), "source": str(doc.get("source", ""))})
     return out

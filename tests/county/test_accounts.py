@@ -299,3 +299,19 @@ def test_cli_passwd_and_audit(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     everything = runner.invoke(app, ["operator", "audit", "--db", db], env={"COLUMNS": "200"})
     assert "operator_add" in everything.output and "operator_passwd" in everything.output and "cli:" in everything.output
+
+
+def test_cli_audit_writes_times_in_the_countys_zone(tmp_path: Path) -> None:
+    """The audit on the command line reads as on the pages: the county's clock, whatever the server's zone is."""
+    db = f"sqlite:///{tmp_path / 'county.db'}"
+    store = Store(db)
+    try:
+        Accounts(store, cheap()).log("zhang", "ack", "410421/xiaoqi/zhuwa/bridge-01", 1767225600.0, command_id="c-9")  # 2026-01-01 00:00 UTC
+    finally:
+        store.close()
+    runner = CliRunner()
+    shanghai = runner.invoke(app, ["operator", "audit", "--db", db], env={"COLUMNS": "200", "TZ": "UTC"})
+    assert shanghai.exit_code == 0 and "2026-01-01 08:00:00" in shanghai.output
+    utc = runner.invoke(app, ["operator", "audit", "--db", db, "--tz", "UTC"], env={"COLUMNS": "200"})
+    assert "2026-01-01 00:00:00" in utc.output
+    assert runner.invoke(app, ["operator", "audit", "--db", db, "--tz", "Mars/Olympus"]).exit_code == 2

@@ -332,7 +332,7 @@ document.addEventListener("error", (ev) => {
   setTimeout(() => { const u = new URL(img.src); u.searchParams.set("t", tries + 1); img.dataset.tries = tries + 1; img.src = u.href; }, 1500);
 }, true);
 
-if (document.getElementById("who")) {
+if (document.getElementById("who") && document.body.dataset.page !== "map") {  // the map keeps its own stream (map.js)
   listen();
   setInterval(render, 5000);  // ages and durations
   setInterval(load, RESYNC_MS);

@@ -120,6 +120,7 @@ def test_case_page_list_shows_a_new_case_without_a_reload_and_only_in_scope(loop
         page.evaluate("() => window.__casesPoll()")  # the 2 s timer's tick, called at once
         page.wait_for_selector(f'tr.case[data-case-id="{case.id}"]', timeout=10_000)
         assert page.is_visible("#cases-live")
+        page.wait_for_selector("#danger-banner:not([hidden])", timeout=10_000)  # the new danger is announced on this page too
         assert page.url.endswith("/cases")  # swapped in place, not reloaded elsewhere
         assert other.request.get("/cases/stamp").json()["stamp"] == other_before  # dongfeng's case is not xiaoqi's business
         assert other.request.get("/cases/stamp").headers["cache-control"] == "no-store"

@@ -77,6 +77,7 @@ def test_grid_worker_takes_a_real_alarms_case_on_the_phone_and_the_dispatcher_cl
         assert duty.evaluate("() => window.__pwned") is None
         [event_id] = c.case(case.id).alarms
         assert duty.query_selector(f'.case-alarm[data-event-id="{event_id}"] li') is not None  # the station's own lifecycle beside it
+        assert "水位" in duty.text_content(f'.case-alarm[data-event-id="{event_id}"] li')  # worded in Chinese from its fields
         duty.click("#verify")
         duty.wait_for_selector('#case[data-state="verified"]')
         duty.select_option("#close-result", "resolved")
