@@ -117,7 +117,8 @@ class CommandDesk:
         self._pending = _Pending()
         self._trial = config_trial.load_trial(config_path) if config_path is not None else None
         self._started = False
-        self.updates = Updates(station, self.reply, lambda cmd, patch: self._config_set(cmd, ConfigSetArgs(patch=patch)), config_path)
+        self.updates = Updates(station, self.reply, lambda cmd, patch, deadline_s: self._config_set(cmd, ConfigSetArgs(patch=patch), deadline_s),
+                               config_path)
 
     @classmethod
     def build(cls, station: DeskPort, clock: Callable[[], float], wall: WallClock, config_path: Path | None = None) -> "CommandDesk":
@@ -293,8 +294,10 @@ class CommandDesk:
 
     # ------------------------------------------------------------------ config/set
 
-    def _config_set(self, cmd: SignedCommand, args: ConfigSetArgs) -> None:
+    def _config_set(self, cmd: SignedCommand, args: ConfigSetArgs, timeout_s: float | None = None) -> None:
+        """`timeout_s`: how long the new file has to get online (a model update's deadline; else the station's own setting)."""
         path = self.config_path
+        timeout_s = timeout_s or self.cfg.config_rollback_s
         if path is None:
             self.reply(cmd.id, cmd.name, False, "failed", "this gateway was started without a station file to change")
             return
@@ -328,10 +331,9 @@ class CommandDesk:
             self.reply(cmd.id, cmd.name, True, "unchanged", result={"config_hash": self.station.cfg.fingerprint()})
             return
         text = yaml.safe_dump(patched, allow_unicode=True, sort_keys=False)
-        self._trial = config_trial.begin(path, text, cmd.id, self.cfg.config_rollback_s, self._boot)
-        log.warning("config/set %s: new station file written; restarting to try it (rollback after %g s offline)",
-                    cmd.id, self.cfg.config_rollback_s)
-        self.reply(cmd.id, cmd.name, True, "restarting", f"restarting on the new file; it is rolled back unless online within {self.cfg.config_rollback_s:g} s",
+        self._trial = config_trial.begin(path, text, cmd.id, timeout_s, self._boot)
+        log.warning("config/set %s: new station file written; restarting to try it (rollback after %g s offline)", cmd.id, timeout_s)
+        self.reply(cmd.id, cmd.name, True, "restarting", f"restarting on the new file; it is rolled back unless online within {timeout_s:g} s",
                    {"config_hash": new_cfg.fingerprint()})
         self._pending.exit_at = self._clock() + EXIT_DELAY_S
 

@@ -50,7 +50,7 @@ FREE_AFTER = 200 * 1024 * 1024  # storage left for the outbox and logs whatever 
 EXIT_WAIT_S = 10.0  # after `restarting`: how long the reply may take to leave before the restart
 
 ReplyFn = Callable[..., None]  # CommandDesk.reply(command_id, name, ok, outcome, reason="", result=None)
-ConfigSetFn = Callable[[SignedCommand, dict[str, Any]], None]  # the desk's config/set trial for a merge patch
+ConfigSetFn = Callable[[SignedCommand, dict[str, Any], float], None]  # the desk's config/set trial for a merge patch, with its deadline (s)
 
 
 class Updates:
@@ -146,7 +146,7 @@ class Updates:
         elif kind == "config_set":  # a model: the config/set trial, answered `updated` by the process that keeps it
             self.state_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(self._model_record, json.dumps({"command_id": cmd.id, "version": data["version"], "previous": data["previous"]}).encode())
-            self._config_set(cmd, data["patch"])
+            self._config_set(cmd, data["patch"], float(data["deadline_s"]))  # the county's deadline, as for software
             trial = config_trial.load_trial(self.config_path) if self.config_path is not None else None
             if trial is None or trial.command_id != cmd.id:  # refused or unchanged: the desk has answered
                 self._model_record.unlink(missing_ok=True)
@@ -254,4 +254,4 @@ class Updates:
             self._events.put(("final", cmd, ("refused", "not_a_model", f"not a model this station can run: {exc}"[:300])))
             return
         patch = patch_for(self.config_path, str(Path(written).parent / name), args.sha256)
-        self._events.put(("config_set", cmd, {"patch": patch, "version": args.version, "previous": Path(written).name}))
+        self._events.put(("config_set", cmd, {"patch": patch, "version": args.version, "previous": Path(written).name, "deadline_s": args.deadline_s}))

@@ -89,7 +89,7 @@ def test_a_new_detector_model_is_downloaded_checked_and_switched_through_the_con
             assert sorted(p.name for p in models.iterdir()) == ["detect.tflite", "labelmap.txt"]  # nothing left behind
 
             model = signed(county_key, "update", {"kind": "model", "version": "coco-2", "url": served.url("coco-2.tflite"),
-                                                  "size": new_model.stat().st_size, "sha256": sha})
+                                                  "size": new_model.stat().st_size, "sha256": sha, "deadline_s": 45})
             publish(broker.port, model)
             assert served.cut_done.wait(30)
             second = signed(county_key, "update", {"kind": "model", "version": "coco-3", "url": served.url("coco-2.tflite"),
@@ -108,6 +108,7 @@ def test_a_new_detector_model_is_downloaded_checked_and_switched_through_the_con
         sub.stop()
     outcomes = [m["outcome"] for m in replies(feed, model["id"])]
     assert outcomes[0] == "downloading" and outcomes[-2:] == ["restarting", "updated"], outcomes
+    assert "within 45 s" in replies(feed, model["id"])[-2]["reason"]  # the county's deadline, not the station's config/set default
     kept = replies(feed, model["id"])[-1]
     assert kept["ok"] and kept["result"] == {"version": "coco-2", "previous": "detect.tflite"}
     switched = yaml.safe_load(config.read_text(encoding="utf-8"))["cameras"][0]["detection"]["model"]
