@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from county.cases.db import LoopDb
 from county.cases.rules import OPEN, STATES, CaseState, is_late
 from county.i18n import pick
 from county.times import epoch
+from county.web import access
 from county.web.cards import alarm_key
 from county.web.case_desk import language
 from county.web.jsonsafe import SafeJSONResponse as JSONResponse
@@ -36,7 +37,6 @@ from county.web.jsonsafe import SafeJSONResponse as JSONResponse
 if TYPE_CHECKING:
     from county.web.app import Web
 
-Handler = Callable[[Request, Operator], Awaitable[Response]]
 CASES_CACHE_S = 5.0
 CLOSED_KEPT_S = 24 * 3600.0  # a case closed within this is still shown beside its alarm
 MAX_SNAPSHOTS = 1000
@@ -95,11 +95,7 @@ class BoardCases:
 def routes(w: Callable[[], Web]) -> list[Route]:
     cache: list[BoardCases] = []  # made at the first request: the database opens with the app, after the routes
 
-    def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            op = await w().operator(request)
-            return JSONResponse({"error": "log in first"}, status_code=401) if op is None else await handler(request, op)
-        return route
+    logged_in = access.logged_in(w, api=True)
 
     @logged_in
     async def cases_api(request: Request, op: Operator) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from starlette.routing import Route
 from county.accounts import Operator
 from county.cases.rules import OPEN, RESULTS, STATES
 from county.i18n import Refused
+from county.web import access
 from county.web.case_desk import Say, language, ordered, township
 from county.web.data import timeline
 from county.web.login import csrf_ok
@@ -29,7 +30,6 @@ from county.web.login import csrf_ok
 if TYPE_CHECKING:
     from county.web.app import Web
 
-Handler = Callable[[Request, Operator], Awaitable[Response]]
 STALE = Refused("页面已过期,请刷新后重试", "the page expired (missing or stale CSRF token); reload and retry")
 LIST_LIMIT = 500
 EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -54,11 +54,7 @@ def case_id(request: Request) -> int | None:
 
 
 def routes(w: Callable[[], Web]) -> list[Route]:
-    def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            op = await w().operator(request)
-            return RedirectResponse("/login", status_code=303) if op is None else await handler(request, op)
-        return route
+    logged_in = access.logged_in(w)
 
     @logged_in
     async def case_list(request: Request, op: Operator) -> Response:

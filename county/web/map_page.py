@@ -22,19 +22,20 @@ import threading
 import urllib.error
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from county.accounts import Operator
 from county.i18n import Refused
+from county.web import access
 
 if TYPE_CHECKING:
     from county.web.app import Web
@@ -171,13 +172,7 @@ class TileCache:
 def map_routes(w: Callable[[], Web], settings: MapSettings) -> list[BaseRoute]:
     tiles = TileCache(settings.tiles) if settings.tiles else None
 
-    def logged_in(handler: Callable[[Request, Operator], Awaitable[Response]], api: bool = False) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            op = await w().operator(request)
-            if op is None:
-                return Response('{"error": "log in first"}', 401, media_type="application/json") if api else RedirectResponse("/login", 303)
-            return await handler(request, op)
-        return route
+    page_in, api_in = access.logged_in(w), access.logged_in(w, api=True)
 
     async def page(request: Request, op: Operator) -> Response:
         web = w()
@@ -203,9 +198,9 @@ def map_routes(w: Callable[[], Web], settings: MapSettings) -> list[BaseRoute]:
         return Response(body, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
 
     found: list[BaseRoute] = [
-        Route("/map", logged_in(page)),
-        Route("/map/outline.geojson", logged_in(outline, api=True)),
-        Route("/map/tiles/{z:int}/{x:int}/{y:int}", logged_in(tile, api=True)),
+        Route("/map", page_in(page)),
+        Route("/map/outline.geojson", api_in(outline)),
+        Route("/map/tiles/{z:int}/{x:int}/{y:int}", api_in(tile)),
     ]
     if (settings.leaflet_dir / "leaflet.js").is_file():
         found.append(Mount("/leaflet", StaticFiles(directory=str(settings.leaflet_dir)), name="leaflet"))

@@ -11,7 +11,7 @@ photo. A case outside the account's scope is "not found", as everywhere in the v
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from county.accounts import Operator
 from county.cases.rules import NOTE_MAX
 from county.i18n import Refused
+from county.web import access
 from county.web.case_desk import language
 from county.web.cases_pages import STALE, case_id, say
 from county.web.login import csrf_ok
@@ -32,7 +33,6 @@ from county.web.photos import PHOTO_MAX_BYTES, PHOTOS_PER_STEP, BadPhoto, conver
 if TYPE_CHECKING:
     from county.web.app import Web
 
-Handler = Callable[[Request, Operator], Awaitable[Response]]
 STEPS = ("accept", "arrive")  # the one-button steps; "handle" has its own form
 
 
@@ -40,11 +40,7 @@ def routes(w: Callable[[], Web]) -> list[Route]:
     def render(request: Request, template: str, op: Operator | None, status: int = 200, **context: Any) -> Response:
         return w().page(request, template, op, status, say=say(w(), request), **context)
 
-    def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            op = await w().operator(request)
-            return RedirectResponse("/m/login", status_code=303) if op is None else await handler(request, op)
-        return route
+    logged_in = access.logged_in(w, login="/m/login")
 
     async def login_page(request: Request) -> Response:
         return render(request, "m_login.html", None)

@@ -13,7 +13,7 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
@@ -21,18 +21,18 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from county import stats
 from county.accounts import Operator
 from county.stats_query import alarm_counts, case_rows
+from county.web import access
 from county.wording import Say
 
 if TYPE_CHECKING:
     from county.web.app import Web
 
-Handler = Callable[[Request, Operator], Awaitable[Response]]
 PERIODS = ("30d", "12m", "range")
 COLUMNS: list[tuple[str, str, str]] = [  # (field, zh, en)
     ("period", "时段", "period"), ("key", "分组", "group"), ("name", "名称", "name"), ("alarms", "告警数", "alarms"),
@@ -146,11 +146,7 @@ def compute(web: Web, recent: Recent, op: Operator, q: Query, now: float) -> tup
 
 def stats_routes(w: Callable[[], Web]) -> list[Route]:
     recent = Recent()
-    def logged_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            op = await w().operator(request)
-            return RedirectResponse("/login", status_code=303) if op is None else await handler(request, op)
-        return route
+    logged_in = access.logged_in(w)
 
     @logged_in
     async def page(request: Request, op: Operator) -> Response:
