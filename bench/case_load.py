@@ -36,14 +36,13 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx2 as httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.cases import Receiver, pct
 from county.accounts import Accounts
 from county.cases.db import LoopDb
 from county.cases.store import CaseStore
@@ -66,34 +65,6 @@ def station(i: int) -> str:
 
 def village(v: int) -> str:
     return f"410421/town{v % 10}/village{v}"
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 2 else (values[0] if values else float("nan"))
-
-
-class Receiver:
-    """The webhook's far end (an SMS gateway's place): when each case's first notification arrived."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.got: dict[int, float] = {}
-        got, lock = self.got, threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    got.setdefault(int(json.loads(body)["case"]["id"]), time.time())
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def proc_cpu_s(pid: int) -> float:

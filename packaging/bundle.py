@@ -15,7 +15,6 @@ Run with the project's venv: `.venv/bin/python packaging/bundle.py lock|build` (
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.metadata
 import io
 import os
@@ -33,6 +32,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
+
+from gateway.update.bundle_check import check_manifest as verify_manifest  # the station checks a bundle the same way
+from gateway.update.download import sha256_file as sha256_of
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "packaging"
@@ -176,14 +178,6 @@ def render_journald() -> str:
     return journald_text(persistent=False).replace("`stationctl install-service`", "the bundle's install.sh")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(top: Path) -> Path:
     """SHA256SUMS in `sha256sum -c` form, every file but itself."""
     lines = [f"{sha256_of(p)}  {p.relative_to(top).as_posix()}\n"
@@ -191,25 +185,6 @@ def write_manifest(top: Path) -> Path:
     out = top / "SHA256SUMS"
     out.write_text("".join(lines), encoding="utf-8")
     return out
-
-
-def verify_manifest(top: Path) -> list[str]:
-    """Problems with a bundle folder's SHA256SUMS (empty when every file matches and none is extra)."""
-    manifest = top / "SHA256SUMS"
-    if not manifest.is_file():
-        return ["SHA256SUMS is missing"]
-    problems, listed = [], set()
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        digest, _, rel = line.partition("  ")
-        listed.add(rel)
-        path = top / rel
-        if not path.is_file():
-            problems.append(f"{rel}: missing")
-        elif sha256_of(path) != digest:
-            problems.append(f"{rel}: sha256 differs")
-    extra = {p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file()} - listed - {"SHA256SUMS"}
-    problems += [f"{rel}: not in SHA256SUMS" for rel in sorted(extra)]
-    return problems
 
 
 def write_tar(top: Path, out: Path) -> None:
