@@ -12,7 +12,6 @@ pi-check run records the install there.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import statistics
@@ -30,17 +29,14 @@ from typing import Any
 from gateway.update.bundle_check import unpack, verify
 from gateway.update.download import fetch, sha256_file
 from gateway.update.venvs import install
+from tests.packaging_scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
 
 
 def bundle_tool() -> Any:
-    spec = importlib.util.spec_from_file_location("station_bundle_bench", ROOT / "packaging" / "bundle.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bundle")
 
 
 class Quiet(SimpleHTTPRequestHandler):

@@ -4,7 +4,6 @@ The real install on arm64 with no network is `make pi-check` (packaging/pi_check
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -17,17 +16,14 @@ from types import ModuleType
 
 import pytest
 
+from tests.packaging_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 
 
 def load_bundle() -> ModuleType:
-    """packaging/ has no __init__.py (a package named `packaging` would shadow pip's), so load by path."""
-    spec = importlib.util.spec_from_file_location("station_bundle", PACKAGING / "bundle.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bundle")
 
 
 bundle = load_bundle()
@@ -204,11 +200,7 @@ def test_uninstall_dry_run_keeps_config_and_data_unless_purged(tmp_path: Path) -
 # --- how pi-check judges the minute on arm64 -----------------------------------------------------
 
 def load_pi_check() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("station_pi_check", PACKAGING / "pi_check.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pi_check")
 
 
 def test_pi_check_counts_a_seq_lost_only_when_it_neither_arrived_nor_is_queued(tmp_path: Path) -> None:

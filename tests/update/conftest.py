@@ -9,7 +9,6 @@ needs nothing more than `make test` does. Building the three wheels and bundles 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from gateway.update import guard
 from gateway.update.bundle_check import unpack, verify
 from gateway.update.download import sha256_file
 from gateway.update.venvs import install
+from tests.packaging_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = ROOT / "var" / "host-wheels"
@@ -33,12 +33,7 @@ SOURCES = ("foundation", "wire", "gateway", "drivers", "edge_models", "provision
 
 
 def load_bundle_tool() -> ModuleType:
-    """packaging/ has no __init__.py (a package named `packaging` would shadow pip's), so load by path."""
-    spec = importlib.util.spec_from_file_location("station_bundle_for_updates", ROOT / "packaging" / "bundle.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bundle")
 
 
 @dataclass(frozen=True)

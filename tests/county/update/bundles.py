@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 from types import ModuleType
+
+from tests.packaging_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def load_packaging_bundle() -> ModuleType:
-    """packaging/ has no __init__.py (a package named `packaging` would shadow pip's), so load by path."""
-    spec = importlib.util.spec_from_file_location("station_bundle_for_update_tests", ROOT / "packaging" / "bundle.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bundle")
 
 
 BUNDLE = load_packaging_bundle()
