@@ -126,6 +126,10 @@ class People:
         found = [p for p in found if in_scope(scope, p.scope) and (include_disabled or p.enabled)]
         return sorted(found, key=lambda p: (ROLE_ORDER.get(p.role, 99), p.scope, p.name))
 
+    def roles_of(self, account: str) -> set[str]:
+        """The roles of the enabled people linked to a web account (where its login should land)."""
+        return {r[0] for r in self._db.query("SELECT role, enabled FROM people WHERE account = ?", (account,)) if r[1]}
+
     def responsible(self, station: str, roles: tuple[str, ...] | list[str]) -> list[Person]:
         """Enabled people of these roles whose scope covers `station`, nearest scope first within role order."""
         found = [p for p in self.list() if p.enabled and p.role in roles and in_scope(p.scope, station)]

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from county.accounts import MAX_NAME
+from county.people import People
 
 if TYPE_CHECKING:
     from county.web.app import Web
@@ -73,7 +74,7 @@ class Logins:
         request.session.clear()
         request.session.update({"operator": op.name, "sid": sid, "csrf": secrets.token_urlsafe(24)})
         await run_in_threadpool(web.accounts.log, op.name, "login", op.scope, now, {"ip": address})
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(await run_in_threadpool(landing, web, op.name), status_code=303)
 
     async def logout(self, request: Request) -> Response:
         web = self.web
@@ -83,3 +84,11 @@ class Logins:
             await run_in_threadpool(web.accounts.log, op.name, "logout", op.scope, time.time())
             request.session.clear()
         return RedirectResponse("/login", status_code=303)
+
+
+FIELD_ROLES = frozenset({"grid_worker", "village_cadre"})  # people in the village, on a phone: their cases first
+
+
+def landing(web: Web, account: str) -> str:
+    """Where a login lands: "my cases" (/m/) for an account linked to a grid worker or village cadre, else the board."""
+    return "/m/" if People(web.desk.db).roles_of(account) & FIELD_ROLES else "/"

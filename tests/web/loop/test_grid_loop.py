@@ -10,7 +10,7 @@ import time
 import httpx2 as httpx
 
 from tests.stations import wait_for
-from tests.web.loop.conftest import DUTY, LIUZHUANG, ZHUWA, LoopCounty, desk, phone
+from tests.web.loop.conftest import DUTY, LIUZHUANG, PASSWORD, PHONE, ZHUWA, LoopCounty, desk, phone
 
 PHOTO = "/work/shared/media/fire/fire-basket.jpg"  # a real JPEG (1160x770), as a phone camera would send one
 HOSTILE_NOTE = "<script>window.__pwned = 1</script>水位已回落,已在岸边设置警示带"
@@ -192,3 +192,21 @@ def test_case_page_changes_without_the_csrf_token_are_refused(loop_county: LoopC
         duty.context.close()
     after = c.case(case.id)
     assert (after.state, after.result, after.updated_at) == (before.state, before.result, before.updated_at)
+
+
+def test_grid_worker_logging_in_on_the_desk_login_lands_on_my_cases(loop_county: LoopCounty, browser) -> None:  # noqa: ANN001
+    """A grid worker who opens the county's address and logs in on /login gets "my cases", not the wall board;
+    a duty officer still gets the board."""
+    c = loop_county
+    context = browser.new_context(base_url=c.base_url, locale="zh-CN", timezone_id="Asia/Shanghai", **PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.fill("#username", "wang")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(c.base_url + "/m/")
+    finally:
+        context.close()
+    duty = desk(browser, c, "duty")  # waits for the board's URL
+    duty.context.close()
