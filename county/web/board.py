@@ -254,7 +254,11 @@ class Board:
             (event_id, station, alarm, source, category, severity, state, summary, raised_at, acked_by, acked_at, cleared_at,
              last_seq, snapshot_sha256, last_body, updates, updated_at, plays, played_at) = (*row, None, 0, None, 0, None)[:19]
             key = alarm_key(station, event_id)
-            if not self.under_prefix(station) or (key in self.alarms and self.alarms[key].last_seq >= last_seq):
+            if not self.under_prefix(station):
+                continue
+            if key in self.alarms and self.alarms[key].last_seq >= last_seq:
+                if self._catch_up(self.alarms[key], int(updates or 0), epoch(updated_at), int(plays or 0), epoch(played_at)):
+                    changes.append(("alarm", key))  # counted by the ingest while this server was away from the broker
                 continue
             self._station(station)
             body = body_of(last_body)
@@ -270,6 +274,17 @@ class Board:
                 card.add_snapshot(n, latest.get("sha256"))
             changes.append(("alarm", key))
         return changes
+
+    def _catch_up(self, card: AlarmCard, updates: int, updated_at: float | None, plays: int, played_at: float | None) -> bool:
+        """The stored counts where they are ahead of the card's (never backwards); whether anything changed."""
+        if updates <= card.updates and plays <= card.plays:
+            return False
+        if updates > card.updates:
+            card.updates, card.updated_at = updates, max(card.updated_at or 0.0, updated_at or 0.0) or None
+        if plays > card.plays:
+            card.plays, card.played_at = plays, max(card.played_at or 0.0, played_at or 0.0) or None
+        card.rev = self._bump()
+        return True
 
     def find_alarm(self, event_id: str, sees: Any, station: str = "") -> AlarmCard | None:
         """The alarm `event_id` of `station` if the operator sees it; without a station, the first one seen with that id.

@@ -233,6 +233,21 @@ def test_board_seeded_from_the_database_knows_the_newest_snapshot_updates_and_pl
     assert (card.updates, card.plays, card.details) == (12, 3, {"count": 2})
 
 
+def test_board_catches_up_on_plays_and_updates_counted_while_it_was_away() -> None:
+    """The server lost the broker for a while: the ingest counted more updates and plays than the board saw live.
+    A reseed with the same last step still brings the counts up (never down)."""
+    board = Board()
+    board.handle(*alarm(A, 9, "updated"), retained=False, now=100)
+    card = board.alarms[alarm_key(A, "al-1")]
+    base = ("al-1", A, "person_in_water_zone", "pond-cam/water", "safety", "danger", "updated", "s", "2026-11-21T08:00:00+00:00",
+            None, None, None, 9, None, None)
+    rev = card.rev
+    assert board.seed_alarms([(*base, 7, 1763712190.0, 4, 1763712200.0)]) == [("alarm", alarm_key(A, "al-1"))]
+    assert (card.updates, card.plays, card.played_at) == (7, 4, 1763712200.0) and card.rev > rev
+    assert board.seed_alarms([(*base, 3, 1763712000.0, 1, 1763712000.0)]) == []  # fewer: the board's own count stays
+    assert (card.updates, card.plays) == (7, 4)
+
+
 def test_board_marks_a_case_overdue_when_escalated_or_past_its_deadline() -> None:
     from county.web.board_extras import marks
 
