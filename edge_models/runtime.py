@@ -8,7 +8,6 @@ caller needs to feed a model (input size, dtype, quantization) is read from the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from foundation.errors import GatewayError
+from foundation.file_hash import sha256_file
 
 
 class ModelError(GatewayError, ValueError):
@@ -35,15 +35,6 @@ def interpreter_class() -> type:
         except ImportError as exc:
             raise ModelError("no TFLite runtime: install ai-edge-litert (or tflite-runtime)") from exc
     return Interpreter
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_labels(path: str | os.PathLike[str]) -> list[str]:

@@ -33,8 +33,8 @@ from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
+from foundation.file_hash import sha256_file as sha256_of
 from gateway.update.bundle_check import check_manifest as verify_manifest  # the station checks a bundle the same way
-from gateway.update.download import sha256_file as sha256_of
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "packaging"

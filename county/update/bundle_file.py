@@ -14,9 +14,10 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 from county.i18n import Refused
+from foundation.file_hash import sha256_stream
 from wire.command_args import MAX_UPDATE_BYTES, UPDATE_VERSION
 
 MANIFEST = "SHA256SUMS"
@@ -35,13 +36,6 @@ class UpdateFile:
     version: str
     size: int
     sha256: str
-
-
-def _digest(f: IO[bytes]) -> str:
-    h = hashlib.sha256()
-    for block in iter(lambda: f.read(1 << 20), b""):
-        h.update(block)
-    return h.hexdigest()
 
 
 def _size_of(path: Path) -> int:
@@ -84,7 +78,7 @@ def _members(path: Path) -> tuple[str, dict[str, str], bytes | None, bytes | Non
                     digests[rel] = hashlib.sha256(data).hexdigest()
                     manifest, version = (data, version) if rel == MANIFEST else (manifest, data)
                 else:
-                    digests[rel] = _digest(f)
+                    digests[rel] = sha256_stream(f)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise _bad(path, f"不是 tar.gz({exc})", f"not a tar.gz ({exc})") from None
     if top is None:
@@ -118,7 +112,7 @@ def read_bundle(path: Path) -> UpdateFile:
     if version not in top:
         raise _bad(path, f"顶层目录 {top!r} 与版本 {version} 不符", f"its top folder {top!r} does not match its version {version}")
     with path.open("rb") as f:
-        sha = _digest(f)
+        sha = sha256_stream(f)
     return UpdateFile(path, "software", version, size, sha)
 
 
@@ -130,7 +124,7 @@ def read_model(path: Path, version: str) -> UpdateFile:
     with path.open("rb") as f:
         head = f.read(8)
         f.seek(0)
-        sha = _digest(f)
+        sha = sha256_stream(f)
     if head[4:8] != TFLITE_MAGIC:
         raise Refused(f"{path.name} 不是 TFLite 模型(文件头不是 TFL3)", f"{path.name} is not a TFLite model (no TFL3 header)")
     return UpdateFile(path, "model", version, size, sha)

@@ -9,7 +9,6 @@ urllib is enough here: the station has no HTTP client dependency and needs no ot
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from foundation.errors import GatewayError
+from foundation.file_hash import sha256_file
 
 CHUNK = 256 * 1024
 ATTEMPTS = 5  # a link that drops mid-download gets this many tries, each resuming where the last stopped
@@ -54,14 +54,6 @@ def ensure_room(needs: dict[Path, int], spare: int) -> None:
         free = shutil.disk_usage(probe).free
         if free < need + spare:
             raise NoRoom(f"{free / 1e6:.0f} MB free in {probe}, the update needs {(need + spare) / 1e6:.0f} MB (with {spare / 1e6:.0f} MB kept free)")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _attempt(url: str, part: Path, size: int, progress: Callable[[int], None], stop: threading.Event, timeout_s: float) -> None:
