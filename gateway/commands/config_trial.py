@@ -27,33 +27,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from foundation.atomic_file import write_atomic
+from gateway.update import guard
 
 EXIT_RESTART = 75  # EX_TEMPFAIL: "start me again" for systemd
 PROTECTED = ("station", "outbox")
 
 
-def read_boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "unknown-" + uuid.uuid4().hex  # no boot id: every process counts as a new boot
-
-
 class BootClock:
-    """Seconds since boot (CLOCK_BOOTTIME, counts suspend too) and the kernel's boot id."""
+    """Seconds since boot (CLOCK_BOOTTIME, counts suspend too) and the kernel's boot id: the update guard's, which
+    lives in the standard library alone because it must run when the gateway's own code cannot."""
 
     def __init__(self) -> None:
-        self.boot_id = read_boot_id()
+        self.boot_id = guard.boot_id()
 
     def now(self) -> float:
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
+        return guard.boot_now()
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
-        return "unknown-" + uuid.uuid4().hex
+        return "unknown-" + uuid.uuid4().hex  # no boot id: every process counts as a new boot
 
 
 def boot_now() -> float:
