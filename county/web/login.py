@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from county.accounts import MAX_NAME
-from county.people import People
 
 if TYPE_CHECKING:
     from county.web.app import Web
@@ -91,4 +90,4 @@ FIELD_ROLES = frozenset({"grid_worker", "village_cadre"})  # people in the villa
 
 def landing(web: Web, account: str) -> str:
     """Where a login lands: "my cases" (/m/) for an account linked to a grid worker or village cadre, else the board."""
-    return "/m/" if People(web.desk.db).roles_of(account) & FIELD_ROLES else "/"
+    return "/m/" if web.desk.cases.people.roles_of(account) & FIELD_ROLES else "/"
