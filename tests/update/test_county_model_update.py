@@ -7,23 +7,18 @@ the gateway processes (restarted on exit 75 as systemd would: systemd cannot run
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from county.feed import FeedCollector
 from gateway.commands.config_trial import EXIT_RESTART
 from gateway.localbroker import LocalBroker
 from gateway.update.download import sha256_file
 from tests.commands.conftest import STATION
-from tests.stations import subscribe, wait_for
 from tests.update.test_fleet_update_story import county_audit, county_key_file, countyctl_update, final, replies
-from tests.update.test_model_update import DETECT, camera_station, supervise
+from tests.update.test_model_update import DETECT, camera_station, supervised
 
 
 @pytest.mark.timeout(300)
@@ -36,14 +31,8 @@ def test_countyctl_sends_a_model_and_a_model_already_in_use_counts_as_updated(
     key_file = county_key_file(county_key, tmp_path / "county.key")
     db = f"sqlite:///{tmp_path / 'county.db'}"
     model = ["--bundle", str(new_model), "--kind", "model", "--version", "coco-2"]
-    feed: FeedCollector
-    feed, sub = subscribe(broker.port)
     log = tmp_path / "gateway.log"
-    procs: list[subprocess.Popen[bytes]] = []
-    runner = threading.Thread(target=supervise, args=(config, log, procs), daemon=True)
-    try:
-        runner.start()
-        assert wait_for(lambda: feed.status.get(STATION) is True, timeout=60), log.read_text()[-3000:]
+    with supervised(config, broker.port, log) as (feed, procs):
         code, lines, said = countyctl_update(model, key_file, broker.port, db)
         assert code == 0 and set(lines) == {STATION} and lines[STATION]["state"] == "updated", f"{said}\n{log.read_text()[-3000:]}"
         first = str(lines[STATION]["command_id"])
@@ -55,12 +44,6 @@ def test_countyctl_sends_a_model_and_a_model_already_in_use_counts_as_updated(
         again = str(lines[STATION]["command_id"])
         assert (final(feed, again) or {}).get("outcome") == "unchanged"  # config/set's answer: nothing to switch
         assert [(outcome, cid) for _, outcome, cid in county_audit(db)] == [("sent", first), ("updated", first), ("sent", again), ("updated", again)]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        runner.join(30)
-        sub.stop()
     switched = yaml.safe_load(config.read_text(encoding="utf-8"))["cameras"][0]["detection"]["model"]
     assert switched == {**switched, "path": str(models / f"coco-2-{sha[:12]}.tflite"), "sha256": sha}
     assert [p.returncode for p in procs[:1]] == [EXIT_RESTART] and len(procs) == 2  # one restart: the first update only

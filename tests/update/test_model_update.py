@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,24 @@ def supervise(config: Path, log: Path, procs: list[subprocess.Popen[bytes]]) -> 
             return
 
 
+@contextmanager
+def supervised(config: Path, port: int, log: Path) -> Iterator[tuple[FeedCollector, list[subprocess.Popen[bytes]]]]:
+    """The camera station under `supervise`, online, with the county's feed; stopped (SIGTERM) at the end."""
+    feed, sub = subscribe(port)
+    procs: list[subprocess.Popen[bytes]] = []
+    runner = threading.Thread(target=supervise, args=(config, log, procs), daemon=True)
+    try:
+        runner.start()
+        assert wait_for(lambda: feed.status.get(STATION) is True, timeout=60), log.read_text()[-3000:]
+        yield feed, procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        runner.join(30)
+        sub.stop()
+
+
 def camera_station(tmp_path: Path, port: int, key: Ed25519PrivateKey) -> Path:
     models = tmp_path / "models"
     models.mkdir()
@@ -62,50 +82,36 @@ def test_a_new_detector_model_is_downloaded_checked_and_switched_through_the_con
     sha = sha256_file(new_model)
     served = Served(files={"notes.tflite": tmp_path / "notes.txt", "coco-2.tflite": new_model},
                     cut_first_at={"coco-2.tflite": new_model.stat().st_size // 2})
-    feed: FeedCollector
-    feed, sub = subscribe(broker.port)
     log = tmp_path / "gateway.log"
-    procs: list[subprocess.Popen[bytes]] = []
-    runner = threading.Thread(target=supervise, args=(config, log, procs), daemon=True)
-    try:
-        with serving(served):
-            runner.start()
-            assert wait_for(lambda: feed.status.get(STATION) is True, timeout=60), log.read_text()[-3000:]
+    with serving(served), supervised(config, broker.port, log) as (feed, procs):
+        software = signed(county_key, "update", {"kind": "software", "version": "9.9.9", "url": served.url("x.tar.gz"),
+                                                 "size": 10, "sha256": "0" * 64})
+        notes = signed(county_key, "update", {"kind": "model", "version": "notes", "url": served.url("notes.tflite"),
+                                              "size": (tmp_path / "notes.txt").stat().st_size, "sha256": sha256_file(tmp_path / "notes.txt")})
+        local = signed(county_key, "update", {"kind": "software", "version": "9.9.9", "url": "file:///etc/shadow",
+                                              "size": 10, "sha256": "0" * 64})
+        for cmd in (local, software, notes):
+            publish(broker.port, cmd)
+            assert wait_for(lambda: final(feed, cmd["id"]), timeout=30), log.read_text()[-3000:]  # noqa: B023
+        bad = final(feed, local["id"]) or {}
+        assert (bad.get("outcome"), bad.get("result", {}).get("code")) == ("rejected", "bad_arguments") and "http" in bad["reason"], bad
+        assert (final(feed, software["id"]) or {}).get("result") == {"code": "not_installed"}
+        refused = final(feed, notes["id"]) or {}
+        assert (refused.get("outcome"), refused.get("result")) == ("refused", {"code": "not_a_model"}), refused
+        assert sorted(p.name for p in models.iterdir()) == ["detect.tflite", "labelmap.txt"]  # nothing left behind
 
-            software = signed(county_key, "update", {"kind": "software", "version": "9.9.9", "url": served.url("x.tar.gz"),
-                                                     "size": 10, "sha256": "0" * 64})
-            notes = signed(county_key, "update", {"kind": "model", "version": "notes", "url": served.url("notes.tflite"),
-                                                  "size": (tmp_path / "notes.txt").stat().st_size, "sha256": sha256_file(tmp_path / "notes.txt")})
-            local = signed(county_key, "update", {"kind": "software", "version": "9.9.9", "url": "file:///etc/shadow",
-                                                  "size": 10, "sha256": "0" * 64})
-            for cmd in (local, software, notes):
-                publish(broker.port, cmd)
-                assert wait_for(lambda: final(feed, cmd["id"]), timeout=30), log.read_text()[-3000:]  # noqa: B023
-            bad = final(feed, local["id"]) or {}
-            assert (bad.get("outcome"), bad.get("result", {}).get("code")) == ("rejected", "bad_arguments") and "http" in bad["reason"], bad
-            assert (final(feed, software["id"]) or {}).get("result") == {"code": "not_installed"}
-            refused = final(feed, notes["id"]) or {}
-            assert (refused.get("outcome"), refused.get("result")) == ("refused", {"code": "not_a_model"}), refused
-            assert sorted(p.name for p in models.iterdir()) == ["detect.tflite", "labelmap.txt"]  # nothing left behind
-
-            model = signed(county_key, "update", {"kind": "model", "version": "coco-2", "url": served.url("coco-2.tflite"),
-                                                  "size": new_model.stat().st_size, "sha256": sha, "deadline_s": 45})
-            publish(broker.port, model)
-            assert served.cut_done.wait(30)
-            second = signed(county_key, "update", {"kind": "model", "version": "coco-3", "url": served.url("coco-2.tflite"),
-                                                   "size": new_model.stat().st_size, "sha256": sha})
-            publish(broker.port, second)
-            assert wait_for(lambda: final(feed, second["id"]), timeout=30)
-            busy = final(feed, second["id"]) or {}
-            assert (busy.get("outcome"), busy.get("result")) == ("refused", {"code": "busy"}), busy
-            served.release.set()
-            assert wait_for(lambda: final(feed, model["id"]), timeout=120), log.read_text()[-3000:]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        runner.join(30)
-        sub.stop()
+        model = signed(county_key, "update", {"kind": "model", "version": "coco-2", "url": served.url("coco-2.tflite"),
+                                              "size": new_model.stat().st_size, "sha256": sha, "deadline_s": 45})
+        publish(broker.port, model)
+        assert served.cut_done.wait(30)
+        second = signed(county_key, "update", {"kind": "model", "version": "coco-3", "url": served.url("coco-2.tflite"),
+                                               "size": new_model.stat().st_size, "sha256": sha})
+        publish(broker.port, second)
+        assert wait_for(lambda: final(feed, second["id"]), timeout=30)
+        busy = final(feed, second["id"]) or {}
+        assert (busy.get("outcome"), busy.get("result")) == ("refused", {"code": "busy"}), busy
+        served.release.set()
+        assert wait_for(lambda: final(feed, model["id"]), timeout=120), log.read_text()[-3000:]
     outcomes = [m["outcome"] for m in replies(feed, model["id"])]
     assert outcomes[0] == "downloading" and outcomes[-2:] == ["restarting", "updated"], outcomes
     assert "within 45 s" in replies(feed, model["id"])[-2]["reason"]  # the county's deadline, not the station's config/set default
