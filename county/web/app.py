@@ -13,7 +13,6 @@ another's records.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import secrets
@@ -100,6 +99,7 @@ class Web:
         self.board = Board(settings.prefix)
         self.lock = threading.Lock()
         self.fanout = Fanout()
+        self.words = enrich.LiveWords()  # the live records' words, shared by every open stream
         seed_board(self.board, self.db.store, time.time())
         self.hub = LiveHub(self.board, self.lock, settings.broker, self.fanout.notify, self._on_reply, self._on_reconnect)
         self.actions = Actions(self.board, self.lock, self.hub, self.key, self.accounts, self.fanout.notify,
@@ -287,22 +287,7 @@ def create_app(settings: ServeSettings) -> Starlette:
     @api_route
     async def events_api(request: Request, op: Operator) -> Response:
         live = stream(w(), op, str(request.session.get("sid", "")))
-        return EventSourceResponse(enrich.events(live, w().say(request), w().birth), ping=15)
-
-    @api_route
-    async def snapshot(request: Request, op: Operator) -> Response:
-        event_id = request.path_params["event_id"]
-        with w().lock:
-            alarm = w().board.find_alarm(event_id, op.sees, request.query_params.get("station", ""))
-            station, expected = (alarm.station, alarm.snapshot_sha256) if alarm else ("", None)
-        if not station:
-            return _not_found("snapshot")
-        jpeg = await w().db.run(w().db.store.snapshot, station, event_id)
-        if jpeg is None:
-            return _not_found("snapshot (not received yet)")
-        if expected and hashlib.sha256(jpeg).hexdigest() != expected:
-            return JSONResponse({"error": "the stored snapshot does not match the alarm's sha256"}, status_code=409)
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+        return EventSourceResponse(enrich.events(live, w().say(request), w().birth, w().words), ping=15)
 
     @api_route
     async def chart(request: Request, op: Operator) -> Response:
@@ -352,7 +337,6 @@ def create_app(settings: ServeSettings) -> Starlette:
         Route("/api/events", events_api),
         Route("/api/ack", ack_api, methods=["POST"]),
         Route("/api/announce", announce_api, methods=["POST"]),
-        Route("/snapshot/{event_id}", snapshot),
         Route("/chart.svg", chart),
         *cases_pages.routes(w),
         *map_routes(w, settings.map),

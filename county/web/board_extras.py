@@ -6,8 +6,8 @@ is overdue (marked by an escalation, or past its deadline now and not yet swept 
 The page polls it (every 15 s and at each full load) and filters and sorts with it; one query
 serves every operator for `CASES_CACHE_S` seconds, each then sees only the alarms under its
 scope. `/snapshot/{event_id}/{n}` serves an alarm's n-th snapshot (1: the one sent when raised, n:
-`snapshot/{event_id}-{n}` of the drowning watch's escalations), checked against the sha256 the
-alarm announced when the board saw it.
+`snapshot/{event_id}-{n}` of the drowning watch's escalations), `/snapshot/{event_id}` its newest (the
+one the board shows), each checked against the sha256 the alarm announced when the board saw it.
 """
 
 from __future__ import annotations
@@ -109,11 +109,15 @@ def routes(w: Callable[[], Web]) -> list[Route]:
         return JSONResponse({"cases": view})
 
     @logged_in
-    async def snapshot_n(request: Request, op: Operator) -> Response:
-        event_id, n = request.path_params["event_id"], request.path_params["n"]
+    async def snapshot(request: Request, op: Operator) -> Response:
+        """`/snapshot/{event_id}` (the newest) and `/snapshot/{event_id}/{n}`: one scope check, one lookup, one sha256 check."""
+        event_id, asked = request.path_params["event_id"], request.path_params.get("n")
         with w().lock:
             alarm = w().board.find_alarm(event_id, op.sees, request.query_params.get("station", ""))
-            station, count, expected = (alarm.station, alarm.snapshot_count, alarm.snapshot_sha(n)) if alarm else ("", 0, None)
+            # one at least: the first snapshot may be stored before the alarm step that names it reaches the board
+            station, count = (alarm.station, max(alarm.snapshot_count, 1)) if alarm else ("", 0)
+            n = count if asked is None else asked
+            expected = alarm.snapshot_sha(n) if alarm else None
         if not station or not 1 <= n <= min(count, MAX_SNAPSHOTS):
             return JSONResponse({"error": "snapshot not found"}, status_code=404)
         jpeg = await w().db.run(w().db.store.snapshot, station, event_id if n == 1 else f"{event_id}-{n}")
@@ -123,4 +127,4 @@ def routes(w: Callable[[], Web]) -> list[Route]:
             return JSONResponse({"error": "the stored snapshot does not match the alarm's sha256"}, status_code=409)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
-    return [Route("/api/board/cases", cases_api), Route("/snapshot/{event_id}/{n:int}", snapshot_n)]
+    return [Route("/api/board/cases", cases_api), Route("/snapshot/{event_id}", snapshot), Route("/snapshot/{event_id}/{n:int}", snapshot)]

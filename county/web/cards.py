@@ -28,7 +28,7 @@ class AlarmCard:
     acked_by: str | None = None
     acked_at: float | None = None
     cleared_at: float | None = None
-    snapshot_sha256: str | None = None  # the first snapshot's (served on `/snapshot/{event_id}`)
+    snapshot_sha256: str | None = None  # the first snapshot's (what `/snapshot/{event_id}/1` is checked against)
     details: dict[str, Any] = field(default_factory=dict)
     last_seq: int = -1
     rev: int = 0

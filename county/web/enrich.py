@@ -4,12 +4,14 @@ Every station record gets `labels` {"county", "town", "village", "station"} (the
 names, then the birth message's, then the codes); every alarm and notice record gets `text` (its
 summary written from its structured fields), `kind_label`, `severity_label`, `state_label` and
 its station's `labels`. The raw fields stay, so a page can always fall back to them. Text only:
-the page's script puts it in the document as text, never as HTML.
+the page's script puts it in the document as text, never as HTML. The live stream words each record
+once per language whatever the number of open pages (`LiveWords`, one per server).
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -19,6 +21,7 @@ from county.wording import Say, alarm_words
 
 Birth = Callable[[str], Mapping[str, Any] | None]
 WORDED = ("alarm", "notice")
+LIVE_SLOTS = 2048  # (record, language) pairs kept for the fan-out; one evicted and pushed again is worded again
 
 
 def birth_names(board: Board, path: str) -> dict[str, str] | None:
@@ -50,13 +53,51 @@ def view(doc: dict[str, Any], say: Say) -> dict[str, Any]:
     return doc
 
 
-async def events(source: AsyncIterator[dict[str, str]], say: Say, birth: Birth) -> AsyncIterator[dict[str, str]]:
-    """The live stream of one browser with the same words as the first load (the inner stream closed with this one)."""
+class LiveWords:
+    """Each live record worded once per language, however many open pages it goes to.
+
+    The fan-out hands the same record to every browser; wording it there (words, labels, JSON) made
+    the serve's CPU grow with the open pages. A slot per (kind, record key, language) keeps the record
+    last worded there, the birth names it was worded with and its JSON: the next browser handed an
+    equal record (equal, not the same revision: a station's `last_seen` moves without one) with the
+    same names gets that JSON. One per server (its names are those of every `Say` it is given); used on
+    the event loop only, where every stream runs.
+    """
+
+    def __init__(self, slots: int = LIVE_SLOTS) -> None:
+        self._slots = slots
+        self._done: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], Mapping[str, Any] | None, str]] = OrderedDict()
+        self.worded = 0  # records worded, not taken from a slot
+
+    def data(self, kind: str, rec: dict[str, Any], say: Say, birth: Birth) -> str:
+        """The JSON of `rec` (a board record of `kind`) with its words in `say.lang`; `rec` itself is left as it is."""
+        station = str(rec.get("station") or "")
+        names = birth(station) if kind in WORDED else None
+        slot = (kind, str(rec.get("key") or rec.get("command_id") or station), say.lang)
+        done = self._done.get(slot)
+        if done is None or done[0] != rec or done[1] != names:
+            done = (rec, names, dumps(record(kind, dict(rec), say, lambda _: names)))
+            self.worded += 1
+        self._done[slot] = done
+        self._done.move_to_end(slot)
+        if len(self._done) > self._slots:
+            self._done.popitem(last=False)
+        return done[2]
+
+
+async def events(source: AsyncIterator[dict[str, Any]], say: Say, birth: Birth, words: LiveWords | None = None) -> AsyncIterator[dict[str, str]]:
+    """The live stream of one browser with the same words as the first load (the inner stream closed with this one).
+
+    A record comes as JSON text (`data`) or, from `stream`, as the board's record itself (`record`, not yet JSON);
+    `words` is the server's, shared by every browser, so a record is worded once per language.
+    """
+    words = LiveWords() if words is None else words
     try:
         async for item in source:
             kind = item.get("event", "")
-            if kind == "station" or kind in WORDED:
-                item = {**item, "data": dumps(record(kind, json.loads(item["data"]), say, birth))}
+            if "record" in item or kind == "station" or kind in WORDED:
+                rec = item["record"] if "record" in item else json.loads(item["data"])
+                item = {"event": kind, "data": words.data(kind, rec, say, birth)}
             yield item
     finally:
         await source.aclose()  # type: ignore[attr-defined]

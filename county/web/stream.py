@@ -2,7 +2,8 @@
 
 Changes the operator may see go out coalesced (see `fanout`); a `link` event says whether the
 server reaches the broker; a `logout` event ends the page when its session ended (logged out
-elsewhere, password changed, account disabled). Every record is sent as strict JSON.
+elsewhere, password changed, account disabled). A record is yielded as the board's record itself:
+`enrich.events` words it and makes it strict JSON, once per language for every open browser.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
 from county.accounts import Operator
 from county.web.fanout import COALESCE_S, Browser
-from county.web.jsonsafe import dumps
 
 if TYPE_CHECKING:
     from county.web.app import Web
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SESSION_CHECK_S = 5.0
 
 
-async def stream(web: Web, op: Operator, sid: str) -> AsyncIterator[dict[str, str]]:
+async def stream(web: Web, op: Operator, sid: str) -> AsyncIterator[dict[str, Any]]:
     browser = Browser(asyncio.get_running_loop())
     web.fanout.add(browser)
     link = web.hub.connected.is_set()
@@ -56,7 +56,7 @@ async def stream(web: Web, op: Operator, sid: str) -> AsyncIterator[dict[str, st
                 records = [(kind, web.board.record((kind, key))) for kind, key in browser.take()]
             for kind, rec in records:
                 if rec is not None and op.sees(rec[0]):
-                    yield {"event": kind, "data": dumps(rec[1])}
+                    yield {"event": kind, "record": rec[1]}  # made JSON by `enrich.events`, once per language for all browsers
             if records:
                 pushed = time.monotonic()
     finally:

@@ -126,7 +126,7 @@ function lasted(a) {
   return span(Math.max(0, end - (a.raised_at || end)));  // a station's clock a little ahead is no negative age
 }
 
-// the newest snapshot: `/snapshot/{id}` is the first, `/snapshot/{id}/{n}` any of them
+// the newest snapshot: `/snapshot/{id}` is the newest, `/snapshot/{id}/{n}` any of them
 function snapshotSrc(a, n = a.snapshot_count || 1) {
   const path = n > 1 ? `${encodeURIComponent(a.event_id)}/${n}` : encodeURIComponent(a.event_id);
   return `/snapshot/${path}?station=${encodeURIComponent(a.station)}`;
