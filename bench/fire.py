@@ -1,4 +1,4 @@
-"""Cost of the learned fire/smoke verifier per analysed frame, next to the person detector.
+"""Cost of the learned fire/smoke detectors per analysed frame, next to the person detector.
 
     .venv/bin/python -m bench.fire
 
@@ -8,7 +8,8 @@ cheap colour/change proposal; it is timed whole (`LearnedFireSmoke.analyse`) on 
 clips (colour candidates), alternating round by round with one resize + invoke of the shared
 SSD person detector on the same frames, so the ratio holds on a noisy shared machine. The
 Raspberry Pi 4 figure is that ratio times the SSD's assumed Pi 4 invoke (as bench.regions).
-The classical colour/flicker detector is timed the same way for comparison.
+The classical colour/flicker detector is timed the same way for comparison, and the backbone head
+(`edge_models.fire_head`: one SSD invoke keeping its tensors, plus the head) likewise.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from bench.regions import PI_INVOKE_MS
 from drivers.stills import still_clip
 from edge_models.detector import SsdDetector
+from edge_models.fire_head import BackboneFireSmoke
 from edge_models.fire_learned import LearnedFireSmoke
 from edge_models.fire_smoke import ClassicalFireSmoke
 from edge_models.runtime import TfliteModel, load_labels
@@ -63,9 +65,11 @@ def _time(fn: Any, frames: list[np.ndarray]) -> float:
 def run() -> dict[str, Any]:
     ssd = SsdDetector(TfliteModel(SSD / "detect.tflite", threads=THREADS), load_labels(SSD / "labelmap.txt"))
     learned = LearnedFireSmoke.load(threads=THREADS)
-    out: dict[str, Any] = {"threads": THREADS, "rounds": ROUNDS, "model_bytes": learned.model.path.stat().st_size}
+    backbone = BackboneFireSmoke.load(SSD / "detect.tflite", threads=THREADS)
+    out: dict[str, Any] = {"threads": THREADS, "rounds": ROUNDS, "model_bytes": learned.model.path.stat().st_size,
+                           "head_bytes": backbone.head.path.stat().st_size}
     for name, frames in _frames().items():
-        rounds: dict[str, list[float]] = {"learned": [], "ssd": [], "classical": [], "invokes": []}
+        rounds: dict[str, list[float]] = {"learned": [], "ssd": [], "classical": [], "invokes": [], "backbone": []}
         for _ in range(ROUNDS):
             learned._prev = None
             views = []
@@ -77,10 +81,12 @@ def run() -> dict[str, Any]:
             rounds["learned"].append(_time(step, frames))
             rounds["invokes"].append(sum(views) / len(views))
             rounds["ssd"].append(_time(lambda f, _t: ssd.detect(f, 0.5), frames))
+            rounds["backbone"].append(_time(lambda f, _t: backbone.analyse(f), frames))
             classical = ClassicalFireSmoke()
             rounds["classical"].append(_time(classical.analyse, frames))
         ratios = [a / b for a, b in zip(rounds["learned"], rounds["ssd"])]
         ratio = statistics.median(ratios)
+        b_ratio = statistics.median(a / b for a, b in zip(rounds["backbone"], rounds["ssd"]))
         out[name] = {
             "frames": len(frames),
             "learned_ms_per_frame": round(statistics.median(rounds["learned"]), 2),
@@ -90,6 +96,10 @@ def run() -> dict[str, Any]:
             "learned_over_ssd": round(ratio, 3),
             "pi4_estimate_ms": round(ratio * PI_INVOKE_MS["pi4"], 1),
             "pi5_estimate_ms": round(ratio * PI_INVOKE_MS["pi5"], 1),
+            "backbone_ms_per_frame": round(statistics.median(rounds["backbone"]), 2),
+            "backbone_over_ssd": round(b_ratio, 3),
+            "backbone_pi4_estimate_ms": round(b_ratio * PI_INVOKE_MS["pi4"], 1),
+            "backbone_pi5_estimate_ms": round(b_ratio * PI_INVOKE_MS["pi5"], 1),
         }
     return out
 

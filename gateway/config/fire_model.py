@@ -1,9 +1,10 @@
-"""Settings of the learned fire/smoke verifier (`fire_smoke.model.type: learned`).
+"""Settings of the learned fire/smoke detectors (`fire_smoke.model.type: learned` and `backbone`).
 
 A model file of its own rather than a `ModelConfig`: the shipped model needs no labels, no
 input normalisation and no path (the package carries it), so the few settings a technician
 tunes per site are the two thresholds and how many crops each frame may cost. Defaults are the
-thresholds chosen on the validation split (see edge_models/models/MODEL_CARD.md).
+thresholds chosen on the validation split (see edge_models/models/MODEL_CARD.md). `backbone` names the
+SSD it reads (the person detector's file, pinned by sha256) because the head is only valid on it.
 """
 
 from __future__ import annotations
@@ -45,4 +46,41 @@ class LearnedFireModel(ConfigModel):
             "path": self.path, "sha256": self.sha256, "threads": self.threads,
             "fire_threshold": self.fire_threshold, "smoke_threshold": self.smoke_threshold,
             "max_crops": self.max_crops, "detect_fire": self.fire, "detect_smoke": self.smoke,
+        }
+
+
+class BackboneFireModel(ConfigModel):
+    """Fire and smoke from the shared COCO SSD's backbone features and a small trained head (one SSD invoke per frame)."""
+
+    type: Literal["backbone"] = Field(description="Model type: a fire/smoke head on the COCO SSD MobileNet-V1's feature map.")
+    backbone_path: Path = Field(
+        description="The COCO SSD MobileNet-V1 .tflite the head was trained on (the person detector's model; relative to the working directory)."
+    )
+    backbone_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$",
+        description="Expected sha256 of the SSD; a mismatch refuses to load it (the head reads one of its inner tensors).",
+    )
+    head_path: Path | None = Field(
+        default=None, description="The head .tflite (relative to the working directory); None: the head shipped with the gateway."
+    )
+    head_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the head; a mismatch refuses to load it."
+    )
+    threads: int = Field(default=1, ge=1, le=8, description="CPU threads of the SSD interpreter.")
+    fire: bool = Field(default=True, description="Look for flames.")
+    smoke: bool = Field(default=False, description="Score smoke too (see edge_models/models/MODEL_CARD_v2.md for how well it does).")
+    fire_threshold: float = Field(
+        default=0.67, gt=0, lt=1, description="Fire probability at which a cell counts as fire (chosen on validation at <= 3 % false positives)."
+    )
+    smoke_threshold: float = Field(
+        default=0.31, gt=0, lt=1, description="Smoke probability at which a cell counts as smoke (chosen on validation at <= 3 % false positives)."
+    )
+
+    def runtime_settings(self) -> dict[str, Any]:
+        """Keyword arguments of `edge_models.fire_head.BackboneFireSmoke.load`."""
+        return {
+            "backbone_path": self.backbone_path, "backbone_sha256": self.backbone_sha256,
+            "head_path": self.head_path, "head_sha256": self.head_sha256, "threads": self.threads,
+            "fire_threshold": self.fire_threshold, "smoke_threshold": self.smoke_threshold,
+            "detect_fire": self.fire, "detect_smoke": self.smoke,
         }
