@@ -60,6 +60,19 @@ soak: deps
 TRAIN_VENV ?= var/venv-train
 MIRRORS ?= /work/.mirror
 DATA ?= var/fire-data
+LIFEGUARD_DATA ?= /work/data/lifeguard/data
+# The experimental swimmer head (edge_models/models/SWIMMER_HEAD.md) from the lifeguard photos (train/ and valid/ only).
+.PHONY: train-swim
+train-swim:
+	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')
+	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA)
+
+.PHONY: train-fire-head
+# The experimental backbone head (edge_models/models/MODEL_CARD_v2.md); needs DATA prepared by train-fire.
+train-fire-head:
+	$(TRAIN_VENV)/bin/python -m training.fire.features --data $(DATA)
+	$(TRAIN_VENV)/bin/python -m training.fire.train_head --data $(DATA) --variant cair-normals-in --epochs 6 --out edge_models/models/fire_smoke_head_v2.tflite
+
 .PHONY: train-fire
 train-fire:
 	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')

@@ -37,12 +37,14 @@ from edge_models.detector import Detection, SsdDetector
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import Rect, merge_regions, to_frame
 from edge_models.runtime import TfliteModel, load_labels
+from edge_models.swimmer_head import SwimmerDetector
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import CameraProcessor
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media" / "people"
 MODEL = ROOT.parent / "shared" / "models" / "coco_ssd_mobilenet_v1_quant"
+SWIM_FIGURES = ROOT / "training" / "swim" / "figures.json"
 DATA = Path(os.environ.get("LIFEGUARD_DATA", "/work/data/lifeguard/data"))
 HEIGHTS = (15, 20, 30, 45, 70, 100, 200)
 W, H = 1920, 1080
@@ -67,6 +69,16 @@ def _missing_data() -> str:
 
 def detector() -> SsdDetector:
     return SsdDetector(TfliteModel(MODEL / "detect.tflite", threads=2), load_labels(MODEL / "labelmap.txt"))
+
+
+def swimmer_detector(combine: bool = True) -> SwimmerDetector:
+    """The same SSD with the swimmer head (edge_models.swimmer_head); `combine`: max with COCO person."""
+    return SwimmerDetector.load(MODEL / "detect.tflite", threads=2, combine_coco=combine)
+
+
+def swimmer_score(scorer: str = "max") -> float:
+    """The threshold training chose for the head on held-back training photos (never on valid)."""
+    return float(json.loads(SWIM_FIGURES.read_text())["chosen_threshold_on_held_back"][scorer])
 
 
 def _people(found: list[Detection]) -> list[Detection]:
@@ -187,7 +199,7 @@ def paste(bg: np.ndarray, image: np.ndarray, box: tuple[int, int, int, int], hei
     return frame, Rect(px, py, ww, wh), truth
 
 
-def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None) -> tuple[list[Detection], int]:
+def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None, score: float = 0.5) -> tuple[list[Detection], int]:
     """People of the frame from the planner's regions (those touching `near` only); invokes."""
     rects = planner.layout(frame.shape[1], frame.shape[0])
     chosen = [
@@ -197,11 +209,11 @@ def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rec
     hits = []
     for i in chosen:
         r = rects[i]
-        hits += to_frame(_people(det.detect(frame[r.y:r.y2, r.x:r.x2], 0.5)), r, frame.shape[1], frame.shape[0], i)
+        hits += to_frame(_people(det.detect(frame[r.y:r.y2, r.x:r.x2], score)), r, frame.shape[1], frame.shape[0], i)
     return merge_regions(hits), len(chosen)
 
 
-def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]]) -> dict[str, Any]:
+def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     planners = {name: RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.02), [WATER]) for name, tile in TILINGS.items()}
     out: dict[str, Any] = {"people": len(targets)}
@@ -211,9 +223,9 @@ def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.nd
         hits = {mode: 0 for mode in out if mode != "people"}
         for image, box in targets:
             frame, window, truth = paste(bg, image, box, height, rng)
-            hits["full"] += found(truth, _people(det.detect(frame, 0.5)))
+            hits["full"] += found(truth, _people(det.detect(frame, score)))
             for name, planner in planners.items():
-                hits[name] += found(truth, tiled(det, planner, frame, window)[0])
+                hits[name] += found(truth, tiled(det, planner, frame, window, score)[0])
         for mode, n in hits.items():
             out[mode][str(height)] = round(n / max(1, len(targets)), 3)
     for mode in ("full", *TILINGS):
@@ -222,7 +234,7 @@ def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.nd
     return out
 
 
-def recall_on_photos(det: SsdDetector, split: str, limit: int | None) -> dict[str, Any]:
+def recall_on_photos(det: SsdDetector, split: str, limit: int | None, score: float = 0.5) -> dict[str, Any]:
     """Recall on the photos themselves (zone = the whole photo)."""
     people = hits_full = 0
     hits_tiles = {name: 0 for name in TILINGS}
@@ -232,11 +244,11 @@ def recall_on_photos(det: SsdDetector, split: str, limit: int | None) -> dict[st
         h, w = image.shape[:2]
         truths = [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
         people += len(truths)
-        full = _people(det.detect(image, 0.5))
+        full = _people(det.detect(image, score))
         hits_full += sum(found(t, full) for t in truths)
         for name, tile in TILINGS.items():
             planner = RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.0), [((0, 0), (1, 0), (1, 1), (0, 1))])
-            dets, n = tiled(det, planner, image, None)
+            dets, n = tiled(det, planner, image, None, score)
             invokes[name] += n
             hits_tiles[name] += sum(found(t, dets) for t in truths)
     out: dict[str, Any] = {"people": people, "full": round(hits_full / max(1, people), 3)}
@@ -247,12 +259,13 @@ def recall_on_photos(det: SsdDetector, split: str, limit: int | None) -> dict[st
 # --------------------------------------------------------------------------------- cost
 
 
-def camera(tile: int = 320, budget: int = 6) -> CameraConfig:
+def camera(tile: int = 320, budget: int = 6, head: str = "coco") -> CameraConfig:
     return CameraConfig.model_validate({
         "id": "pond-1080p", "driver": {"type": "file", "path": "pond.mp4"},
         "detection": {
             "model": {"path": str(MODEL / "detect.tflite"), "labels": str(MODEL / "labelmap.txt"), "threads": 2},
             "regions": {"mode": "tiles", "tile_size": tile, "overlap": 0.25, "max_invokes": budget, "revisit_s": 2.0},
+            "head": head, "min_score": swimmer_score() if head == "swimmer" else 0.5,
         },
         "zones": [{"id": "water", "polygon": [list(p) for p in WATER], "min_box_area": 0.0}],
         "motion": {"enabled": True, "force_every_s": 2.0},
@@ -284,9 +297,9 @@ def busy(bg: np.ndarray, frames: int) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def cost(scene: Iterator[np.ndarray], fps: float = 10.0) -> dict[str, Any]:
+def cost(scene: Iterator[np.ndarray], fps: float = 10.0, head: str = "coco") -> dict[str, Any]:
     """Per analysed frame of the real CameraProcessor at 10 fps input (motion gate on)."""
-    proc = CameraProcessor(camera())
+    proc = CameraProcessor(camera(head=head))
     ms, cpu, invokes, infer = [], [], [], []
     n = 0
     for i, frame in enumerate(scene):
@@ -417,6 +430,22 @@ def run() -> dict[str, Any]:
     out["pi_estimate_busy"] = pi_estimate(out["cost"]["busy"], x86)
     out["decode_1080p"] = decode_cost(lambda: busy(bg, 50))
     out["memory"] = peak_rss(bg)
+    if SWIM_FIGURES.exists():
+        out["swimmer_head"] = swimmer_figures(bg, sources)
+    return out
+
+
+def swimmer_figures(bg: np.ndarray, sources: dict[str, list[tuple[np.ndarray, tuple[int, int, int, int]]]]) -> dict[str, Any]:
+    """The same measures with the swimmer head combined with COCO (max per anchor, as shipped),
+    at the threshold training chose on held-back photos."""
+    det, score = swimmer_detector(), swimmer_score()
+    out: dict[str, Any] = {"min_score": score}
+    recall = {name: recall_by_height(det, bg, t, score) for name, t in sources.items()}
+    if (DATA / "train").is_dir() and (DATA / "valid").is_dir():
+        recall["lifeguard_valid"] = recall_by_height(det, bg, lifeguard_targets("valid"), score)
+        out["lifeguard_photos"] = {"valid": recall_on_photos(det, "valid", PHOTOS, score)}
+    out["recall_by_height"] = recall
+    out["cost"] = {"quiet": cost(quiet(bg, 100), head="swimmer"), "busy": cost(busy(bg, 100), head="swimmer")}
     return out
 
 

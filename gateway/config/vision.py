@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import ConfigModel
-from gateway.config.fire_model import LearnedFireModel
+from gateway.config.fire_model import BackboneFireModel, LearnedFireModel
 from gateway.config.person_watch import DwellStep, LostInWaterConfig, WarningRepeatConfig
 
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -148,6 +148,18 @@ class DetectionConfig(ConfigModel):
     min_score: float = Field(default=0.5, ge=0, le=1, description="Detections below this score are ignored everywhere.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Identity tracking settings.")
     regions: RegionsConfig = Field(default_factory=RegionsConfig, description="Whole frame, zone crops or tiles at native resolution.")
+    head: Literal["coco", "swimmer"] = Field(
+        default="coco",
+        description="coco: the model's own person class; swimmer: a head trained on swimmer photos scores the same SSD's anchors "
+        "(the model must be the shared COCO SSD MobileNet-V1; see edge_models/models/SWIMMER_HEAD.md).",
+    )
+    swimmer_head_path: Path | None = Field(default=None, description="head: swimmer only: the head .tflite; None: the head shipped with the gateway.")
+    swimmer_head_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the swimmer head; a mismatch refuses to load it."
+    )
+    swimmer_with_coco: bool = Field(
+        default=True, description="head: swimmer only: an anchor scores the better of the head and the COCO person score (people on the bank stay found)."
+    )
 
 
 class MotionConfig(ConfigModel):
@@ -279,7 +291,7 @@ class DetectorFireModel(ConfigModel):
     min_score: float = Field(default=0.5, ge=0, le=1, description="Score at which a box counts.")
 
 
-FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel], Field(discriminator="type")]
+FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel, BackboneFireModel], Field(discriminator="type")]
 
 
 class FireSmokeConfig(ConfigModel):

@@ -16,6 +16,7 @@ import numpy as np
 from edge_models.classifier import ImageClassifier
 from edge_models.detector import SsdDetector
 from edge_models.fire_evidence import FireSmokeEvidence
+from edge_models.fire_head import BackboneFireSmoke
 from edge_models.fire_learned import LearnedFireSmoke
 from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionGate
@@ -27,12 +28,13 @@ from edge_models.tracker import IouTracker
 from edge_models.zone_edges import edge_distance
 from edge_models.zones import Box, Zone
 from gateway.alarms import AlarmSignal
-from gateway.config.fire_model import LearnedFireModel
+from gateway.config.fire_model import BackboneFireModel, LearnedFireModel
 from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig, ZoneConfig
 from gateway.rules.fire_suppression import Suppression, alarm_box, filter_evidence
 from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
 from gateway.rules.person_zone import CLOCK_SET_AFTER, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
+from gateway.vision.person_detector import person_detector
 
 
 def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
@@ -63,7 +65,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
     min_score = 0.5
     if cfg.detection is not None:
         d = cfg.detection
-        detector = SsdDetector(*load_model(d.model))
+        detector = person_detector(d)  # type: ignore[assignment]  # COCO SSD or the swimmer head, same detect()
         t = d.tracker
         tracker = IouTracker(t.iou_threshold, t.max_distance, t.max_age_s, t.min_hits)
         person_labels, min_score = tuple(d.person_labels), d.min_score
@@ -81,6 +83,8 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
             )
         if isinstance(fs.model, LearnedFireModel):
             fire_model = LearnedFireSmoke.load(**fs.model.runtime_settings())
+        elif isinstance(fs.model, BackboneFireModel):
+            fire_model = BackboneFireSmoke.load(**fs.model.runtime_settings())
         elif fs.model is not None:
             model, labels = load_model(fs.model.model)
             net = ImageClassifier(model, labels) if isinstance(fs.model, ClassifierFireModel) else SsdDetector(model, labels)

@@ -1,0 +1,128 @@
+"""The swimmer head on the shared COCO SSD: the anchors and their decoding reproduce the model's
+own person boxes, the shipped head loads (and only with its sha256), it finds a small person in
+a tile built from our own media, and a station configured with `head: swimmer` raises the person
+alarm on the drowning clips. No lifeguard photo is used here (CI has no /work/data)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from edge_models.detector import SsdDetector
+from edge_models.runtime import ModelError, TfliteModel, load_labels
+from edge_models.ssd_anchors import decode, iou_matrix, nms, ssd_anchors
+from edge_models.swimmer_head import LOGITS, SHIPPED_HEAD, SwimmerDetector, SwimmerHead, shipped_head_sha256
+from foundation.file_hash import sha256_file
+from gateway.config.vision import CameraConfig
+from gateway.vision.frame_processor import build_pipeline
+from tests.drowning.clips import WATER_Y, camera_doc, write_clip
+from tests.drowning.test_drowning_replay import replay
+from tests.vision.conftest import BASKETBALL, DETECT, LABELS, MESSI, VTEST, read_frames
+
+CARD = SHIPPED_HEAD.parent / "SWIMMER_HEAD.md"
+
+
+@pytest.fixture(scope="module")
+def ssd() -> TfliteModel:
+    return TfliteModel(DETECT, threads=1, keep_tensors=True)
+
+
+def test_the_generated_anchors_are_the_ones_inside_the_model(ssd: TfliteModel) -> None:
+    anchors = ssd_anchors()
+    assert anchors.shape == (1917, 4)
+    assert np.abs(anchors - ssd.tensor("anchors")).max() <= 0.0065  # one step of the stored uint8 anchors
+
+
+@pytest.mark.parametrize("image", [BASKETBALL, MESSI, VTEST])
+def test_decoding_every_anchor_reproduces_the_models_own_person_boxes(ssd: TfliteModel, image: Path) -> None:
+    bgr = read_frames(VTEST, 1, 100)[0] if image == VTEST else cv2.imread(str(image))
+    own = [d for d in SsdDetector(ssd, load_labels(LABELS)).decode(ssd.run(bgr), 0.3) if d.label == "person"]
+    assert own, "the media must hold people the model finds"
+    boxes = np.clip(decode(ssd.tensor("concat"), ssd.tensor("anchors")), 0, 1)
+    person = 1 / (1 + np.exp(-ssd.tensor(LOGITS)[0, :, 1]))
+    for d in own:  # each box the model's post-processing gives is one anchor's decoded box and person score
+        iou = iou_matrix(np.asarray([d.box]), boxes)[0]
+        best = int(np.argmax(iou))
+        assert iou[best] >= 0.999 and abs(person[best] - d.score) <= 0.005, (d, iou[best], person[best])
+    # and the person score, NMS 0.6 (as the model's op) keeps the model's confident person boxes
+    idx = np.flatnonzero(person >= 0.5)
+    mine = boxes[[idx[k] for k in nms(boxes[idx], person[idx], 0.6)]]
+    for d in (d for d in own if d.score >= 0.5):
+        assert iou_matrix(np.asarray([d.box]), mine)[0].max() >= 0.999
+
+
+def test_the_shipped_head_loads_and_its_sha256_is_the_model_cards() -> None:
+    card = CARD.read_text(encoding="utf-8")
+    assert shipped_head_sha256() in card and sha256_file(DETECT) in card
+    SwimmerHead(sha256=shipped_head_sha256())
+    with pytest.raises(ModelError, match="sha256"):
+        SwimmerHead(sha256="0" * 64)
+
+
+def test_the_head_needs_the_ssd_it_was_trained_on(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="keep_tensors"):
+        SwimmerDetector(TfliteModel(DETECT, threads=1), SwimmerHead())
+    with pytest.raises(ModelError, match="not a swimmer head"):
+        SwimmerHead(DETECT)
+
+
+@pytest.mark.parametrize("start", [100, 400])
+def test_the_shipped_detector_keeps_the_walkers_coco_finds(ssd: TfliteModel, start: int) -> None:
+    """`head: swimmer` scores the better of the head and COCO per anchor: the people walking on the
+    plaza (vtest.avi, our own media) stay found at the card's threshold, boxes and all."""
+    frame = read_frames(VTEST, 1, start)[0]
+    coco = [d for d in SsdDetector(TfliteModel(DETECT, threads=1), load_labels(LABELS)).detect(frame, 0.5) if d.label == "person"]
+    assert coco
+    found = SwimmerDetector(ssd, SwimmerHead()).detect(frame, threshold())
+    assert found and all(d.label == "person" for d in found)
+    iou = iou_matrix(np.asarray([d.box for d in coco]), np.asarray([d.box for d in found]))
+    assert (iou.max(axis=1) >= 0.5).all(), (coco, found)
+
+
+def threshold() -> float:
+    """The threshold the model card recommends (chosen on held-back training photos)."""
+    m = re.search(r"recommended `min_score`: ([0-9.]+)", CARD.read_text(encoding="utf-8"))
+    assert m, "the model card states the recommended min_score"
+    return float(m.group(1))
+
+
+def test_a_camera_with_head_swimmer_builds_and_a_bad_head_is_a_clear_error(tmp_path: Path) -> None:
+    doc = camera_doc(tmp_path / "x.avi", 5.0, {})
+    doc["detection"]["head"] = "swimmer"
+    pipeline = build_pipeline(CameraConfig.model_validate(doc))
+    assert isinstance(pipeline.detector, SwimmerDetector)
+    with pytest.raises(ValidationError, match="head"):
+        CameraConfig.model_validate({**doc, "detection": {**doc["detection"], "head": "yolo"}})
+    doc["detection"]["swimmer_head_sha256"] = "0" * 64
+    with pytest.raises(ModelError, match="sha256"):
+        build_pipeline(CameraConfig.model_validate(doc))
+    doc["detection"]["swimmer_head_sha256"] = None
+    doc["detection"]["swimmer_head_path"] = str(tmp_path / "missing.tflite")
+    with pytest.raises(ModelError, match="not found"):
+        build_pipeline(CameraConfig.model_validate(doc))
+
+
+@pytest.mark.timeout(300)
+def test_replay_with_the_swimmer_head_raises_the_person_alarm_on_the_drowning_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.drowning.test_drowning_replay as r
+
+    original = r.camera_doc
+
+    def swimmer_doc(path: Path, fps: float, zone: dict) -> dict:
+        doc = original(path, fps, zone)
+        doc["detection"]["head"] = "swimmer"
+        return doc
+
+    monkeypatch.setattr(r, "camera_doc", swimmer_doc)
+    clip = write_clip(tmp_path / "in-water.avi", [None] * 3 + [WATER_Y] * 12, 5.0)
+    events, _ = replay(tmp_path, clip, {"trigger_frames": 3, "window_frames": 5})
+    config = yaml.safe_load((tmp_path / "station.yaml").read_text(encoding="utf-8"))
+    assert config["cameras"][0]["detection"]["head"] == "swimmer"
+    raised = [e for e in events if e["kind"] == "person_in_water_zone" and e["state"] == "raised"]
+    assert raised and raised[0]["details"]["count"] == 1, events

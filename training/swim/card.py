@@ -1,0 +1,82 @@
+"""The swimmer head's model card, written from training/swim/figures.json (run by train.py;
+`python -m training.swim.card` rewrites it alone)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = Path(__file__).resolve().parent / "figures.json"
+CARD = ROOT / "edge_models" / "models" / "SWIMMER_HEAD.md"
+NAMES = {"coco": "COCO person score (the model as it is)", "swimmer": "swimmer head alone", "max": "max(head, COCO person) per anchor (what `head: swimmer` runs)"}
+
+
+def rows(table: dict[str, list[float]], keep: tuple[str, ...] = ("0.70", "0.60", "0.50", "0.40", "0.30", "0.20")) -> str:
+    return " | ".join(f"{table[t][0]:.3f} / {table[t][1]:.1f}" for t in keep if t in table)
+
+
+def render(f: dict) -> str:
+    chosen = f["chosen_threshold_on_held_back"]
+    head = f["head"]
+    lines = [
+        "# Swimmer head v1 (`swimmer_head_v1.tflite`)",
+        "",
+        "A head of per-cell 1x1 convolutions (one hidden layer of "
+        f"{head['hidden']} units per feature map) over the six feature maps of the shared COCO SSD MobileNet-V1, plus a "
+        "learned weight on each anchor's COCO background and person logits. It re-scores the SSD's 1917 anchors for "
+        "\"a person in or by the water\"; boxes are the SSD's own decoded boxes, NMS 0.6 (edge_models/swimmer_head.py).",
+        "",
+        f"- Backbone (frozen, not retrained): `coco_ssd_mobilenet_v1_quant/detect.tflite`, sha256 `{f['backbone']['sha256']}`.",
+        f"- Head: `{head['path']}`, sha256 `{head['sha256']}`, {head['bytes']} bytes, float32 inputs (the dequantized maps "
+        "and `concat_1` logits [1,1917,91]), output [1,1917] probabilities.",
+        f"- recommended `min_score`: {chosen['max']} (for `head: swimmer` with `swimmer_with_coco: true`; the head alone: "
+        f"{chosen['swimmer']}), chosen on the held-back training photos, never on valid.",
+        "",
+        "## Data",
+        "",
+        "The lifeguard set: repository `yashpotdar-py/drowning-detection-system` at commit "
+        "21174a740fe9461af87183e8f96f34ca78f3fcdc, folder `data/`, exported from Roboflow \"ai-drone-lifeguard\" "
+        "(https://universe.roboflow.com/ai-drone-lifeguard/ai-drone-lifeguard/dataset/6), licence CC BY 4.0 — "
+        "attribution to the ai-drone-lifeguard project and the repository's author. Classes (active drowning, possible "
+        "passive drowner, swimming) are all taken as person. Only `train/` and `valid/` were read; `test/` never. The "
+        "photos are not in this repository.",
+        "",
+        f"- fit: {f['photos']['fit']} training photos; held back: {f['photos']['held_back']} training photos (by origin photo: "
+        f"Roboflow's augmented copies stay together) to choose the threshold; valid: {f['photos']['valid']} photos, measured once.",
+        "- Every photo cut as the station cuts a frame in `tiles` mode (320 px tiles, 25 % overlap, the coarse layer), "
+        "tiles holding a person also flipped; empty tiles sampled (" + str(head["empty_tiles_kept"]) + ").",
+        "- Matching: an anchor whose decoded SSD box has IoU >= 0.5 with a person is positive, each person's best box "
+        "(IoU >= 0.3) too; IoU 0.3-0.5 ignored; a person less than 40 % inside a tile is ignored there. Focal loss, "
+        f"Adam, {head['epochs']} epochs, seed {head['seed']}.",
+        "- Note: valid holds other frames of the same YouTube videos as train (the set's own split), so valid is unseen "
+        "photos, not unseen places.",
+        "",
+        "## Figures (valid: recall / false boxes per photo at each threshold)",
+        "",
+        f"{f['measure']}. Share of valid people some SSD box reaches at all (IoU >= 0.3): {f['recall_ceiling_valid']}.",
+        "",
+        "| scores | 0.70 | 0.60 | 0.50 | 0.40 | 0.30 | 0.20 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {NAMES[n]} | {rows(t)} |" for n, t in f["valid"].items()]
+    lines += ["", "At the threshold chosen on held-back photos (valid recall, false boxes per photo):", ""]
+    lines += [f"- {NAMES[n]}: min_score {chosen[n]} -> {v[0]:.3f}, {v[1]:.2f}" for n, v in f["valid_at_chosen"].items()]
+    for name, alt in f.get("also_tried", {}).items():
+        lines += ["", f"Also tried ({name}): held back {alt['held_back_at_chosen']}, valid {alt['valid_at_chosen']} — {alt['kept']}."]
+    if "station_merge_cost_valid" in f:
+        lines += ["", "Where recall is lost (valid, people with a box): " + "; ".join(
+            f"{k}: {v['before_merge']} before the merge, {v['merge_regions']} after merge_regions, {v['plain_nms']} with plain NMS"
+            for k, v in f["station_merge_cost_valid"].items()) + "."]
+    lines += ["", "Measured again through the runtime: `.venv/bin/python -m bench.regions_thresholds valid 320 max` (or `swimmer`, `coco`)."]
+    lines += ["", "## Failures and limits", ""] + [f"- {x}" for x in f.get("failures", [])]
+    lines += ["", "Rebuild: `make train-swim` (python -m training.swim.train in the training venv).", ""]
+    return "\n".join(lines)
+
+
+def write(figures: dict | None = None) -> None:
+    CARD.write_text(render(figures or json.loads(FIGURES.read_text())), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write()

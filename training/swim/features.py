@@ -1,0 +1,117 @@
+"""The SSD's intermediate tensors on the station's own tiles of every lifeguard photo, cached.
+
+Why cached: the backbone is frozen, so one invoke per tile (and per flipped tile holding a person)
+is all training needs; the head then trains in seconds from disk. Tiles are the station's
+`tiles` mode (RegionPlanner, 320 px, 25 % overlap, the coarse layer included), so the head learns
+the scales it will see. Tensors are kept as the model's own uint8 values (4x smaller than float;
+the scale and zero point are saved with them). One .npz per photo under FEATURES/<split>/.
+
+    python -m training.swim.features [--data D] [--out D] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_models.region_detector import RegionPlanner, RegionSettings
+from edge_models.runtime import TfliteModel
+from edge_models.swimmer_head import FEATURE_MAPS
+
+BACKBONE = Path("/work/shared/models/coco_ssd_mobilenet_v1_quant/detect.tflite")
+DATA = Path("/work/data/lifeguard/data")
+FEATURES = Path("/work/data/lifeguard/features")
+TENSORS = (*FEATURE_MAPS, "concat", "concat_1")
+WHOLE = [((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))]
+
+
+def labels(path: Path, w: int, h: int) -> np.ndarray:
+    """[N, 4] people in pixels (x1, y1, x2, y2) from a YOLO label file (every class is a person)."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        v = line.split()
+        if len(v) == 5:
+            cx, cy, bw, bh = (float(x) for x in v[1:])
+            rows.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 4)
+
+
+def tiles(w: int, h: int, tile: int = 320) -> list:
+    return RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.0), WHOLE).layout(w, h)
+
+
+def raw(model: TfliteModel, name: str) -> tuple[np.ndarray, float, int]:
+    """A tensor of the last invoke as the model holds it (uint8) with its scale and zero point."""
+    info = model._named[name]  # noqa: SLF001 - training reads the stored bytes, not dequantized floats
+    return model._interp.get_tensor(info.index)[0].copy(), info.scale, info.zero_point  # noqa: SLF001
+
+
+def has_person(people: np.ndarray, r) -> bool:
+    """A person at least half inside the tile (worth a flipped copy)."""
+    if not len(people):
+        return False
+    ix = np.clip(np.minimum(people[:, 2], r.x2) - np.maximum(people[:, 0], r.x), 0, None)
+    iy = np.clip(np.minimum(people[:, 3], r.y2) - np.maximum(people[:, 1], r.y), 0, None)
+    area = (people[:, 2] - people[:, 0]) * (people[:, 3] - people[:, 1])
+    return bool(np.any(ix * iy >= 0.5 * area))
+
+
+def extract(job: tuple[Path, Path, bool]) -> str:
+    image_path, out, flips = job
+    if out.exists():
+        return "cached"
+    model = TfliteModel(BACKBONE, threads=1, keep_tensors=True)
+    image = cv2.imread(str(image_path))
+    if image is None:
+        return "unreadable"
+    h, w = image.shape[:2]
+    people = labels(image_path.parent.parent / "labels" / (image_path.stem + ".txt"), w, h)
+    stacks: dict[str, list[np.ndarray]] = {n: [] for n in TENSORS}
+    quant: dict[str, tuple[float, int]] = {}
+    rects, flipped = [], []
+    for r in tiles(w, h):
+        crop = image[r.y:r.y2, r.x:r.x2]
+        for flip in (False, True) if flips and has_person(people, r) else (False,):
+            model.run(crop[:, ::-1] if flip else crop)
+            for n in TENSORS:
+                v, scale, zero = raw(model, n)
+                stacks[n].append(v)
+                quant[n] = (scale, zero)
+            rects.append((r.x, r.y, r.w, r.h))
+            flipped.append(flip)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"t{i}": np.stack(stacks[n]) for i, n in enumerate(TENSORS)}
+    arrays.update({f"q{i}": np.asarray(quant[n], dtype=np.float64) for i, n in enumerate(TENSORS)})
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, rects=np.asarray(rects, np.int32), flipped=np.asarray(flipped), people=people, size=np.asarray((w, h)), **arrays)
+    tmp.rename(out)
+    return "done"
+
+
+def photos(data: Path, split: str) -> list[Path]:
+    return sorted(p for p in (data / split / "images").glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def run(data: Path = DATA, out: Path = FEATURES, workers: int = 2) -> None:
+    jobs = [(p, out / split / (p.stem + ".npz"), split == "train") for split in ("train", "valid") for p in photos(data, split)]
+    with multiprocessing.Pool(workers) as pool:
+        for i, status in enumerate(pool.imap_unordered(extract, jobs, chunksize=4)):
+            if i % 100 == 0:
+                print(f"features {i}/{len(jobs)} {status}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--out", type=Path, default=FEATURES)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    run(a.data, a.out, a.workers)
+
+
+if __name__ == "__main__":
+    main()
