@@ -15,36 +15,23 @@ persistence and GPIO corroboration apply unchanged.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge_models.fire_evidence import FireSmokeEvidence
-from edge_models.runtime import ModelError, TfliteModel
+from edge_models.fire_learned import WHOLE, View  # a view's fire/smoke: its best cell's here
+from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
 from edge_models.zones import Box
 
 SHIPPED_HEAD = Path(__file__).resolve().parent / "models" / "fire_smoke_head_v2.tflite"
 LAYER = "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6"
-WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 
 
 def shipped_head_sha256() -> str | None:
     """The sha256 of the head shipped with the package (None when it is not installed)."""
-    if not SHIPPED_HEAD.is_file():
-        return None
-    return hashlib.sha256(SHIPPED_HEAD.read_bytes()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """One scored view of a frame: its box (normalized) and its best cell's fire and smoke probabilities."""
-
-    box: Box
-    fire: float
-    smoke: float
+    return shipped_file_sha256(SHIPPED_HEAD)
 
 
 class BackboneFireSmoke:

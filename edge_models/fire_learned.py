@@ -16,7 +16,6 @@ N-of-M persistence and GPIO corroboration apply unchanged.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_models.fire_evidence import FireSmokeEvidence
-from edge_models.runtime import ModelError, TfliteModel
+from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
 from edge_models.zones import Box
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "fire_smoke_v1.tflite"
@@ -33,9 +32,7 @@ WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
 
 def shipped_sha256() -> str | None:
     """The sha256 of the model shipped with the package (None when it is not installed)."""
-    if not SHIPPED_MODEL.is_file():
-        return None
-    return hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    return shipped_file_sha256(SHIPPED_MODEL)
 
 
 @dataclass(frozen=True, slots=True)

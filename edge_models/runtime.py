@@ -61,6 +61,11 @@ def load_labels(path: str | os.PathLike[str]) -> list[str]:
     return lines
 
 
+def shipped_file_sha256(path: Path) -> str | None:
+    """The sha256 of a model shipped with the package (None when it is not installed)."""
+    return sha256_file(path) if path.is_file() else None
+
+
 @dataclass(frozen=True, slots=True)
 class TensorInfo:
     """What the model says about one tensor."""

@@ -16,7 +16,6 @@ the tracker use it unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from edge_models.detector import Detection
-from edge_models.runtime import ModelError, TfliteModel, interpreter_class
+from edge_models.runtime import ModelError, TfliteModel, interpreter_class, shipped_file_sha256
 from edge_models.ssd_anchors import decode, nms
 from foundation.file_hash import sha256_file
 
@@ -45,9 +44,7 @@ NMS_IOU = 0.6  # as the model's own TFLite_Detection_PostProcess
 
 def shipped_head_sha256() -> str | None:
     """The sha256 of the head shipped with the package (None when it is not installed)."""
-    if not SHIPPED_HEAD.is_file():
-        return None
-    return hashlib.sha256(SHIPPED_HEAD.read_bytes()).hexdigest()
+    return shipped_file_sha256(SHIPPED_HEAD)
 
 
 class SwimmerHead:
