@@ -32,6 +32,23 @@ class FireSmokeEvidence:
     monochrome: bool = False
     source: str = "classical"
 
+    @classmethod
+    def from_boxes(
+        cls, fire_boxes: tuple[Box, ...], smoke_boxes: tuple[Box, ...], fire_score: float, smoke_score: float, source: str
+    ) -> "FireSmokeEvidence":
+        """A learned detector's evidence: the boxes that passed its thresholds and its best scores."""
+        return cls(
+            fire=bool(fire_boxes),
+            smoke=bool(smoke_boxes),
+            fire_boxes=fire_boxes,
+            smoke_boxes=smoke_boxes,
+            fire_area=max((box_area(b) for b in fire_boxes), default=0.0),
+            smoke_area=max((box_area(b) for b in smoke_boxes), default=0.0),
+            fire_score=fire_score,
+            smoke_score=smoke_score,
+            source=source,
+        )
+
     def merged(self, other: "FireSmokeEvidence") -> "FireSmokeEvidence":
         """Either source suffices (classical OR model); regions and scores are combined."""
         return FireSmokeEvidence(
@@ -48,3 +65,8 @@ class FireSmokeEvidence:
             monochrome=self.monochrome and other.monochrome,
             source=f"{self.source}+{other.source}",
         )
+
+
+def box_area(b: Box) -> float:
+    """Area of a normalized box (0 for an empty one)."""
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])

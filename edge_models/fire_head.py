@@ -99,17 +99,7 @@ class BackboneFireSmoke:
         self.last_views = (View(WHOLE, float(cells[..., 0].max()), float(cells[..., 1].max())),) + tuple(
             View(b, float(_in_box(cells[..., 0], b).max()), float(_in_box(cells[..., 1], b).max())) for b in fire_boxes + smoke_boxes
         )
-        return FireSmokeEvidence(
-            fire=bool(fire_boxes),
-            smoke=bool(smoke_boxes),
-            fire_boxes=fire_boxes,
-            smoke_boxes=smoke_boxes,
-            fire_area=max((_area(b) for b in fire_boxes), default=0.0),
-            smoke_area=max((_area(b) for b in smoke_boxes), default=0.0),
-            fire_score=fs,
-            smoke_score=ss,
-            source="backbone",
-        )
+        return FireSmokeEvidence.from_boxes(fire_boxes, smoke_boxes, fs, ss, "backbone")
 
 
 def cell_boxes(mask: np.ndarray) -> tuple[Box, ...]:
@@ -126,6 +116,3 @@ def _in_box(grid: np.ndarray, box: Box) -> np.ndarray:
     r2, c2 = max(r1 + 1, int(round(box[3] * rows))), max(c1 + 1, int(round(box[2] * cols)))
     return grid[r1:r2, c1:c2]
 
-
-def _area(b: Box) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_models.fire_evidence import FireSmokeEvidence
+from edge_models.fire_evidence import FireSmokeEvidence, box_area
 from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
 from edge_models.zones import Box
 
@@ -134,17 +134,7 @@ class LearnedFireSmoke:
         ss = max(v.smoke for v in views) if self.detect_smoke else 0.0
         fire_boxes = tuple(v.box for v in views if v.fire >= self.fire_threshold) if self.detect_fire else ()
         smoke_boxes = tuple(v.box for v in views if v.smoke >= self.smoke_threshold) if self.detect_smoke else ()
-        return FireSmokeEvidence(
-            fire=bool(fire_boxes),
-            smoke=bool(smoke_boxes),
-            fire_boxes=fire_boxes,
-            smoke_boxes=smoke_boxes,
-            fire_area=max((_area(b) for b in fire_boxes), default=0.0),
-            smoke_area=max((_area(b) for b in smoke_boxes), default=0.0),
-            fire_score=fs,
-            smoke_score=ss,
-            source="learned",
-        )
+        return FireSmokeEvidence.from_boxes(fire_boxes, smoke_boxes, fs, ss, "learned")
 
 
 def _square(x1: float, y1: float, x2: float, y2: float, aspect: float, grow: float = 1.6, min_side: float = 0.2) -> Box:
@@ -157,12 +147,8 @@ def _square(x1: float, y1: float, x2: float, y2: float, aspect: float, grow: flo
     return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
 
 
-def _area(b: Box) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
-
-
 def _overlap(a: Box, b: Box) -> float:
     """Intersection over the smaller box."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return ix * iy / max(1e-9, min(_area(a), _area(b)))
+    return ix * iy / max(1e-9, min(box_area(a), box_area(b)))
