@@ -66,6 +66,26 @@ def shipped_file_sha256(path: Path) -> str | None:
     return sha256_file(path) if path.is_file() else None
 
 
+def open_interpreter(path: Path, threads: int, sha256: str | None = None, keep_tensors: bool = False) -> Any:
+    """A checked, allocated interpreter of one model file: ModelError when the file is missing, its sha256
+    is not the expected one, or LiteRT cannot use it (every model the gateway loads goes through here)."""
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found (relative paths are resolved against {Path.cwd()})")
+    if sha256 is not None:
+        actual = sha256_file(path)
+        if actual != sha256.lower():
+            raise ModelError(f"{path}: sha256 is {actual}, the config expects {sha256}")
+    try:
+        options: dict[str, Any] = {"experimental_preserve_all_tensors": True} if keep_tensors else {}
+        with warnings.catch_warnings():  # LiteRT warns that keeping tensors costs memory: measured, ~10 MB here
+            warnings.simplefilter("ignore", UserWarning)
+            interp = interpreter_class()(model_path=str(path), num_threads=threads, **options)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: not a usable TFLite model: {exc}") from exc
+    return interp
+
+
 @dataclass(frozen=True, slots=True)
 class TensorInfo:
     """What the model says about one tensor."""
@@ -96,20 +116,7 @@ class TfliteModel:
         keep_tensors: bool = False,
     ) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file not found (relative paths are resolved against {Path.cwd()})")
-        if sha256 is not None:
-            actual = sha256_file(self.path)
-            if actual != sha256.lower():
-                raise ModelError(f"{self.path}: sha256 is {actual}, the config expects {sha256}")
-        try:
-            options: dict[str, Any] = {"experimental_preserve_all_tensors": True} if keep_tensors else {}
-            with warnings.catch_warnings():  # LiteRT warns that keeping tensors costs memory: measured, ~10 MB here
-                warnings.simplefilter("ignore", UserWarning)
-                self._interp = interpreter_class()(model_path=str(self.path), num_threads=threads, **options)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{self.path}: not a usable TFLite model: {exc}") from exc
+        self._interp = open_interpreter(self.path, threads, sha256, keep_tensors)
         inputs = self._interp.get_input_details()
         if len(inputs) != 1 or len(inputs[0]["shape"]) != 4:
             raise ModelError(f"{self.path}: expected one image input [1,H,W,C], got {[tuple(d['shape']) for d in inputs]}")

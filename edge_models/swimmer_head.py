@@ -16,16 +16,14 @@ the tracker use it unchanged.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge_models.detector import Detection
-from edge_models.runtime import ModelError, TfliteModel, interpreter_class, shipped_file_sha256
+from edge_models.runtime import ModelError, TfliteModel, open_interpreter, shipped_file_sha256
 from edge_models.ssd_anchors import decode, nms
-from foundation.file_hash import sha256_file
 
 SHIPPED_HEAD = Path(__file__).resolve().parent / "models" / "swimmer_head_v1.tflite"
 FEATURE_MAPS = (
@@ -52,17 +50,7 @@ class SwimmerHead:
 
     def __init__(self, path: str | Path = SHIPPED_HEAD, sha256: str | None = None, threads: int = 1) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: swimmer head not found")
-        if sha256 is not None and sha256_file(self.path) != sha256.lower():
-            raise ModelError(f"{self.path}: sha256 is {sha256_file(self.path)}, the config expects {sha256}")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                self._interp = interpreter_class()(model_path=str(self.path), num_threads=threads)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{self.path}: not a usable TFLite model: {exc}") from exc
+        self._interp = open_interpreter(self.path, threads, sha256)  # seven inputs: not a TfliteModel's one image
         inputs = self._interp.get_input_details()
         self._inputs: dict[tuple[int, ...], int] = {tuple(int(x) for x in d["shape"][1:]): int(d["index"]) for d in inputs}
         outputs = self._interp.get_output_details()

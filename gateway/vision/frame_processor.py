@@ -22,26 +22,18 @@ from edge_models.fire_smoke import ClassicalFireSmoke, ModelFireSmoke
 from edge_models.motion import MotionGate
 from edge_models.pipeline import Observation, VisionPipeline
 from edge_models.region_detector import RegionDetector, RegionPlanner, RegionSettings
-from edge_models.runtime import TfliteModel, load_labels
 from edge_models.snapshot import GREEN, GREY, ORANGE, RED, annotate, encode_jpeg
 from edge_models.tracker import IouTracker
 from edge_models.zone_edges import edge_distance
 from edge_models.zones import Box, Zone
 from gateway.alarms import AlarmSignal
 from gateway.config.fire_model import BackboneFireModel, LearnedFireModel
-from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, ModelConfig, MotionConfig, ZoneConfig
+from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, MotionConfig, ZoneConfig
 from gateway.rules.fire_suppression import Suppression, alarm_box, filter_evidence
 from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
 from gateway.rules.person_zone import CLOCK_SET_AFTER, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
-from gateway.vision.person_detector import person_detector
-
-
-def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
-    """The model and its labels (no label file: class ids as text)."""
-    model = TfliteModel(cfg.path, threads=cfg.threads, sha256=cfg.sha256, input_mean=cfg.input_mean, input_std=cfg.input_std)
-    labels = load_labels(cfg.labels) if cfg.labels is not None else []
-    return model, labels
+from gateway.vision.person_detector import load_model, person_detector
 
 
 def zones_of(cfg: CameraConfig) -> tuple[Zone, ...]:

@@ -1,12 +1,20 @@
-"""The person detector a camera's detection config asks for: the COCO SSD as it is, or the same
-SSD with the swimmer head re-scoring its anchors (edge_models.swimmer_head)."""
+"""The models a camera's config asks for: a model file with its labels, and the person detector —
+the COCO SSD as it is, or the same SSD with the swimmer head re-scoring its anchors
+(edge_models.swimmer_head)."""
 
 from __future__ import annotations
 
 from edge_models.detector import SsdDetector
 from edge_models.runtime import TfliteModel, load_labels
-from edge_models.swimmer_head import SwimmerDetector, SwimmerHead
-from gateway.config.vision import DetectionConfig
+from edge_models.swimmer_head import SHIPPED_HEAD, SwimmerDetector, SwimmerHead
+from gateway.config.vision import DetectionConfig, ModelConfig
+
+
+def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
+    """The model and its labels (no label file: class ids as text)."""
+    model = TfliteModel(cfg.path, threads=cfg.threads, sha256=cfg.sha256, input_mean=cfg.input_mean, input_std=cfg.input_std)
+    labels = load_labels(cfg.labels) if cfg.labels is not None else []
+    return model, labels
 
 
 def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
@@ -14,7 +22,6 @@ def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
     m = d.model
     if d.head == "swimmer":
         model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, keep_tensors=True)
-        head = SwimmerHead(d.swimmer_head_path, d.swimmer_head_sha256) if d.swimmer_head_path else SwimmerHead(sha256=d.swimmer_head_sha256)
+        head = SwimmerHead(d.swimmer_head_path or SHIPPED_HEAD, d.swimmer_head_sha256)
         return SwimmerDetector(model, head, person_label=d.person_labels[0], combine_coco=d.swimmer_with_coco)
-    model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, input_mean=m.input_mean, input_std=m.input_std)
-    return SsdDetector(model, load_labels(m.labels) if m.labels is not None else [])
+    return SsdDetector(*load_model(m))
