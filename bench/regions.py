@@ -161,6 +161,14 @@ def lifeguard(split: str, limit: int | None = None) -> list[tuple[Path, list[tup
     return out
 
 
+def lifeguard_photos(split: str, limit: int | None = None) -> Iterator[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
+    """Each photo of a split with its labelled people normalised to it."""
+    for path, boxes in lifeguard(split, limit):
+        image = cv2.imread(str(path))
+        h, w = image.shape[:2]
+        yield image, [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
+
+
 def lifeguard_targets(split: str) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
     out = []
     for path, boxes in lifeguard(split):
@@ -239,10 +247,7 @@ def recall_on_photos(det: SsdDetector, split: str, limit: int | None, score: flo
     people = hits_full = 0
     hits_tiles = {name: 0 for name in TILINGS}
     invokes = {name: 0 for name in TILINGS}
-    for path, boxes in lifeguard(split, limit):
-        image = cv2.imread(str(path))
-        h, w = image.shape[:2]
-        truths = [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
+    for image, truths in lifeguard_photos(split, limit):
         people += len(truths)
         full = _people(det.detect(image, score))
         hits_full += sum(found(t, full) for t in truths)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import sys
 
-import cv2
-
-from bench.regions import _people, detector, found, lifeguard, swimmer_detector
+from bench.regions import _people, detector, found, lifeguard_photos, swimmer_detector
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import merge_regions, to_frame
 
@@ -28,11 +26,9 @@ def run(split: str = "valid", tile: int = 320, head: str = "coco") -> dict[float
     people = photos = 0
     hits = {t: 0 for t in THRESHOLDS}
     false = {t: 0 for t in THRESHOLDS}
-    for path, boxes in lifeguard(split, None):
-        image = cv2.imread(str(path))
+    for image, truths in lifeguard_photos(split):
         h, w = image.shape[:2]
         photos += 1
-        truths = [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
         people += len(truths)
         found_all = []
         for i, r in enumerate(planner.layout(w, h)):

@@ -264,9 +264,11 @@ measured in the same run.
 | peak RSS of a process running one CameraWatch with the model (pond example, 8 s) | < 200 MB | **{m['peak_rss_mib_median']} MiB** (RSS at the end {m['rss_mib_median']} MiB; Python + cv2 + numpy alone {m['python_cv2_numpy_baseline_mib']} MiB) |
 
 "Pipeline" is the whole `CameraProcessor.step` the gateway runs per frame: motion gate, resize,
-detector, tracker, zones, the person-zone rule and the snapshots of its alarms. "Raw" is
-`interpreter.set_tensor` + `invoke()` of the same interpreter on tensors resized beforehand,
-on the same frames, alternating frame by frame with the pipeline.
+detector (the pond example's `head: swimmer`: the SSD plus the swimmer head's own invoke on its
+feature maps), tracker, zones, the person-zone rule and the snapshots of its alarms. "Raw" is
+`interpreter.set_tensor` + `invoke()` of the SSD's interpreter alone on tensors resized beforehand,
+on the same frames, alternating frame by frame with the pipeline (with the COCO head alone, before
+stop 24, the ratio was 0.966).
 
 Fire and smoke (`examples/forest-edge.yaml`: the learned verifier for fire, the classical change cue for smoke; alarm = the rule's N of M):
 each still is shown as {fs['clips'][0]['frames']}-frame clips (slow pan, 6 % zoom, +-4 % brightness flicker,

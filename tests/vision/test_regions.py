@@ -60,7 +60,7 @@ def test_tiles_cover_the_crop_with_the_configured_overlap() -> None:
 def test_boxes_map_back_to_frame_coordinates(detector: SsdDetector) -> None:
     rect = Rect(100, 200, 300, 300)
     [rd] = to_frame([Detection((0.5, 0.5, 1.0, 1.0), 0.9, 0, "person")], rect, 1000, 1000, 3)
-    assert rd.det.box == pytest.approx((0.25, 0.35, 0.4, 0.5)) and rd.region == 3 and rd.cut  # touches the tile's inner edge
+    assert rd.det.box == pytest.approx((0.25, 0.35, 0.4, 0.5)) and rd.region == 3 and rd.sides == "rb"  # touches the tile's inner edges
     # The real model: a basketball player pasted far down the frame is found where he was put.
     player = cv2.imread(str(BASKETBALL))[0:480, 400:640]
     small = cv2.resize(player, None, fx=0.5, fy=0.5)  # about 230 px tall
@@ -75,15 +75,17 @@ def test_boxes_map_back_to_frame_coordinates(detector: SsdDetector) -> None:
 
 
 def test_a_person_split_across_two_tiles_is_one_box(detector: SsdDetector) -> None:
-    whole = RegionDetection(Detection((0.40, 0.50, 0.46, 0.70), 0.8, 0, "person"), region=1, cut=False)
-    part = RegionDetection(Detection((0.40, 0.50, 0.43, 0.66), 0.6, 0, "person"), region=2, cut=True)
-    other = RegionDetection(Detection((0.60, 0.50, 0.66, 0.70), 0.7, 0, "person"), region=2, cut=False)
+    whole = RegionDetection(Detection((0.40, 0.50, 0.46, 0.70), 0.8, 0, "person"), region=1)
+    part = RegionDetection(Detection((0.40, 0.50, 0.43, 0.66), 0.6, 0, "person"), region=2, sides="l")
+    other = RegionDetection(Detection((0.60, 0.50, 0.66, 0.70), 0.7, 0, "person"), region=2)
     merged = merge_regions([part, whole, other])
     assert [d.box for d in merged] == [(0.40, 0.50, 0.46, 0.70), (0.60, 0.50, 0.66, 0.70)]
     # Two halves cut by their tiles' edges become their union.
-    left = RegionDetection(Detection((0.40, 0.50, 0.45, 0.70), 0.7, 0, "person"), region=1, cut=True)
-    right = RegionDetection(Detection((0.43, 0.52, 0.48, 0.70), 0.6, 0, "person"), region=2, cut=True)
+    left = RegionDetection(Detection((0.40, 0.50, 0.45, 0.70), 0.7, 0, "person"), region=1, sides="r")
+    right = RegionDetection(Detection((0.43, 0.52, 0.48, 0.70), 0.6, 0, "person"), region=2, sides="l")
     assert [d.box for d in merge_regions([left, right])] == [(0.40, 0.50, 0.48, 0.70)]
+    # Halves cut at sides that do not face each other are two people side by side, not one.
+    assert len(merge_regions([left, RegionDetection(right.det, region=2, sides="b")])) == 2
     # The real model: a player standing on the seam of two tiles (seen whole in one, cut in the other).
     player = cv2.imread(str(BASKETBALL))[0:480, 400:640]
     small = cv2.resize(player, None, fx=0.5, fy=0.5)  # 240x120
@@ -182,3 +184,19 @@ def test_far_swimmers_are_found_with_tiles_and_not_on_the_whole_frame(plaza: np.
         found[mode] = small
     assert max(found["full"]) == 0
     assert min(found["tiles"][3:]) >= 2, found  # the first frames sweep the tiles within the budget
+
+
+def test_neighbouring_swimmers_across_a_seam_stay_two_people() -> None:
+    """A cut box from the next tile that covers most of one swimmer and part of the next does not
+    widen the first swimmer's box over the second (the union it used to take joined neighbours and
+    capped recall on the lifeguard photos at 0.85 whatever the threshold)."""
+    a = RegionDetection(Detection((0.40, 0.50, 0.44, 0.60), 0.9, 0, "person"), region=1)
+    spanning = RegionDetection(Detection((0.41, 0.50, 0.47, 0.60), 0.6, 0, "person"), region=2, sides="l")
+    b = RegionDetection(Detection((0.45, 0.50, 0.49, 0.60), 0.55, 0, "person"), region=2)
+    merged = merge_regions([spanning, b, a])
+    assert [d.box for d in merged] == [(0.40, 0.50, 0.44, 0.60), (0.45, 0.50, 0.49, 0.60)]
+    assert [d.score for d in merged] == [0.9, 0.55]
+    # The part seen first (a better score) still gives way to the box of the person seen whole.
+    part = RegionDetection(Detection((0.40, 0.50, 0.43, 0.58), 0.95, 0, "person"), region=2, sides="l")
+    [one] = merge_regions([part, a])
+    assert one.box == (0.40, 0.50, 0.44, 0.60) and one.score == 0.95
