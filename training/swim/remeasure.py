@@ -23,7 +23,7 @@ from training.swim import evaluate as ev
 from training.swim.card import write as write_card
 from training.swim.dataset import held_back
 from training.swim.features import FEATURES
-from training.swim.train import FIGURES, MODEL, choose, table
+from training.swim.train import FIGURES, MODEL, THRESHOLD_RULE, choose, table
 
 
 def tflite_scorer(head: SwimmerHead) -> ev.Scorer:
@@ -41,8 +41,13 @@ def tflite_scorer(head: SwimmerHead) -> ev.Scorer:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", type=Path, default=FEATURES)
+    ap.add_argument("--choose-only", action="store_true", help="choose the thresholds again from the tables in figures.json, score nothing")
     a = ap.parse_args()
     old = json.loads(FIGURES.read_text())
+    if a.choose_only:
+        back = {name: {float(t): tuple(v) for t, v in table.items()} for name, table in old["held_back"].items()}
+        valid = {name: {float(t): tuple(v) for t, v in table.items()} for name, table in old["valid"].items()}
+        return write(old, back, valid)
     if old["head"]["sha256"] != sha256_file(MODEL):
         raise SystemExit(f"{MODEL} is not the head figures.json describes: retrain with training.swim.train")
     files = sorted((a.features / "train").glob("*.npz"))
@@ -51,14 +56,18 @@ def main() -> None:
     swim = tflite_scorer(SwimmerHead(MODEL))
     scorers: dict[str, ev.Scorer] = {"swimmer": swim, "coco": ev.coco_scorer}
     scorers["max"] = lambda maps, logits: np.maximum(swim(maps, logits), ev.coco_scorer(maps, logits))
-    back = ev.evaluate(back_files, scorers)
+    write(old, ev.evaluate(back_files, scorers), ev.evaluate(valid_files, scorers))
+
+
+def write(old: dict, back: dict[str, dict[float, tuple[float, float]]], valid: dict[str, dict[float, tuple[float, float]]]) -> None:
+    """Thresholds chosen on the held-back tables, valid read at them; figures and card rewritten."""
     chosen = {name: choose(f) for name, f in back.items()}
-    valid = ev.evaluate(valid_files, scorers)
     old.update({
         "chosen_threshold_on_held_back": chosen,
         "held_back": {name: table(f) for name, f in back.items()},
         "valid": {name: table(f) for name, f in valid.items()},
         "valid_at_chosen": {name: [round(valid[name][t][0], 3), round(valid[name][t][1], 2)] for name, t in chosen.items()},
+        "threshold_rule": THRESHOLD_RULE,
     })
     old.pop("station_merge_cost_valid", None)  # measured with the merge this replaces
     FIGURES.write_text(json.dumps(old, indent=1) + "\n")
