@@ -8,13 +8,16 @@ a head of two 1x1 convolutions scores each cell for fire and for smoke (training
 A frame's score per class is its best cell's; the cells above the threshold, merged where they
 touch, are the evidence boxes (what the snapshot draws and a "false alarm here" suppresses).
 
-Cost: one SSD invoke per analysed frame plus a head of ~40 k multiply-adds per cell (bench/fire.py).
+Cost: one SSD invoke per analysed frame plus a head of ~40 k multiply-adds per cell (bench/fire.py),
+plus one SSD invoke per candidate crop. Issue 16 also tried the finer 19 x 19 map (`fire_maps`,
+`layer`) and crops around the best cells (`crops`): measured in training/fire, not shipped.
 The output is the same `FireSmokeEvidence` as the other detectors, so the alarm rule's N-of-M
 persistence and GPIO corroboration apply unchanged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,11 +25,26 @@ import numpy as np
 
 from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.fire_learned import WHOLE, View  # a view's fire/smoke: its best cell's here
+from edge_models.fire_maps import SHAPES, head_input
 from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
 from edge_models.zones import Box
 
-SHIPPED_HEAD = Path(__file__).resolve().parent / "models" / "fire_smoke_head_v2.tflite"
-LAYER = "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6"
+MODELS = Path(__file__).resolve().parent / "models"
+SHIPPED_HEAD = MODELS / "fire_smoke_head_v2.tflite"
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedHead:
+    """A head shipped with the package for one feature layer, with the thresholds chosen for it on validation."""
+
+    path: Path
+    fire_threshold: float
+    smoke_threshold: float
+
+
+SHIPPED_HEADS: dict[str, ShippedHead] = {
+    "10x10": ShippedHead(SHIPPED_HEAD, 0.67, 0.31),  # MODEL_CARD_v2.md
+}
 
 
 def shipped_head_sha256() -> str | None:
@@ -35,36 +53,50 @@ def shipped_head_sha256() -> str | None:
 
 
 class BackboneFireSmoke:
-    """The SSD's backbone plus the head, one per camera (the interpreters are not thread-safe)."""
+    """The SSD's backbone plus the head, one per camera (the interpreters are not thread-safe).
+
+    `layer` names the feature map(s) the head reads (`fire_maps`); `crops` > 0 re-runs backbone
+    and head on a crop of `crop_side` (a fraction of the frame's width and height) around each of
+    the best cells of the whole-frame pass, so a small flame is seen a few times larger (one SSD
+    invoke per crop)."""
 
     def __init__(
         self,
         backbone: TfliteModel,
         head: TfliteModel,
-        fire_threshold: float = 0.5,
-        smoke_threshold: float = 0.5,
+        fire_threshold: float | None = None,
+        smoke_threshold: float | None = None,
         detect_fire: bool = True,
         detect_smoke: bool = True,
+        layer: str = "10x10",
+        crops: int = 0,
+        crop_side: float = 0.4,
     ) -> None:
         if not backbone.keep_tensors:
             raise ModelError(f"{backbone.path}: the backbone must be loaded with keep_tensors=True")
+        if layer not in SHAPES:
+            raise ModelError(f"unknown feature layer {layer!r}: one of {sorted(SHAPES)}")
         try:
-            grid = backbone.tensor(LAYER).shape  # before any invoke: the tensor exists, its values do not matter
+            expected = head_input(backbone, layer).shape  # before any invoke: the tensors exist, their values do not matter
         except ModelError as exc:
             raise ModelError(f"{backbone.path}: not the COCO SSD MobileNet-V1 the head was trained on ({exc})") from exc
-        if head.input.shape[1:] != grid[1:] or len(head.outputs) != 1 or head.outputs[0].shape[-1] != 2:
+        if head.input.shape[1:] != expected[1:] or len(head.outputs) != 1 or head.outputs[0].shape[-1] != 2:
             raise ModelError(
-                f"{head.path}: expected a head from {tuple(grid[1:])} features to per-cell (fire, smoke) scores, "
+                f"{head.path}: expected a head from {layer} features {tuple(expected[1:])} to per-cell (fire, smoke) scores, "
                 f"got input {head.input.shape} and outputs {[o.shape for o in head.outputs]}"
             )
         self.backbone = backbone
         self.head = head
-        self.fire_threshold = fire_threshold
-        self.smoke_threshold = smoke_threshold
+        self.layer = layer
+        self.crops = crops
+        self.crop_side = crop_side
+        shipped = SHIPPED_HEADS.get(layer)
+        self.fire_threshold = fire_threshold if fire_threshold is not None else shipped.fire_threshold if shipped else 0.5
+        self.smoke_threshold = smoke_threshold if smoke_threshold is not None else shipped.smoke_threshold if shipped else 0.5
         self.detect_fire = detect_fire
         self.detect_smoke = detect_smoke
         self.last_views: tuple[View, ...] = ()
-        self.last_cells: np.ndarray | None = None  # [rows, cols, 2] probabilities of the last frame
+        self.last_cells: np.ndarray | None = None  # [rows, cols, 2] probabilities of the last frame's whole view
 
     @classmethod
     def load(
@@ -74,32 +106,76 @@ class BackboneFireSmoke:
         head_path: str | Path | None = None,
         head_sha256: str | None = None,
         threads: int = 1,
-        **settings: float | bool,
+        layer: str = "10x10",
+        **settings: float | bool | str | int | None,
     ) -> "BackboneFireSmoke":
-        """Load the SSD (keeping its tensors) and the head (the shipped one when `head_path` is None);
+        """Load the SSD (keeping its tensors) and the head (the one shipped for `layer` when `head_path` is None);
         ModelError when either is missing, altered or not what the other expects."""
+        if head_path is None and layer not in SHIPPED_HEADS:
+            raise ModelError(f"no head is shipped for layer {layer!r} (shipped: {sorted(SHIPPED_HEADS)}): give head_path")
         backbone = TfliteModel(backbone_path, threads=threads, sha256=backbone_sha256, keep_tensors=True)
-        head = TfliteModel(head_path if head_path is not None else SHIPPED_HEAD, threads=1, sha256=head_sha256)
-        return cls(backbone, head, **settings)  # type: ignore[arg-type]
+        head = TfliteModel(head_path if head_path is not None else SHIPPED_HEADS[layer].path, threads=1, sha256=head_sha256)
+        return cls(backbone, head, layer=layer, **settings)  # type: ignore[arg-type]
 
     def cells(self, bgr: np.ndarray) -> np.ndarray:
-        """Per-cell (fire, smoke) probabilities [10, 10, 2] of a frame: one SSD invoke, one head invoke."""
+        """Per-cell (fire, smoke) probabilities [grid, grid, 2] of a frame: one SSD invoke, one head invoke."""
         self.backbone.run(bgr)
-        features = self.backbone.tensor(LAYER).astype(np.float32)
-        return self.head.invoke(features)[0][0]
+        return self.head.invoke(head_input(self.backbone, self.layer))[0][0]
 
     def analyse(self, bgr: np.ndarray) -> FireSmokeEvidence:
-        """Evidence for one analysed frame: the best cell's scores per class, and the merged boxes of the cells that pass."""
+        """Evidence for one analysed frame: the best cell's scores per class over the whole frame and its
+        crops, and the merged boxes of the cells that pass (in frame coordinates)."""
         cells = self.cells(bgr)
         self.last_cells = cells
-        fs = float(cells[..., 0].max()) if self.detect_fire else 0.0
-        ss = float(cells[..., 1].max()) if self.detect_smoke else 0.0
-        fire_boxes = cell_boxes(cells[..., 0] >= self.fire_threshold) if self.detect_fire else ()
-        smoke_boxes = cell_boxes(cells[..., 1] >= self.smoke_threshold) if self.detect_smoke else ()
-        self.last_views = (View(WHOLE, float(cells[..., 0].max()), float(cells[..., 1].max())),) + tuple(
-            View(b, float(_in_box(cells[..., 0], b).max()), float(_in_box(cells[..., 1], b).max())) for b in fire_boxes + smoke_boxes
-        )
+        scored = [(WHOLE, cells)] + [(box, self.cells(crop_pixels(bgr, box))) for box in self.crop_boxes(cells)]
+        fire_boxes: tuple[Box, ...] = ()
+        smoke_boxes: tuple[Box, ...] = ()
+        views = []
+        for box, c in scored:
+            f = cell_boxes(c[..., 0] >= self.fire_threshold) if self.detect_fire else ()
+            s = cell_boxes(c[..., 1] >= self.smoke_threshold) if self.detect_smoke else ()
+            fire_boxes += tuple(inside(box, b) for b in f)
+            smoke_boxes += tuple(inside(box, b) for b in s)
+            views.append(View(box, float(c[..., 0].max()), float(c[..., 1].max())))
+            views += [View(inside(box, b), float(_in_box(c[..., 0], b).max()), float(_in_box(c[..., 1], b).max())) for b in f + s]
+        self.last_views = tuple(views)
+        fs = max(float(c[..., 0].max()) for _, c in scored) if self.detect_fire else 0.0
+        ss = max(float(c[..., 1].max()) for _, c in scored) if self.detect_smoke else 0.0
         return FireSmokeEvidence.from_boxes(fire_boxes, smoke_boxes, fs, ss, "backbone")
+
+    def crop_boxes(self, cells: np.ndarray) -> list[Box]:
+        """Up to `crops` boxes of `crop_side` centred on the best cells (fire, and smoke when looked for),
+        each next one outside the crops already chosen."""
+        if self.crops <= 0 or not (self.detect_fire or self.detect_smoke):
+            return []
+        rows, cols = cells.shape[:2]
+        score = np.maximum(cells[..., 0] if self.detect_fire else 0.0, cells[..., 1] if self.detect_smoke else 0.0)
+        boxes: list[Box] = []
+        for k in np.argsort(score, axis=None)[::-1]:
+            r, c = divmod(int(k), cols)
+            cx, cy = (c + 0.5) / cols, (r + 0.5) / rows
+            if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
+                continue
+            half = self.crop_side / 2
+            x1, y1 = min(max(cx - half, 0.0), 1.0 - self.crop_side), min(max(cy - half, 0.0), 1.0 - self.crop_side)
+            boxes.append((x1, y1, x1 + self.crop_side, y1 + self.crop_side))
+            if len(boxes) == self.crops:
+                break
+        return boxes
+
+
+def crop_pixels(bgr: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels of a normalized box of a frame (the SSD resizes them to its input itself)."""
+    h, w = bgr.shape[:2]
+    x1, y1 = int(box[0] * w), int(box[1] * h)
+    x2, y2 = max(x1 + 8, int(np.ceil(box[2] * w))), max(y1 + 8, int(np.ceil(box[3] * h)))
+    return bgr[y1:y2, x1:x2]
+
+
+def inside(outer: Box, box: Box) -> Box:
+    """A box given in the coordinates of `outer` (a crop), in the frame's."""
+    w, h = outer[2] - outer[0], outer[3] - outer[1]
+    return (outer[0] + box[0] * w, outer[1] + box[1] * h, outer[0] + box[2] * w, outer[1] + box[3] * h)
 
 
 def cell_boxes(mask: np.ndarray) -> tuple[Box, ...]:

@@ -6,6 +6,7 @@ does) through each detector and the real alarm rule (6 of 10), exactly as
 and the shared stills. Photos are split over worker processes (each loads its own interpreters).
 
     python -m training.fire.evaluate_head --head PATH --fire-threshold T [--smoke-threshold S] --variant V
+        [--layer 10x10|19x19|19x19+10x10] [--crops N --crop-side F]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from drivers.stills import still_clip
 from training.fire.evaluate import CLIP_FRAMES, MEDIA, _alarm_run, _ratio, video_alarms
@@ -29,29 +31,35 @@ V1_THRESHOLDS = {"fire_threshold": 0.89, "smoke_threshold": 0.77}  # the shipped
 WHO = ("backbone", "v1", "classical", "backbone+classical_smoke")
 
 
-def _detectors(head: Path, fire_thr: float, smoke_thr: float) -> dict[str, Any]:
+def _detectors(head: Path, fire_thr: float, smoke_thr: float, runtime: dict[str, Any]) -> dict[str, Any]:
     from edge_models.fire_head import BackboneFireSmoke
     from edge_models.fire_learned import LearnedFireSmoke
 
     return {
-        "backbone": BackboneFireSmoke.load(SSD, head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr),
+        "backbone": BackboneFireSmoke.load(SSD, head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr, **runtime),
         "v1": LearnedFireSmoke.load(**V1_THRESHOLDS),
     }
 
 
-def _rows(job: tuple[list[tuple[str, str, str, int, int, str]], Path, float, float, bool]) -> list[dict[str, Any]]:
+def read_photo(path: str, longest: int = 1280) -> np.ndarray | None:
+    """A photo as a camera would give it: at most `longest` px on its longer side (None if unreadable)."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is not None and max(bgr.shape[:2]) > longest:
+        f = longest / max(bgr.shape[:2])
+        bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    return bgr
+
+
+def _rows(job: tuple[list[tuple[str, str, str, int, int, str]], Path, float, float, bool, dict[str, Any]]) -> list[dict[str, Any]]:
     from edge_models.fire_smoke import ClassicalFireSmoke
 
-    items, head, fire_thr, smoke_thr, old = job
-    dets = _detectors(head, fire_thr, smoke_thr)
+    items, head, fire_thr, smoke_thr, old, runtime = job
+    dets = _detectors(head, fire_thr, smoke_thr, runtime)
     out = []
     for path, source, split, fire, smoke, folder in items:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        bgr = read_photo(path)
         if bgr is None:
             continue
-        if max(bgr.shape[:2]) > 1280:
-            f = 1280 / max(bgr.shape[:2])
-            bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         row: dict[str, Any] = {"path": path, "source": source, "split": split, "fire": fire, "smoke": smoke, "folder": folder}
         row["backbone"] = _alarm_run(dets["backbone"], still_clip(bgr, frames=CLIP_FRAMES), 10.0, True)
         if old:
@@ -98,18 +106,21 @@ def table(rows: list[dict[str, Any]], variant: str, who_all: tuple[str, ...] = W
 
 
 def evaluate(
-    data: Path, head: Path, variant: str, fire_thr: float, smoke_thr: float, workers: int = 2, old: bool = False
+    data: Path, head: Path, variant: str, fire_thr: float, smoke_thr: float, workers: int = 2, old: bool = False,
+    runtime: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Per-alarm table on validation and the unseen sources, vtest.avi and the shared stills; `old`: v1 and
-    the classical detector on the same clips too (their figures otherwise come from MODEL_CARD.md)."""
+    the classical detector on the same clips too (their figures otherwise come from MODEL_CARD.md);
+    `runtime`: the head's `layer`, `crops`, `crop_side` (BackboneFireSmoke)."""
+    runtime = runtime or {}
     t0 = time.time()
     photos = [p for p in photos_of_split(data) if p.split in ("val", "heldout") or p.source in EXCLUDED[variant]]
     items = [(str(p.path), p.source, p.split, p.fire, p.smoke, p.path.parent.name) for p in photos]
-    jobs = [(items[w::workers], head, fire_thr, smoke_thr, old) for w in range(workers)]
+    jobs = [(items[w::workers], head, fire_thr, smoke_thr, old, runtime) for w in range(workers)]
     with mp.get_context("spawn").Pool(workers) as pool:
         rows = [r for part in pool.map(_rows, jobs) for r in part]
-    (data / f"alarms_{variant}.json").write_text(json.dumps(rows))
-    dets = _detectors(head, fire_thr, smoke_thr)
+    (data / f"alarms_{variant}_{head.stem}.json").write_text(json.dumps(rows))
+    dets = _detectors(head, fire_thr, smoke_thr, runtime)
     vtest = MEDIA / "people" / "vtest.avi"
     video = {who: video_alarms(dets[who], vtest, True) for who in ("backbone", "v1") if old or who == "backbone"} if vtest.exists() else {}
     stills = {}
@@ -119,7 +130,7 @@ def evaluate(
             ev = dets["backbone"].analyse(bgr)
             stills[rel] = {"fire": round(ev.fire_score, 3), "smoke": round(ev.smoke_score, 3)}
     return {"alarm_level": table(rows, variant), "vtest": video, "shared_stills": stills, "clip_frames": CLIP_FRAMES,
-            "thresholds": {"fire": fire_thr, "smoke": smoke_thr}, "seconds": round(time.time() - t0, 1)}
+            "thresholds": {"fire": fire_thr, "smoke": smoke_thr}, "runtime": runtime, "seconds": round(time.time() - t0, 1)}
 
 
 def main() -> None:
@@ -131,8 +142,12 @@ def main() -> None:
     ap.add_argument("--smoke-threshold", type=float, default=0.5)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--old", action="store_true", help="also run v1 and the classical detector on every clip")
+    ap.add_argument("--layer", default="10x10", help="the feature map(s) the head reads (edge_models.fire_maps)")
+    ap.add_argument("--crops", type=int, default=0, help="candidate crops per analysed frame")
+    ap.add_argument("--crop-side", type=float, default=0.4)
     args = ap.parse_args()
-    fig = evaluate(args.data, args.head, args.variant, args.fire_threshold, args.smoke_threshold, args.workers, args.old)
+    runtime = {"layer": args.layer, "crops": args.crops, "crop_side": args.crop_side}
+    fig = evaluate(args.data, args.head, args.variant, args.fire_threshold, args.smoke_threshold, args.workers, args.old, runtime)
     print(json.dumps(fig, indent=1))
 
 

@@ -12,7 +12,7 @@ crops (around a labelled box when there are boxes, so the head learns fires at s
 Each view carries its image labels (fire, smoke: 1, 0, -1 unknown) and per-cell targets (10 x 10
 per class: 1 on cells a box covers, 0 on cells known free, -1 unknown) from the YOLO boxes.
 
-    python -m training.fire.features [--data /work/data/fire] [--workers 2]
+    python -m training.fire.features [--data /work/data/fire] [--workers 2] [--layer 10|19]
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def _to_view(box: Box, crop: Box, flip: bool) -> Box:
     return (max(0.0, x1), max(0.0, y1), min(1.0, x2), min(1.0, y2))
 
 
-def labels_of_view(photo: Photo, crop: Box, flip: bool) -> tuple[int, int, np.ndarray]:
-    """(fire, smoke, cells[10, 10, 2]) of one view of a photo."""
-    cells = np.full((GRID, GRID, 2), UNKNOWN, dtype=np.int8)
+def labels_of_view(photo: Photo, crop: Box, flip: bool, grid: int = GRID) -> tuple[int, int, np.ndarray]:
+    """(fire, smoke, cells[grid, grid, 2]) of one view of a photo."""
+    cells = np.full((grid, grid, 2), UNKNOWN, dtype=np.int8)
     known = (photo.fire != UNKNOWN, photo.smoke != UNKNOWN)
     whole = crop == (0.0, 0.0, 1.0, 1.0)
     if not photo.boxes:
@@ -94,8 +94,8 @@ def labels_of_view(photo: Photo, crop: Box, flip: bool) -> tuple[int, int, np.nd
         vb = _to_view(tuple(b), crop, flip)  # type: ignore[arg-type]
         if vb[2] <= vb[0] or vb[3] <= vb[1]:
             continue
-        c1, r1 = int(vb[0] * GRID), int(vb[1] * GRID)
-        c2, r2 = max(c1 + 1, int(np.ceil(vb[2] * GRID))), max(r1 + 1, int(np.ceil(vb[3] * GRID)))
+        c1, r1 = int(vb[0] * grid), int(vb[1] * grid)
+        c2, r2 = max(c1 + 1, int(np.ceil(vb[2] * grid))), max(r1 + 1, int(np.ceil(vb[3] * grid)))
         cells[r1:r2, c1:c2, k] = 1
     return label[0], label[1], cells
 
@@ -137,12 +137,23 @@ def render(bgr: np.ndarray, crop: Box, flip: bool, gain: float, offset: float) -
     return np.ascontiguousarray(img)
 
 
-def _worker(args: tuple[list[Photo], list[int], Path, int]) -> None:
+LAYERS = {  # the map's name in the cache file -> (tensor, grid); "10" is v2's, "19" the finer map of issue 16 (v3)
+    "10": (LAYER, GRID),
+    "19": ("FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_11_pointwise/Relu6", 19),
+}
+
+
+def cache_path(data: Path, layer: str = "10") -> Path:
+    return data / "features" / ("features.npz" if layer == "10" else f"features{layer}.npz")
+
+
+def _worker(args: tuple[list[Photo], list[int], Path, int, str]) -> None:
     from edge_models.runtime import TfliteModel
 
-    photos, indices, out, shard = args
+    photos, indices, out, shard, layer = args
+    name, grid = LAYERS[layer]
     model = TfliteModel(SSD, threads=1, keep_tensors=True)
-    scale = model._named[LAYER].scale  # the tensor is uint8: stored as such, dequantized on load
+    scale = model._named[name].scale  # the tensor is uint8: stored as such, dequantized on load
     feats, meta, cells = [], [], []
     for i in indices:
         p = photos[i]
@@ -155,35 +166,35 @@ def _worker(args: tuple[list[Photo], list[int], Path, int]) -> None:
         rng = np.random.default_rng([SEED, i])
         for v, (crop, flip, gain, offset) in enumerate(views_of(p, rng, augment=p.source != "dfire-sample")):
             model.run(render(bgr, crop, flip, gain, offset))
-            q = np.rint(model.tensor(LAYER)[0] / scale).clip(0, 255).astype(np.uint8)
-            fire, smoke, c = labels_of_view(p, crop, flip)
+            q = np.rint(model.tensor(name)[0] / scale).clip(0, 255).astype(np.uint8)
+            fire, smoke, c = labels_of_view(p, crop, flip, grid)
             feats.append(q)
             cells.append(c)
             meta.append((i, v, fire, smoke))
-    np.savez(out / f"shard{shard}.npz", feats=np.stack(feats), cells=np.stack(cells), meta=np.array(meta, dtype=np.int32),
+    np.savez(out / f"shard{layer}_{shard}.npz", feats=np.stack(feats), cells=np.stack(cells), meta=np.array(meta, dtype=np.int32),
              scale=np.float32(scale))
 
 
-def extract_all(data: Path, workers: int = 2) -> Path:
-    """Features of every photo of the split, in `data/features/features.npz` (skipped when present)."""
-    out = data / "features"
-    target = out / "features.npz"
+def extract_all(data: Path, workers: int = 2, layer: str = "10") -> Path:
+    """Features of every photo of the split (the same views for every layer), in `cache_path` (skipped when present)."""
+    target = cache_path(data, layer)
+    out = target.parent
     if target.exists():
         return target
     out.mkdir(parents=True, exist_ok=True)
     photos = photos_of_split(data)
     t0 = time.time()
-    jobs = [(photos, list(range(s, len(photos), workers)), out, s) for s in range(workers)]
+    jobs = [(photos, list(range(s, len(photos), workers)), out, s, layer) for s in range(workers)]
     with mp.get_context("fork").Pool(workers) as pool:
         pool.map(_worker, jobs)
-    parts = [np.load(out / f"shard{s}.npz") for s in range(workers)]
+    parts = [np.load(out / f"shard{layer}_{s}.npz") for s in range(workers)]
     meta = np.concatenate([p["meta"] for p in parts])
     order = np.lexsort((meta[:, 1], meta[:, 0]))
     np.savez(target, feats=np.concatenate([p["feats"] for p in parts])[order], cells=np.concatenate([p["cells"] for p in parts])[order],
              meta=meta[order], scale=parts[0]["scale"], paths=np.array([str(p.path.relative_to(data)) for p in photos]))
     for s in range(workers):
-        (out / f"shard{s}.npz").unlink()
-    print(f"features: {len(meta)} views of {len(photos)} photos in {time.time() - t0:.0f} s", flush=True)
+        (out / f"shard{layer}_{s}.npz").unlink()
+    print(f"features {layer}: {len(meta)} views of {len(photos)} photos in {time.time() - t0:.0f} s", flush=True)
     return target
 
 
@@ -191,8 +202,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("/work/data/fire"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--layer", choices=sorted(LAYERS), default="10", help="10: the 10 x 10 x 768 map (v2); 19: 19 x 19 x 384 (v3)")
     args = ap.parse_args()
-    extract_all(args.data, args.workers)
+    extract_all(args.data, args.workers, args.layer)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ input with a much larger receptive field), and the image's score per class is it
 them, also supervise the cells directly). The max is what the runtime takes too, and the cells
 above threshold are the evidence boxes.
 
-Targets are packed as [B, 10, 10, 4]: cell fire, cell smoke, image fire, image smoke (each 1, 0
+The same head reads the finer 19 x 19 x 384 map (`Conv2d_11_pointwise`, v3), alone or with the
+10 x 10 map repeated to 19 x 19 beside it for context (`training.fire.train_head --layer`).
+
+Targets are packed as [B, grid, grid, 4]: cell fire, cell smoke, image fire, image smoke (each 1, 0
 or -1 = unknown, masked out of the loss).
 """
 
@@ -21,12 +24,12 @@ CELL_WEIGHT = 0.3  # the box supervision: a helper, the image label is what is m
 SMOKE_POS_WEIGHT = 2.0
 
 
-def build_head(hidden: int = 48, dropout: float = 0.3) -> Any:
-    """Feature map [10, 10, 768] (dequantized ReLU6 values) -> per-cell logits [10, 10, 2]."""
+def build_head(hidden: int = 48, dropout: float = 0.3, grid: int = GRID, channels: int = CHANNELS) -> Any:
+    """Feature map [grid, grid, channels] (dequantized ReLU6 values) -> per-cell logits [grid, grid, 2]."""
     import keras
     from keras import layers
 
-    inp = keras.Input((GRID, GRID, CHANNELS), name="features")
+    inp = keras.Input((grid, grid, channels), name="features")
     x = layers.SpatialDropout2D(0.1)(inp)
     x = layers.Conv2D(hidden, 1, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
     x = layers.Dropout(dropout)(x)
@@ -55,13 +58,13 @@ def mil_loss(y_true: Any, logits: Any) -> Any:
 
 
 def export_tflite(head: Any, path: str) -> int:
-    """The head as TFLite: input [1, 10, 10, 768] float32, output [1, 10, 10, 2] per-cell
-    probabilities (fire, smoke); float weights (a few hundred KB, and no second quantization
-    on top of the backbone's)."""
+    """The head as TFLite: input [1, grid, grid, channels] float32 (v2: 10 x 10 x 768), output
+    [1, grid, grid, 2] per-cell probabilities (fire, smoke); float weights (a few hundred KB, and
+    no second quantization on top of the backbone's)."""
     import keras
     import tensorflow as tf
 
-    inp = keras.Input((GRID, GRID, CHANNELS), batch_size=1, name="features")
+    inp = keras.Input(tuple(head.input_shape[1:]), batch_size=1, name="features")
     out = keras.layers.Activation("sigmoid", name="cell_probs")(head(inp, training=False))
     conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, out))
     data = conv.convert()

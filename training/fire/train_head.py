@@ -1,6 +1,7 @@
 """Train the fire/smoke head on the cached backbone features, export it, measure it.
 
-    python -m training.fire.train_head [--data /work/data/fire] [--variant cair-heldout|cair-normals-in] [--out PATH]
+    python -m training.fire.train_head [--data /work/data/fire] [--variant cair-heldout|cair-normals-in]
+        [--layer 10x10|19x19|19x19+10x10] [--out PATH]
 
 Two variants, because the honest test needs a source never trained on:
 - `cair-heldout`: trains on Bombatronic, Roboflow fire-8 and the weather photos; the whole cair
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_models.fire_maps import SHAPES, stack
 from training.fire.dataset import UNKNOWN
 from training.fire.evaluate import _pr, choose_threshold
 from training.fire.features import extract_all, photos_of_split
@@ -32,25 +34,30 @@ EXCLUDED = {"cair-heldout": {"cair", "dfire-sample"}, "cair-normals-in": {"dfire
 
 
 class Cache:
-    """The cached views: uint8 features, per-cell targets, (photo, view, fire, smoke), and photos."""
+    """The cached views: uint8 features of the layer's map(s), per-cell targets, (photo, view, fire, smoke), and photos."""
 
-    def __init__(self, data: Path) -> None:
-        z = np.load(extract_all(data))
-        self.feats = z["feats"]
-        self.cells = z["cells"]
-        self.meta = z["meta"]
-        self.scale = float(z["scale"])
+    def __init__(self, data: Path, layer: str = "10x10") -> None:
+        self.layer = layer
+        self.grid, self.channels = SHAPES[layer]
+        maps = [np.load(extract_all(data, layer=k)) for k in (("10",) if layer == "10x10" else ("19", "10") if "+" in layer else ("19",))]
+        self.feats = [z["feats"] for z in maps]
+        self.scales = [float(z["scale"]) for z in maps]
+        self.cells = maps[0]["cells"]
+        self.meta = maps[0]["meta"]
+        for z in maps[1:]:
+            assert np.array_equal(z["meta"], self.meta), "the feature caches hold different views: delete and re-extract"
         self.photos = photos_of_split(data)
         paths = [str(p.path.relative_to(data)) for p in self.photos]
-        assert paths == list(z["paths"]), "split.json changed since the features were extracted: delete features/"
+        assert paths == list(maps[0]["paths"]), "split.json changed since the features were extracted: delete features/"
 
     def targets(self, idx: np.ndarray) -> np.ndarray:
-        """[n, 10, 10, 4]: cell fire, cell smoke, image fire, image smoke."""
-        img = np.broadcast_to(self.meta[idx, 2:4][:, None, None, :], (len(idx), 10, 10, 2))
+        """[n, grid, grid, 4]: cell fire, cell smoke, image fire, image smoke."""
+        img = np.broadcast_to(self.meta[idx, 2:4][:, None, None, :], (len(idx), self.grid, self.grid, 2))
         return np.concatenate([self.cells[idx].astype(np.float32), img.astype(np.float32)], axis=-1)
 
     def x(self, idx: np.ndarray) -> np.ndarray:
-        return self.feats[idx].astype(np.float32) * self.scale
+        maps = [f[idx].astype(np.float32) * s for f, s in zip(self.feats, self.scales)]
+        return maps[0] if len(maps) == 1 else stack(maps[0], maps[1])
 
     def select(self, split: str, sources_out: set[str], whole_only: bool) -> np.ndarray:
         keep = [
@@ -93,7 +100,7 @@ def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tup
     tf.config.experimental.enable_op_determinism()
     tr = cache.select("train", EXCLUDED[variant], whole_only=False)
     va = cache.select("val", EXCLUDED[variant], whole_only=True)
-    head = build_head(hidden)
+    head = build_head(hidden, grid=cache.grid, channels=cache.channels)
     steps = epochs * int(np.ceil(len(tr) / 64))
     head.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)), loss=mil_loss)
     t0 = time.time()
@@ -102,7 +109,7 @@ def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tup
     return head, {
         "variant": variant, "excluded_sources": sorted(EXCLUDED[variant]), "train_views": int(len(tr)),
         "train_fire_views": int((y[:, 0] == 1).sum()), "train_smoke_views": int((y[:, 1] == 1).sum()),
-        "val_photos": int(len(va)), "epochs": epochs, "hidden": hidden, "params": int(head.count_params()),
+        "val_photos": int(len(va)), "layer": cache.layer, "epochs": epochs, "hidden": hidden, "params": int(head.count_params()),
         "seconds": round(time.time() - t0, 1),
         "loss": [round(v, 4) for v in hist.history["loss"]], "val_loss": [round(v, 4) for v in hist.history["val_loss"]],
     }
@@ -110,8 +117,10 @@ def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tup
 
 def photo_rows(cache: Cache, head: Any, idx: np.ndarray) -> list[dict[str, Any]]:
     """Per photo (whole view): the best cell's fire and smoke probability, as the runtime pools it."""
-    probs = 1 / (1 + np.exp(-head.predict(cache.x(idx), batch_size=256, verbose=0)))
-    pooled = probs.max(axis=(1, 2))
+    pooled = np.concatenate([  # in chunks: the whole-view features of every photo at 19 x 19 x 1152 are ~7 GB as float32
+        (1 / (1 + np.exp(-head.predict(cache.x(idx[k : k + 256]), batch_size=64, verbose=0)))).max(axis=(1, 2))
+        for k in range(0, len(idx), 256)
+    ])
     rows = []
     for k, (fs, ss) in zip(idx, pooled):
         p = cache.photos[cache.meta[k, 0]]
@@ -149,15 +158,16 @@ def main() -> None:
     ap.add_argument("--variant", choices=sorted(EXCLUDED), default="cair-heldout")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--hidden", type=int, default=48)
+    ap.add_argument("--layer", choices=sorted(SHAPES), default="10x10", help="the feature map(s) the head reads (v2: 10x10)")
     ap.add_argument("--out", type=Path, default=None, help="export the head here (default: measure only)")
     args = ap.parse_args()
-    cache = Cache(args.data)
+    cache = Cache(args.data, args.layer)
     head, training = train(cache, args.variant, args.epochs, args.hidden)
-    figures = {"training": training, **per_photo(cache, head, args.variant)}
-    if args.out is not None:
+    if args.out is not None:  # first: the measuring below must not cost the trained head
         from training.fire.head import export_tflite
 
-        figures["training"]["head_bytes"] = export_tflite(head, str(args.out))
+        training["head_bytes"] = export_tflite(head, str(args.out))
+    figures = {"training": training, **per_photo(cache, head, args.variant)}
     print(json.dumps(figures, indent=1))
 
 
