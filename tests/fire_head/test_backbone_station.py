@@ -7,16 +7,15 @@ from __future__ import annotations
 import typing
 from pathlib import Path
 
-import cv2
 import pytest
 
-from drivers.stills import still_clip
 from edge_models.runtime import ModelError
 from foundation.errors import ConfigError
 from gateway.config.fire_model import BackboneFireModel
 from gateway.config.station import load_config
 from gateway.config.vision import FireModel
 from gateway.vision.frame_processor import CameraProcessor
+from tests.fire_clips import run_still
 from tests.fire_head.conftest import backbone_model, station_file
 from tests.vision.conftest import DETECT, FIRE_BASKET, MESSI
 
@@ -33,13 +32,7 @@ def _camera(tmp_path: Path, **settings: object):
 
 
 def _run(cam, path: Path, frames: int = 12) -> tuple[list[tuple[int, object]], CameraProcessor]:
-    proc = CameraProcessor(cam)
-    out = []
-    for i, frame in enumerate(still_clip(cv2.imread(str(path)), frames=frames)):
-        obs, signals = proc.step(frame, i * 0.2, 1_800_000_000 + i * 0.2)
-        assert obs.fire is not None and obs.fire.source == "backbone"
-        out += [(i, s) for s in signals]
-    return out, proc
+    return run_still(cam, path, "backbone", frames)
 
 
 def test_backbone_settings_load_with_the_shipped_head(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from gateway.alarms import AlarmBook
 from gateway.config.station import load_config
 from gateway.rules.vision_fire import corroborate
 from gateway.vision.frame_processor import CameraProcessor
+from tests.fire_clips import run_still
 from tests.vision.conftest import BASKETBALL, EXAMPLES, FIRE_BASKET, MESSI, SMOKE
 
 pytestmark = pytest.mark.timeout(120)
@@ -23,13 +24,7 @@ def _camera():
 
 
 def _run(path: Path, frames: int = 12) -> tuple[list[tuple[int, object]], CameraProcessor]:
-    proc = CameraProcessor(_camera())
-    out = []
-    for i, frame in enumerate(still_clip(cv2.imread(str(path)), frames=frames)):
-        obs, signals = proc.step(frame, i * 0.2, 1_800_000_000 + i * 0.2)
-        assert obs.fire is not None and obs.fire.source == "classical+learned"
-        out += [(i, s) for s in signals]
-    return out, proc
+    return run_still(_camera(), path, "classical+learned", frames)
 
 
 def test_fire_raised_after_n_of_m_frames_with_a_snapshot() -> None:
