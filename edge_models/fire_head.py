@@ -27,7 +27,7 @@ from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.fire_learned import WHOLE, View  # a view's fire/smoke: its best cell's here
 from edge_models.fire_maps import SHAPES, head_input
 from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
-from edge_models.zones import Box
+from edge_models.zones import Box, crop_pixels
 
 MODELS = Path(__file__).resolve().parent / "models"
 SHIPPED_HEAD = MODELS / "fire_smoke_head_v2.tflite"
@@ -127,7 +127,7 @@ class BackboneFireSmoke:
         crops, and the merged boxes of the cells that pass (in frame coordinates)."""
         cells = self.cells(bgr)
         self.last_cells = cells
-        scored = [(WHOLE, cells)] + [(box, self.cells(crop_pixels(bgr, box))) for box in self.crop_boxes(cells)]
+        scored = [(WHOLE, cells)] + [(box, self.cells(crop_pixels(bgr, box, 8))) for box in self.crop_boxes(cells)]
         fire_boxes: tuple[Box, ...] = ()
         smoke_boxes: tuple[Box, ...] = ()
         views = []
@@ -162,14 +162,6 @@ class BackboneFireSmoke:
             if len(boxes) == self.crops:
                 break
         return boxes
-
-
-def crop_pixels(bgr: np.ndarray, box: Box) -> np.ndarray:
-    """The pixels of a normalized box of a frame (the SSD resizes them to its input itself)."""
-    h, w = bgr.shape[:2]
-    x1, y1 = int(box[0] * w), int(box[1] * h)
-    x2, y2 = max(x1 + 8, int(np.ceil(box[2] * w))), max(y1 + 8, int(np.ceil(box[3] * h)))
-    return bgr[y1:y2, x1:x2]
 
 
 def inside(outer: Box, box: Box) -> Box:

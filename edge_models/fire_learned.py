@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_models.fire_evidence import FireSmokeEvidence, box_area
 from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
-from edge_models.zones import Box
+from edge_models.zones import Box, crop_pixels
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "fire_smoke_v1.tflite"
 WHOLE: Box = (0.0, 0.0, 1.0, 1.0)
@@ -81,11 +81,8 @@ class LearnedFireSmoke:
 
     def score(self, bgr: np.ndarray, box: Box = WHOLE) -> View:
         """Fire and smoke probabilities of one region of a frame (the whole frame by default)."""
-        h, w = bgr.shape[:2]
-        x1, y1 = int(box[0] * w), int(box[1] * h)
-        x2, y2 = max(x1 + 2, int(np.ceil(box[2] * w))), max(y1 + 2, int(np.ceil(box[3] * h)))
         iw, ih = self.model.input_size
-        patch = cv2.resize(bgr[y1:y2, x1:x2], (iw, ih), interpolation=cv2.INTER_AREA)
+        patch = cv2.resize(crop_pixels(bgr, box, 2), (iw, ih), interpolation=cv2.INTER_AREA)
         tensor = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB).astype(self.model.input.dtype)[np.newaxis]
         out = self.model.invoke(tensor)[0].reshape(-1)
         return View(box, float(out[0]), float(out[1]))

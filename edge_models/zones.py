@@ -6,8 +6,11 @@ the camera's resolution or the stream (main or sub) changes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -37,6 +40,15 @@ def bottom_centre(box: Box) -> Point:
 def box_area(box: Box) -> float:
     x1, y1, x2, y2 = box
     return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+
+def crop_pixels(frame: np.ndarray, box: Box, min_px: int) -> np.ndarray:
+    """The pixels of a normalized box of a frame, at least `min_px` on each side (a model resizes
+    them to its input; a sliver of a pixel would not resize)."""
+    h, w = frame.shape[:2]
+    x1, y1 = int(box[0] * w), int(box[1] * h)
+    x2, y2 = max(x1 + min_px, math.ceil(box[2] * w)), max(y1 + min_px, math.ceil(box[3] * h))
+    return frame[y1:y2, x1:x2]
 
 
 @dataclass(frozen=True, slots=True)

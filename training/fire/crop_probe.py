@@ -25,7 +25,8 @@ from training.fire.train_head import EXCLUDED
 
 
 def _scores(job: tuple[list[tuple[str, str, str, int, int, str]], Path, str, tuple[float, ...], int]) -> list[dict[str, Any]]:
-    from edge_models.fire_head import BackboneFireSmoke, crop_pixels
+    from edge_models.fire_head import BackboneFireSmoke
+    from edge_models.zones import crop_pixels
 
     items, head, layer, sides, crops = job
     det = BackboneFireSmoke.load(SSD, head_path=head, layer=layer, crops=crops)
@@ -41,7 +42,7 @@ def _scores(job: tuple[list[tuple[str, str, str, int, int, str]], Path, str, tup
             det.crop_side = side
             row[str(side)] = []
             for box in det.crop_boxes(cells):
-                c = det.cells(crop_pixels(bgr, box))
+                c = det.cells(crop_pixels(bgr, box, 8))
                 row[str(side)].append([float(c[..., 0].max()), float(c[..., 1].max())])
         out.append(row)
     return out
