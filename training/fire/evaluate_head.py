@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from drivers.stills import still_clip
+from edge_models.fire_maps import OWN_BACKBONE
 from training.fire.evaluate import CLIP_FRAMES, MEDIA, _alarm_run, _ratio, video_alarms
 from training.fire.features import SSD, photos_of_split
 from training.fire.train_head import EXCLUDED
@@ -36,7 +37,7 @@ def _detectors(head: Path, fire_thr: float, smoke_thr: float, runtime: dict[str,
     from edge_models.fire_learned import LearnedFireSmoke
 
     return {
-        "backbone": BackboneFireSmoke.load(SSD, head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr, **runtime),
+        "backbone": BackboneFireSmoke.load(None if runtime.get("layer") in OWN_BACKBONE else SSD, head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr, **runtime),
         "v1": LearnedFireSmoke.load(**V1_THRESHOLDS),
     }
 

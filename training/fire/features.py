@@ -137,10 +137,12 @@ def render(bgr: np.ndarray, crop: Box, flip: bool, gain: float, offset: float) -
     return np.ascontiguousarray(img)
 
 
-LAYERS = {  # the map's name in the cache file -> (tensor, grid); "10" is v2's, "19" the finer map of issue 16 (v3)
-    "10": (LAYER, GRID),
+LAYERS = {  # the map's name in the cache file -> (tensor, grid); "10" is v2's, "19" the SSD's finer map;
+    "10": (LAYER, GRID),  # "e10": EfficientNet-Lite0's last map at 320 x 320 (v3, `effnet_lite`), its own invoke
     "19": ("FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_11_pointwise/Relu6", 19),
+    "e10": ("", 10),
 }
+RELU6_SCALE = 6.0 / 255.0  # how the EfficientNet map (float ReLU6 out of the int8 model) is stored as uint8
 
 
 def cache_path(data: Path, layer: str = "10") -> Path:
@@ -152,8 +154,13 @@ def _worker(args: tuple[list[Photo], list[int], Path, int, str]) -> None:
 
     photos, indices, out, shard, layer = args
     name, grid = LAYERS[layer]
-    model = TfliteModel(SSD, threads=1, keep_tensors=True)
-    scale = model._named[name].scale  # the tensor is uint8: stored as such, dequantized on load
+    if name:
+        model = TfliteModel(SSD, threads=1, keep_tensors=True)
+        scale = model._named[name].scale  # the tensor is uint8: stored as such, dequantized on load
+    else:
+        from training.fire.effnet_lite import backbone_path
+
+        model, scale = TfliteModel(backbone_path(out.parent, 320), threads=1), RELU6_SCALE
     feats, meta, cells = [], [], []
     for i in indices:
         p = photos[i]
@@ -165,8 +172,8 @@ def _worker(args: tuple[list[Photo], list[int], Path, int, str]) -> None:
             bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         rng = np.random.default_rng([SEED, i])
         for v, (crop, flip, gain, offset) in enumerate(views_of(p, rng, augment=p.source != "dfire-sample")):
-            model.run(render(bgr, crop, flip, gain, offset))
-            q = np.rint(model.tensor(name)[0] / scale).clip(0, 255).astype(np.uint8)
+            outputs = model.run(render(bgr, crop, flip, gain, offset))
+            q = np.rint((model.tensor(name) if name else outputs[0])[0] / scale).clip(0, 255).astype(np.uint8)
             fire, smoke, c = labels_of_view(p, crop, flip, grid)
             feats.append(q)
             cells.append(c)
@@ -182,6 +189,10 @@ def extract_all(data: Path, workers: int = 2, layer: str = "10") -> Path:
     if target.exists():
         return target
     out.mkdir(parents=True, exist_ok=True)
+    if not LAYERS[layer][0]:
+        from training.fire.effnet_lite import export_backbone
+
+        export_backbone(data, 320)
     photos = photos_of_split(data)
     t0 = time.time()
     jobs = [(photos, list(range(s, len(photos), workers)), out, s, layer) for s in range(workers)]

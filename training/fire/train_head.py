@@ -30,6 +30,7 @@ from training.fire.features import extract_all, photos_of_split
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = ROOT / "edge_models" / "models" / "fire_smoke_head_v2.tflite"
 SEED = 7
+CACHES = {"10x10": ("10",), "19x19": ("19",), "19x19+10x10": ("19", "10"), "effnet-10x10": ("e10",)}  # layer -> feature caches
 EXCLUDED = {"cair-heldout": {"cair", "dfire-sample"}, "cair-normals-in": {"dfire-sample"}}
 
 
@@ -39,7 +40,7 @@ class Cache:
     def __init__(self, data: Path, layer: str = "10x10") -> None:
         self.layer = layer
         self.grid, self.channels = SHAPES[layer]
-        maps = [np.load(extract_all(data, layer=k)) for k in (("10",) if layer == "10x10" else ("19", "10") if "+" in layer else ("19",))]
+        maps = [np.load(extract_all(data, layer=k)) for k in CACHES[layer]]
         self.feats = [z["feats"] for z in maps]
         self.scales = [float(z["scale"]) for z in maps]
         self.cells = maps[0]["cells"]
@@ -129,6 +130,17 @@ def photo_rows(cache: Cache, head: Any, idx: np.ndarray) -> list[dict[str, Any]]
     return rows
 
 
+def roc(rows: list[dict[str, Any]], cls: str) -> dict[str, Any] | None:
+    """ROC AUC of the best cell's score and the recall at 1-10 % false positives; negatives: photos with neither label."""
+    key = "fs" if cls == "fire" else "ss"
+    pos = np.array([r[key] for r in rows if r[cls] == 1])
+    neg = np.array([r[key] for r in rows if r["fire"] == 0 and r["smoke"] in (0, UNKNOWN)])
+    if not len(pos) or not len(neg):
+        return None
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+    return {"auc": round(auc, 3), **{f"recall_at_fpr_{f}": round(float((pos > np.quantile(neg, 1 - f)).mean()), 3) for f in (0.01, 0.03, 0.05, 0.1)}}
+
+
 def per_photo(cache: Cache, head: Any, variant: str) -> dict[str, Any]:
     """Thresholds on validation, then precision/recall per set; unseen sources named `unseen:`."""
     excluded = EXCLUDED[variant]
@@ -149,6 +161,7 @@ def per_photo(cache: Cache, head: Any, variant: str) -> dict[str, Any]:
     return {
         "thresholds": thr, "threshold_val_fpr_limit": {k: v[1] for k, v in chosen.items()},
         "per_photo": {name: {k: _pr(sel, k, thr[k]) for k in ("fire", "smoke")} for name, sel in sets.items()},
+        "roc": {name: {k: roc(sel, k) for k in ("fire", "smoke")} for name, sel in sets.items() if "/" not in name},
     }
 
 
