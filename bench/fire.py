@@ -8,8 +8,9 @@ cheap colour/change proposal; it is timed whole (`LearnedFireSmoke.analyse`) on 
 clips (colour candidates), alternating round by round with one resize + invoke of the shared
 SSD person detector on the same frames, so the ratio holds on a noisy shared machine. The
 Raspberry Pi 4 figure is that ratio times the SSD's assumed Pi 4 invoke (as bench.regions).
-The classical colour/flicker detector is timed the same way for comparison, and the backbone head
-(`edge_models.fire_head`: one SSD invoke keeping its tensors, plus the head) likewise.
+The classical colour/flicker detector is timed the same way for comparison, and the cell heads
+(`edge_models.fire_head`) likewise: v2 (one SSD invoke keeping its tensors, plus the head) and v3
+(one EfficientNet-Lite0 int8 invoke at 320 x 320, plus the head).
 """
 
 from __future__ import annotations
@@ -65,11 +66,13 @@ def _time(fn: Any, frames: list[np.ndarray]) -> float:
 def run() -> dict[str, Any]:
     ssd = SsdDetector(TfliteModel(SSD / "detect.tflite", threads=THREADS), load_labels(SSD / "labelmap.txt"))
     learned = LearnedFireSmoke.load(threads=THREADS)
-    backbone = BackboneFireSmoke.load(SSD / "detect.tflite", threads=THREADS)
+    heads = {"backbone": BackboneFireSmoke.load(SSD / "detect.tflite", threads=THREADS),
+             "imagenet": BackboneFireSmoke.load(layer="effnet-10x10", threads=THREADS, detect_smoke=True)}
     out: dict[str, Any] = {"threads": THREADS, "rounds": ROUNDS, "model_bytes": learned.model.path.stat().st_size,
-                           "head_bytes": backbone.head.path.stat().st_size}
+                           "head_bytes": heads["backbone"].head.path.stat().st_size,
+                           "imagenet_bytes": heads["imagenet"].head.path.stat().st_size + heads["imagenet"].backbone.path.stat().st_size}
     for name, frames in _frames().items():
-        rounds: dict[str, list[float]] = {"learned": [], "ssd": [], "classical": [], "invokes": [], "backbone": []}
+        rounds: dict[str, list[float]] = {"learned": [], "ssd": [], "classical": [], "invokes": [], "backbone": [], "imagenet": []}
         for _ in range(ROUNDS):
             learned._prev = None
             views = []
@@ -81,12 +84,12 @@ def run() -> dict[str, Any]:
             rounds["learned"].append(_time(step, frames))
             rounds["invokes"].append(sum(views) / len(views))
             rounds["ssd"].append(_time(lambda f, _t: ssd.detect(f, 0.5), frames))
-            rounds["backbone"].append(_time(lambda f, _t: backbone.analyse(f), frames))
+            for who, det in heads.items():
+                rounds[who].append(_time(lambda f, _t, d=det: d.analyse(f), frames))
             classical = ClassicalFireSmoke()
             rounds["classical"].append(_time(classical.analyse, frames))
         ratios = [a / b for a, b in zip(rounds["learned"], rounds["ssd"])]
         ratio = statistics.median(ratios)
-        b_ratio = statistics.median(a / b for a, b in zip(rounds["backbone"], rounds["ssd"]))
         out[name] = {
             "frames": len(frames),
             "learned_ms_per_frame": round(statistics.median(rounds["learned"]), 2),
@@ -96,11 +99,13 @@ def run() -> dict[str, Any]:
             "learned_over_ssd": round(ratio, 3),
             "pi4_estimate_ms": round(ratio * PI_INVOKE_MS["pi4"], 1),
             "pi5_estimate_ms": round(ratio * PI_INVOKE_MS["pi5"], 1),
-            "backbone_ms_per_frame": round(statistics.median(rounds["backbone"]), 2),
-            "backbone_over_ssd": round(b_ratio, 3),
-            "backbone_pi4_estimate_ms": round(b_ratio * PI_INVOKE_MS["pi4"], 1),
-            "backbone_pi5_estimate_ms": round(b_ratio * PI_INVOKE_MS["pi5"], 1),
         }
+        for who in heads:
+            r = statistics.median(a / b for a, b in zip(rounds[who], rounds["ssd"]))
+            out[name].update({
+                f"{who}_ms_per_frame": round(statistics.median(rounds[who]), 2), f"{who}_over_ssd": round(r, 3),
+                f"{who}_pi4_estimate_ms": round(r * PI_INVOKE_MS["pi4"], 1), f"{who}_pi5_estimate_ms": round(r * PI_INVOKE_MS["pi5"], 1),
+            })
     return out
 
 

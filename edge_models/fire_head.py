@@ -25,12 +25,13 @@ import numpy as np
 
 from edge_models.fire_evidence import FireSmokeEvidence
 from edge_models.fire_learned import WHOLE, View  # a view's fire/smoke: its best cell's here
-from edge_models.fire_maps import SHAPES, head_input
+from edge_models.fire_maps import OWN_BACKBONE, SHAPES, head_input
 from edge_models.runtime import ModelError, TfliteModel, shipped_file_sha256
 from edge_models.zones import Box, crop_pixels
 
 MODELS = Path(__file__).resolve().parent / "models"
 SHIPPED_HEAD = MODELS / "fire_smoke_head_v2.tflite"
+EFFNET_BACKBONE = MODELS / "effnet_lite0_320_int8.tflite"  # ImageNet EfficientNet-Lite0, int8 (MODEL_CARD_v3.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class ShippedHead:
 
 SHIPPED_HEADS: dict[str, ShippedHead] = {
     "10x10": ShippedHead(SHIPPED_HEAD, 0.67, 0.31),  # MODEL_CARD_v2.md
+    "effnet-10x10": ShippedHead(MODELS / "fire_smoke_head_v3.tflite", 0.48, 0.41),  # MODEL_CARD_v3.md (on EFFNET_BACKBONE)
 }
 
 
@@ -72,14 +74,16 @@ class BackboneFireSmoke:
         crops: int = 0,
         crop_side: float = 0.4,
     ) -> None:
-        if not backbone.keep_tensors:
-            raise ModelError(f"{backbone.path}: the backbone must be loaded with keep_tensors=True")
         if layer not in SHAPES:
             raise ModelError(f"unknown feature layer {layer!r}: one of {sorted(SHAPES)}")
+        if layer not in OWN_BACKBONE and not backbone.keep_tensors:
+            raise ModelError(f"{backbone.path}: the backbone must be loaded with keep_tensors=True")
         try:
             expected = head_input(backbone, layer).shape  # before any invoke: the tensors exist, their values do not matter
         except ModelError as exc:
             raise ModelError(f"{backbone.path}: not the COCO SSD MobileNet-V1 the head was trained on ({exc})") from exc
+        if tuple(expected[1:]) != (SHAPES[layer][0], SHAPES[layer][0], SHAPES[layer][1]):
+            raise ModelError(f"{backbone.path}: gives a {tuple(expected[1:])} map, the {layer} head reads {SHAPES[layer]}")
         if head.input.shape[1:] != expected[1:] or len(head.outputs) != 1 or head.outputs[0].shape[-1] != 2:
             raise ModelError(
                 f"{head.path}: expected a head from {layer} features {tuple(expected[1:])} to per-cell (fire, smoke) scores, "
@@ -101,7 +105,7 @@ class BackboneFireSmoke:
     @classmethod
     def load(
         cls,
-        backbone_path: str | Path,
+        backbone_path: str | Path | None = None,
         backbone_sha256: str | None = None,
         head_path: str | Path | None = None,
         head_sha256: str | None = None,
@@ -109,18 +113,23 @@ class BackboneFireSmoke:
         layer: str = "10x10",
         **settings: float | bool | str | int | None,
     ) -> "BackboneFireSmoke":
-        """Load the SSD (keeping its tensors) and the head (the one shipped for `layer` when `head_path` is None);
+        """Load the backbone (the SSD, keeping its tensors; for `effnet-10x10` the EfficientNet shipped with the gateway
+        when `backbone_path` is None) and the head (the one shipped for `layer` when `head_path` is None);
         ModelError when either is missing, altered or not what the other expects."""
         if head_path is None and layer not in SHIPPED_HEADS:
             raise ModelError(f"no head is shipped for layer {layer!r} (shipped: {sorted(SHIPPED_HEADS)}): give head_path")
-        backbone = TfliteModel(backbone_path, threads=threads, sha256=backbone_sha256, keep_tensors=True)
+        own = layer in OWN_BACKBONE
+        if backbone_path is None and not own:
+            raise ModelError(f"the {layer} head reads the person detector's COCO SSD: give backbone_path")
+        path = backbone_path if backbone_path is not None else EFFNET_BACKBONE
+        backbone = TfliteModel(path, threads=threads, sha256=backbone_sha256, keep_tensors=not own)
         head = TfliteModel(head_path if head_path is not None else SHIPPED_HEADS[layer].path, threads=1, sha256=head_sha256)
         return cls(backbone, head, layer=layer, **settings)  # type: ignore[arg-type]
 
     def cells(self, bgr: np.ndarray) -> np.ndarray:
-        """Per-cell (fire, smoke) probabilities [grid, grid, 2] of a frame: one SSD invoke, one head invoke."""
-        self.backbone.run(bgr)
-        return self.head.invoke(head_input(self.backbone, self.layer))[0][0]
+        """Per-cell (fire, smoke) probabilities [grid, grid, 2] of a frame: one backbone invoke, one head invoke."""
+        outputs = self.backbone.run(bgr)
+        return self.head.invoke(head_input(self.backbone, self.layer, outputs))[0][0]
 
     def analyse(self, bgr: np.ndarray) -> FireSmokeEvidence:
         """Evidence for one analysed frame: the best cell's scores per class over the whole frame and its
@@ -141,7 +150,7 @@ class BackboneFireSmoke:
         self.last_views = tuple(views)
         fs = max(float(c[..., 0].max()) for _, c in scored) if self.detect_fire else 0.0
         ss = max(float(c[..., 1].max()) for _, c in scored) if self.detect_smoke else 0.0
-        return FireSmokeEvidence.from_boxes(fire_boxes, smoke_boxes, fs, ss, "backbone")
+        return FireSmokeEvidence.from_boxes(fire_boxes, smoke_boxes, fs, ss, "imagenet" if self.layer in OWN_BACKBONE else "backbone")
 
     def crop_boxes(self, cells: np.ndarray) -> list[Box]:
         """Up to `crops` boxes of `crop_side` centred on the best cells (fire, and smoke when looked for),

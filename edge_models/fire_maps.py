@@ -16,11 +16,15 @@ import numpy as np
 
 from edge_models.runtime import TfliteModel
 
-Layer = Literal["10x10", "19x19", "19x19+10x10"]
+Layer = Literal["10x10", "19x19", "19x19+10x10", "effnet-10x10"]
 PREFIX = "FeatureExtractor/MobilenetV1/MobilenetV1/"
 MAP10 = PREFIX + "Conv2d_13_pointwise/Relu6"  # [1, 10, 10, 768]
 MAP19 = PREFIX + "Conv2d_11_pointwise/Relu6"  # [1, 19, 19, 384]
-SHAPES: dict[str, tuple[int, int]] = {"10x10": (10, 768), "19x19": (19, 384), "19x19+10x10": (19, 384 + 768)}  # grid, channels
+SHAPES: dict[str, tuple[int, int]] = {  # grid, channels
+    "10x10": (10, 768), "19x19": (19, 384), "19x19+10x10": (19, 384 + 768),
+    "effnet-10x10": (10, 1280),  # EfficientNet-Lite0 (ImageNet) at 320 x 320: its own backbone, the map is its output
+}
+OWN_BACKBONE = {"effnet-10x10"}  # layers read from a backbone of their own (its output), not from the SSD's tensors
 
 
 def nearest(src: int, dst: int) -> np.ndarray:
@@ -34,8 +38,12 @@ def stack(map19: np.ndarray, map10: np.ndarray) -> np.ndarray:
     return np.concatenate([map19, map10[..., up, :, :][..., up, :]], axis=-1)
 
 
-def head_input(backbone: TfliteModel, layer: str) -> np.ndarray:
-    """The head's input [1, grid, grid, channels] float32 from the backbone's last invoke."""
+def head_input(backbone: TfliteModel, layer: str, outputs: list[np.ndarray] | None = None) -> np.ndarray:
+    """The head's input [1, grid, grid, channels] float32 from the backbone's last invoke (`outputs`: what it returned)."""
+    if layer in OWN_BACKBONE:
+        if outputs is None:
+            return np.zeros(backbone.outputs[0].shape, np.float32)
+        return outputs[0].astype(np.float32)
     if layer == "10x10":
         return backbone.tensor(MAP10).astype(np.float32)
     if layer == "19x19":

@@ -1,4 +1,4 @@
-"""Settings of the learned fire/smoke detectors (`fire_smoke.model.type: learned` and `backbone`).
+"""Settings of the learned fire/smoke detectors (`fire_smoke.model.type: learned`, `backbone` and `imagenet`).
 
 A model file of its own rather than a `ModelConfig`: the shipped model needs no labels, no
 input normalisation and no path (the package carries it), so the few settings a technician
@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from gateway.config.base import ConfigModel
+
+FIRE_V3, SMOKE_V3 = 0.48, 0.41  # the shipped v3 head's thresholds (MODEL_CARD_v3.md)
 
 
 class LearnedFireModel(ConfigModel):
@@ -49,7 +51,30 @@ class LearnedFireModel(ConfigModel):
         }
 
 
-class BackboneFireModel(ConfigModel):
+class _CellHeadModel(ConfigModel):
+    """What a fire/smoke head on a backbone's feature map takes: the head file, threads, classes, thresholds."""
+
+    head_path: Path | None = Field(
+        default=None, description="The head .tflite (relative to the working directory); None: the head shipped with the gateway."
+    )
+    head_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the head; a mismatch refuses to load it."
+    )
+    threads: int = Field(default=1, ge=1, le=8, description="CPU threads of the backbone's interpreter.")
+    fire: bool = Field(default=True, description="Look for flames.")
+
+    def runtime_settings(self) -> dict[str, Any]:
+        """Keyword arguments of `edge_models.fire_head.BackboneFireSmoke.load`."""
+        s = self.model_dump()
+        return {
+            "backbone_path": s["backbone_path"], "backbone_sha256": s["backbone_sha256"], "layer": LAYERS[s["type"]],
+            "head_path": self.head_path, "head_sha256": self.head_sha256, "threads": self.threads,
+            "fire_threshold": s["fire_threshold"], "smoke_threshold": s["smoke_threshold"],
+            "detect_fire": self.fire, "detect_smoke": s["smoke"],
+        }
+
+
+class BackboneFireModel(_CellHeadModel):
     """Fire and smoke from the shared COCO SSD's backbone features and a small trained head (one SSD invoke per frame)."""
 
     type: Literal["backbone"] = Field(description="Model type: a fire/smoke head on the COCO SSD MobileNet-V1's feature map.")
@@ -60,14 +85,6 @@ class BackboneFireModel(ConfigModel):
         default=None, pattern=r"^[0-9a-fA-F]{64}$",
         description="Expected sha256 of the SSD; a mismatch refuses to load it (the head reads one of its inner tensors).",
     )
-    head_path: Path | None = Field(
-        default=None, description="The head .tflite (relative to the working directory); None: the head shipped with the gateway."
-    )
-    head_sha256: str | None = Field(
-        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the head; a mismatch refuses to load it."
-    )
-    threads: int = Field(default=1, ge=1, le=8, description="CPU threads of the SSD interpreter.")
-    fire: bool = Field(default=True, description="Look for flames.")
     smoke: bool = Field(default=False, description="Score smoke too (see edge_models/models/MODEL_CARD_v2.md for how well it does).")
     fire_threshold: float = Field(
         default=0.67, gt=0, lt=1, description="Fire probability at which a cell counts as fire (chosen on validation at <= 3 % false positives)."
@@ -76,11 +93,26 @@ class BackboneFireModel(ConfigModel):
         default=0.31, gt=0, lt=1, description="Smoke probability at which a cell counts as smoke (chosen on validation at <= 3 % false positives)."
     )
 
-    def runtime_settings(self) -> dict[str, Any]:
-        """Keyword arguments of `edge_models.fire_head.BackboneFireSmoke.load`."""
-        return {
-            "backbone_path": self.backbone_path, "backbone_sha256": self.backbone_sha256,
-            "head_path": self.head_path, "head_sha256": self.head_sha256, "threads": self.threads,
-            "fire_threshold": self.fire_threshold, "smoke_threshold": self.smoke_threshold,
-            "detect_fire": self.fire, "detect_smoke": self.smoke,
-        }
+
+class ImagenetFireModel(_CellHeadModel):
+    """Fire and smoke from an ImageNet EfficientNet-Lite0 and a small trained head, both shipped (v3, MODEL_CARD_v3.md)."""
+
+    type: Literal["imagenet"] = Field(
+        description="Model type: a fire/smoke head on EfficientNet-Lite0 (ImageNet) features; one invoke of its own per analysed frame."
+    )
+    backbone_path: Path | None = Field(
+        default=None, description="The EfficientNet-Lite0 .tflite (relative to the working directory); None: the one shipped with the gateway."
+    )
+    backbone_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the backbone; a mismatch refuses to load it."
+    )
+    smoke: bool = Field(default=True, description="Score smoke too (see edge_models/models/MODEL_CARD_v3.md for how well it does).")
+    fire_threshold: float = Field(
+        default=FIRE_V3, gt=0, lt=1, description="Fire probability at which a cell counts as fire (chosen on validation at <= 3 % false positives)."
+    )
+    smoke_threshold: float = Field(
+        default=SMOKE_V3, gt=0, lt=1, description="Smoke probability at which a cell counts as smoke (chosen on validation at <= 3 % false positives)."
+    )
+
+
+LAYERS = {"backbone": "10x10", "imagenet": "effnet-10x10"}  # config type -> the feature map its head reads (edge_models.fire_maps)

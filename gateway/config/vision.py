@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import ConfigModel
-from gateway.config.fire_model import BackboneFireModel, LearnedFireModel
+from gateway.config.fire_model import BackboneFireModel, ImagenetFireModel, LearnedFireModel
 from gateway.config.person_watch import DwellStep, LostInWaterConfig, WarningRepeatConfig
 
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -291,7 +291,7 @@ class DetectorFireModel(ConfigModel):
     min_score: float = Field(default=0.5, ge=0, le=1, description="Score at which a box counts.")
 
 
-FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel, BackboneFireModel], Field(discriminator="type")]
+FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel, BackboneFireModel, ImagenetFireModel], Field(discriminator="type")]
 
 
 class FireSmokeConfig(ConfigModel):

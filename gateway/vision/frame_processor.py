@@ -27,7 +27,7 @@ from edge_models.tracker import IouTracker
 from edge_models.zone_edges import edge_distance
 from edge_models.zones import Box, Zone
 from gateway.alarms import AlarmSignal
-from gateway.config.fire_model import BackboneFireModel, LearnedFireModel
+from gateway.config.fire_model import BackboneFireModel, ImagenetFireModel, LearnedFireModel
 from gateway.config.vision import CameraConfig, ClassifierFireModel, DetectionConfig, MotionConfig, ZoneConfig
 from gateway.rules.fire_suppression import Suppression, alarm_box, filter_evidence
 from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
@@ -75,7 +75,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
             )
         if isinstance(fs.model, LearnedFireModel):
             fire_model = LearnedFireSmoke.load(**fs.model.runtime_settings())
-        elif isinstance(fs.model, BackboneFireModel):
+        elif isinstance(fs.model, (BackboneFireModel, ImagenetFireModel)):
             fire_model = BackboneFireSmoke.load(**fs.model.runtime_settings())
         elif fs.model is not None:
             model, labels = load_model(fs.model.model)

@@ -23,12 +23,6 @@ def _station(tmp_path: Path, fire_smoke: dict) -> Path:
     return path
 
 
-def test_forest_example_uses_the_learned_detector_for_fire() -> None:
-    fs = load_config(EXAMPLES / "forest-edge.yaml").cameras[0].fire_smoke
-    assert fs is not None and isinstance(fs.model, LearnedFireModel) and fs.model.path is None and fs.model.fire
-    assert fs.classical is not None and not fs.classical.fire and fs.classical.smoke  # smoke: the change cue
-
-
 def test_learned_defaults_to_the_shipped_model(tmp_path: Path) -> None:
     fs = load_config(_station(tmp_path, {"classical": None, "model": {"type": "learned"}})).cameras[0].fire_smoke
     assert isinstance(fs.model, LearnedFireModel) and fs.model.path is None and fs.model.max_crops == 2

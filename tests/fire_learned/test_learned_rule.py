@@ -10,17 +10,17 @@ import pytest
 
 from drivers.stills import still_clip
 from gateway.alarms import AlarmBook
-from gateway.config.station import load_config
 from gateway.rules.vision_fire import corroborate
 from gateway.vision.frame_processor import CameraProcessor
 from tests.fire_clips import run_still
-from tests.vision.conftest import BASKETBALL, EXAMPLES, FIRE_BASKET, MESSI, SMOKE
+from tests.fire_learned.conftest import v1_camera
+from tests.vision.conftest import BASKETBALL, FIRE_BASKET, MESSI, SMOKE
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def _camera():
-    return load_config(EXAMPLES / "forest-edge.yaml").cameras[0]
+    return v1_camera()
 
 
 def _run(path: Path, frames: int = 12) -> tuple[list[tuple[int, object]], CameraProcessor]:

@@ -1,4 +1,4 @@
-"""The shipped fire/smoke verifier: it loads, it is the file the example pins, and it scores the
+"""The shipped v1 fire/smoke verifier: it loads, it is the file its pin names, and it scores the
 shared stills as a technician would expect (real model, real photos)."""
 
 from __future__ import annotations
@@ -14,19 +14,17 @@ from drivers.stills import still_clip
 from edge_models.fire_learned import SHIPPED_MODEL, LearnedFireSmoke, shipped_sha256
 from edge_models.runtime import ModelError, TfliteModel
 from gateway.config.fire_model import LearnedFireModel
-from gateway.config.station import load_config
-from tests.vision.conftest import BASKETBALL, DETECT, EXAMPLES, FIRE_BASKET, MESSI, PAN_FIRE, SMOKE
-
-FOREST = EXAMPLES / "forest-edge.yaml"
+from tests.fire_learned.conftest import v1_camera
+from tests.vision.conftest import BASKETBALL, DETECT, FIRE_BASKET, MESSI, PAN_FIRE, SMOKE
 
 
 def _model_cfg() -> LearnedFireModel:
-    fs = load_config(FOREST).cameras[0].fire_smoke
+    fs = v1_camera().fire_smoke
     assert fs is not None and isinstance(fs.model, LearnedFireModel)
     return fs.model
 
 
-def test_the_example_pins_the_shipped_model() -> None:
+def test_the_pin_names_the_shipped_model() -> None:
     cfg = _model_cfg()
     assert SHIPPED_MODEL.is_file() and SHIPPED_MODEL.stat().st_size < 4_000_000
     assert cfg.sha256 == shipped_sha256()
@@ -44,7 +42,7 @@ def test_fire_stills_score_as_fire(path: Path) -> None:
 
 def test_smoke_still_is_not_fire() -> None:
     """The wildfire plume is not flames. (The model's smoke output misses it: a known failure in
-    MODEL_CARD.md; the example keeps the classical smoke cue, tested in test_learned_rule.)"""
+    MODEL_CARD.md; the classical smoke cue covers it, tested in test_learned_rule.)"""
     cfg = _model_cfg()
     ev = LearnedFireSmoke.load(**cfg.runtime_settings()).analyse(cv2.imread(str(SMOKE)))
     assert not ev.fire and ev.fire_score < cfg.fire_threshold

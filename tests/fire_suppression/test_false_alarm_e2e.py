@@ -40,7 +40,7 @@ def fire_scene(path: Path, left: bool) -> Path:
 
 
 def station_doc(tmp: Path, port: int, key: Any, scene: Path) -> dict[str, Any]:
-    """The test station of tests/commands with the forest-edge camera (shipped learned model) on a still."""
+    """The test station of tests/commands with the forest-edge camera (the shipped v3 detector) on a still."""
     doc = commands_doc(tmp, port, key)
     doc["water_sensors"][0]["driver"]["scenario"] = [{"at_s": 0, "level_m": 0.5}]
     doc["health"]["interval_s"] = 2
