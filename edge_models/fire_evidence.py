@@ -49,15 +49,20 @@ class FireSmokeEvidence:
             source=source,
         )
 
-    def merged(self, other: "FireSmokeEvidence") -> "FireSmokeEvidence":
-        """Either source suffices (classical OR model); regions and scores are combined."""
+    def merged(self, other: "FireSmokeEvidence", smoke_min_score: float | None = None) -> "FireSmokeEvidence":
+        """Either source suffices (classical OR model); regions and scores are combined. With
+        `smoke_min_score`, this (classical) evidence's smoke counts only when `other` (the model)
+        scores smoke at least that high in the same frame: the model verifies the change cue, which
+        alone takes drifting cloud, fog and glare for smoke, at a score lower than its own threshold."""
+        own_smoke = self.smoke and (smoke_min_score is None or other.smoke_score >= smoke_min_score)
+        own_boxes = self.smoke_boxes if own_smoke else ()
         return FireSmokeEvidence(
             fire=self.fire or other.fire,
-            smoke=self.smoke or other.smoke,
+            smoke=own_smoke or other.smoke,
             fire_boxes=self.fire_boxes + other.fire_boxes,
-            smoke_boxes=self.smoke_boxes + other.smoke_boxes,
+            smoke_boxes=own_boxes + other.smoke_boxes,
             fire_area=max(self.fire_area, other.fire_area),
-            smoke_area=max(self.smoke_area, other.smoke_area),
+            smoke_area=max(self.smoke_area if own_smoke else 0.0, other.smoke_area),
             flicker=max(self.flicker, other.flicker),
             growth=max(self.growth, other.growth),
             fire_score=max(self.fire_score, other.fire_score),

@@ -58,6 +58,7 @@ class VisionPipeline:
         fire: ClassicalFireSmoke | None = None,
         fire_model: ModelFireSmoke | None = None,
         regions: RegionDetector | None = None,
+        smoke_min_score: float | None = None,
     ) -> None:
         self.gate = gate
         self.detector = detector
@@ -68,6 +69,7 @@ class VisionPipeline:
         self.fire = fire
         self.fire_model = fire_model
         self.regions = regions
+        self.smoke_min_score = smoke_min_score  # the model's smoke score a frame needs for the classical smoke cue to count
         self._last: Observation | None = None
 
     def process(self, bgr: np.ndarray, ts: float) -> Observation:
@@ -107,7 +109,7 @@ class VisionPipeline:
             t1 = time.perf_counter()
             found_model = self.fire_model.analyse(bgr)
             infer_ms += (time.perf_counter() - t1) * 1000
-            evidence = found_model if evidence is None else evidence.merged(found_model)
+            evidence = found_model if evidence is None else evidence.merged(found_model, self.smoke_min_score)
         obs = Observation(
             ts, w, h, True, decision, tuple(people), tracks, in_zones, evidence,
             infer_ms, (time.perf_counter() - t0) * 1000, invokes,

@@ -307,6 +307,12 @@ class FireSmokeConfig(ConfigModel):
     severity: Literal["warning", "danger", "critical"] = Field(
         default="danger", description="Severity of a camera-only alarm; `corroborate` raises it to critical with a GPIO input."
     )
+    classical_smoke_min_model_score: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="With the classical smoke cue and a model that scores smoke: a frame's classical smoke counts only when the model's "
+        "smoke score of that frame reaches this (lower than the model's own threshold: the model verifies the cue, which alone takes "
+        "drifting cloud, fog and glare for smoke). None: either one suffices.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "FireSmokeConfig":
@@ -314,6 +320,10 @@ class FireSmokeConfig(ConfigModel):
             raise ValueError("trigger_frames (N) must not exceed window_frames (M)")
         if self.classical is None and self.model is None:
             raise ValueError("enable the classical detector or configure a model")
+        if self.classical_smoke_min_model_score is not None and (
+            self.classical is None or not self.classical.smoke or self.model is None or not getattr(self.model, "smoke", True)
+        ):
+            raise ValueError("classical_smoke_min_model_score needs the classical smoke cue (classical.smoke) and a model that scores smoke (model.smoke)")
         return self
 
 # ------------------------------------------------------------------------------------ camera

@@ -81,7 +81,8 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
             model, labels = load_model(fs.model.model)
             net = ImageClassifier(model, labels) if isinstance(fs.model, ClassifierFireModel) else SsdDetector(model, labels)
             fire_model = ModelFireSmoke(net, tuple(fs.model.fire_labels), tuple(fs.model.smoke_labels), fs.model.min_score)
-    return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model, regions)
+    smoke_min = cfg.fire_smoke.classical_smoke_min_model_score if cfg.fire_smoke is not None else None
+    return VisionPipeline(gate, detector, person_labels, min_score, tracker, zones_of(cfg), fire, fire_model, regions, smoke_min)
 
 
 SuppressionsOf = Callable[[str, float], Sequence[Suppression]]  # (camera id, wall time) -> its live suppressions
