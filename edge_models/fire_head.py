@@ -1,16 +1,19 @@
-"""Fire and smoke read from the shared COCO SSD's backbone by a small trained head (`models/fire_smoke_head_v2.tflite`).
+"""Fire and smoke scored per cell of a backbone's feature map by a small trained head.
 
-Why: the v1 verifier (`fire_learned`), a small CNN trained from scratch, learned "orange and
-bright" (MODEL_CARD.md). The SSD MobileNet-V1 every station already carries was trained on COCO
-and tells a flame from a red car, a lamp or a sunset much better; its 10 x 10 x 768 feature map
-(`Conv2d_13_pointwise`) is read with LiteRT's preserve-all-tensors after one ordinary invoke, and
-a head of two 1x1 convolutions scores each cell for fire and for smoke (training/fire/head.py).
-A frame's score per class is its best cell's; the cells above the threshold, merged where they
-touch, are the evidence boxes (what the snapshot draws and a "false alarm here" suppresses).
+Two backbones, one runtime: v3 (`layer="effnet-10x10"`, `type: imagenet`, the forest-edge default)
+runs an ImageNet EfficientNet-Lite0 shipped in `models/` (int8, 320 x 320) and reads its output
+map, 10 x 10 x 1280 (MODEL_CARD_v3.md); v2 (`layer="10x10"`, `type: backbone`) reads the shared
+COCO SSD's 10 x 10 x 768 map (`Conv2d_13_pointwise`) with LiteRT's preserve-all-tensors after the
+SSD's ordinary invoke (MODEL_CARD_v2.md). Why features learned elsewhere: v1 (`fire_learned`), a
+CNN trained from scratch on a few thousand photos, learned "orange and bright"; ImageNet features
+tell flames from sunsets, red cars and lamps best of the three. A head of two 1x1 convolutions
+scores each cell for fire and for smoke (training/fire/head.py); a frame's score per class is its
+best cell's; the cells above the threshold, merged where they touch, are the evidence boxes (what
+the snapshot draws and a "false alarm here" suppresses).
 
-Cost: one SSD invoke per analysed frame plus a head of ~40 k multiply-adds per cell (bench/fire.py),
-plus one SSD invoke per candidate crop. Issue 16 also tried the finer 19 x 19 map (`fire_maps`,
-`layer`) and crops around the best cells (`crops`): measured in training/fire, not shipped.
+Cost: one backbone invoke per analysed frame (v3 ~0.65x the person detector's, v2 1x) plus the
+head, plus one invoke per candidate crop. Issue 16 also tried the SSD's finer 19 x 19 map
+(`fire_maps`, `layer`) and crops around the best cells (`crops`): measured, not shipped.
 The output is the same `FireSmokeEvidence` as the other detectors, so the alarm rule's N-of-M
 persistence and GPIO corroboration apply unchanged.
 """

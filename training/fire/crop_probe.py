@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge_models.fire_maps import OWN_BACKBONE
 from training.fire.evaluate import _pr, choose_threshold
 from training.fire.evaluate_head import read_photo
 from training.fire.features import SSD, photos_of_split
@@ -29,7 +30,7 @@ def _scores(job: tuple[list[tuple[str, str, str, int, int, str]], Path, str, tup
     from edge_models.zones import crop_pixels
 
     items, head, layer, sides, crops = job
-    det = BackboneFireSmoke.load(SSD, head_path=head, layer=layer, crops=crops)
+    det = BackboneFireSmoke.load(None if layer in OWN_BACKBONE else SSD, head_path=head, layer=layer, crops=crops)
     out = []
     for path, source, split, fire, smoke, folder in items:
         bgr = read_photo(path)

@@ -24,14 +24,19 @@ CELL_WEIGHT = 0.3  # the box supervision: a helper, the image label is what is m
 SMOKE_POS_WEIGHT = 2.0
 
 
-def build_head(hidden: int = 48, dropout: float = 0.3, grid: int = GRID, channels: int = CHANNELS) -> Any:
-    """Feature map [grid, grid, channels] (dequantized ReLU6 values) -> per-cell logits [grid, grid, 2]."""
+def build_head(hidden: int = 48, dropout: float = 0.3, grid: int = GRID, channels: int = CHANNELS, context: bool = False) -> Any:
+    """Feature map [grid, grid, channels] (dequantized ReLU6 values) -> per-cell logits [grid, grid, 2].
+    `context`: each cell's hidden units also get the whole map's average (the scene: an orange sky
+    at sunset, a lit street), so a cell can be judged against its frame; the input stays the map."""
     import keras
     from keras import layers
 
     inp = keras.Input((grid, grid, channels), name="features")
     x = layers.SpatialDropout2D(0.1)(inp)
-    x = layers.Conv2D(hidden, 1, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
+    x = layers.Conv2D(hidden, 1, activation=None if context else "relu", kernel_regularizer=keras.regularizers.l2(1e-4))(x)
+    if context:
+        scene = layers.Conv2D(hidden, 1, kernel_regularizer=keras.regularizers.l2(1e-4))(layers.GlobalAveragePooling2D(keepdims=True)(inp))
+        x = layers.ReLU()(layers.Add()([x, layers.UpSampling2D(grid)(scene)]))
     x = layers.Dropout(dropout)(x)
     out = layers.Conv2D(2, 1, name="cell_logits")(x)
     return keras.Model(inp, out, name="fire_smoke_head")

@@ -90,7 +90,7 @@ def _batches(cache: Cache, idx: np.ndarray, batch: int, seed: int) -> Any:
     return Views()
 
 
-def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tuple[Any, dict[str, Any]]:
+def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48, context: bool = False) -> tuple[Any, dict[str, Any]]:
     """The head trained on the 'train' split of the variant's sources (all views), fixed seeds."""
     import keras
     import tensorflow as tf
@@ -101,7 +101,7 @@ def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tup
     tf.config.experimental.enable_op_determinism()
     tr = cache.select("train", EXCLUDED[variant], whole_only=False)
     va = cache.select("val", EXCLUDED[variant], whole_only=True)
-    head = build_head(hidden, grid=cache.grid, channels=cache.channels)
+    head = build_head(hidden, grid=cache.grid, channels=cache.channels, context=context)
     steps = epochs * int(np.ceil(len(tr) / 64))
     head.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)), loss=mil_loss)
     t0 = time.time()
@@ -110,7 +110,7 @@ def train(cache: Cache, variant: str, epochs: int = 20, hidden: int = 48) -> tup
     return head, {
         "variant": variant, "excluded_sources": sorted(EXCLUDED[variant]), "train_views": int(len(tr)),
         "train_fire_views": int((y[:, 0] == 1).sum()), "train_smoke_views": int((y[:, 1] == 1).sum()),
-        "val_photos": int(len(va)), "layer": cache.layer, "epochs": epochs, "hidden": hidden, "params": int(head.count_params()),
+        "val_photos": int(len(va)), "layer": cache.layer, "epochs": epochs, "hidden": hidden, "context": context, "params": int(head.count_params()),
         "seconds": round(time.time() - t0, 1),
         "loss": [round(v, 4) for v in hist.history["loss"]], "val_loss": [round(v, 4) for v in hist.history["val_loss"]],
     }
@@ -171,11 +171,12 @@ def main() -> None:
     ap.add_argument("--variant", choices=sorted(EXCLUDED), default="cair-heldout")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--hidden", type=int, default=48)
+    ap.add_argument("--context", action="store_true", help="give each cell the whole map's average too (the scene)")
     ap.add_argument("--layer", choices=sorted(SHAPES), default="10x10", help="the feature map(s) the head reads (v2: 10x10)")
     ap.add_argument("--out", type=Path, default=None, help="export the head here (default: measure only)")
     args = ap.parse_args()
     cache = Cache(args.data, args.layer)
-    head, training = train(cache, args.variant, args.epochs, args.hidden)
+    head, training = train(cache, args.variant, args.epochs, args.hidden, args.context)
     if args.out is not None:  # first: the measuring below must not cost the trained head
         from training.fire.head import export_tflite
 
