@@ -18,4 +18,5 @@ V1_MODEL = {
 def v1_camera() -> CameraConfig:
     doc = yaml.safe_load((EXAMPLES / "forest-edge.yaml").read_text(encoding="utf-8"))
     doc["cameras"][0]["fire_smoke"]["model"] = dict(V1_MODEL)
+    doc["cameras"][0]["fire_smoke"].pop("classical_smoke_min_model_score", None)  # v1 scores no smoke: the cue alone, as v1 ran
     return parse_config(yaml.safe_dump(doc, allow_unicode=True)).cameras[0]
