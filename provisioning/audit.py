@@ -46,8 +46,8 @@ def fire_kinds(cam: CameraConfig) -> set[str]:
     kinds = set()
     if fs.classical is not None:
         kinds |= {k for k in ("fire", "smoke") if getattr(fs.classical, k)}
-    if fs.model is not None:
-        kinds |= {k for k in ("fire", "smoke") if getattr(fs.model, f"{k}_labels")}
+    if fs.model is not None:  # an operator's classifier/detector names its labels; the shipped models say fire/smoke on or off
+        kinds |= {k for k in ("fire", "smoke") if getattr(fs.model, f"{k}_labels", None) or getattr(fs.model, k, False) is True}
     return kinds
 
 

@@ -98,3 +98,23 @@ def test_actions_and_relays_that_refer_to_nothing(tmp_path: Path) -> None:
     assert "no smoke input" in bad["loudspeaker.actions[1] smoke"]["summary"]
     assert "siren.wav" in bad["loudspeaker.actions[2] fire"]["summary"]
     assert "fire input flame-1" in bad["loudspeaker.driver.amplifier"]["summary"]
+
+
+def test_the_forest_edge_example_passes_with_its_shipped_fire_smoke_model(tmp_path: Path) -> None:
+    """The shipped fire/smoke models (v3 here, v1 and v2 alike) say fire/smoke on or off, not labels:
+    the audit must read that and find that the announced fire and smoke alarms can be raised."""
+    import yaml
+
+    from tests.vision.conftest import EXAMPLES
+
+    doc = yaml.safe_load((EXAMPLES / "forest-edge.yaml").read_text(encoding="utf-8"))
+    for kind in ("fire", "smoke"):
+        doc["loudspeaker"].setdefault("actions", []).append({"alarm": kind, "text": "发现火情,请立即远离并报警", "priority": "emergency"})
+    fs = doc["cameras"][0]["fire_smoke"]
+    fs["classical"] = None  # the model alone must account for both kinds
+    fs.pop("classical_smoke_min_model_score")
+    code, rows, _ = config_rows(tmp_path, doc)
+    assert code == 0 and [r["status"] for r in rows] == ["pass"], rows
+    fs["model"]["smoke"] = False
+    code, rows, _ = config_rows(tmp_path, doc)
+    assert code == 1 and any("smoke" in r["summary"] for r in rows if r["status"] == "fail")
