@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.station import StationConfig
-from gateway.config.vision import CameraConfig, ZoneConfig
+from gateway.config.vision import CameraConfig, ZoneConfig, scored_kinds
 from provisioning.results import CheckResult
 
 # Alarm kinds the gateway raises (wire.messages names them in prose; these are the ones it has).
@@ -46,8 +46,8 @@ def fire_kinds(cam: CameraConfig) -> set[str]:
     kinds = set()
     if fs.classical is not None:
         kinds |= {k for k in ("fire", "smoke") if getattr(fs.classical, k)}
-    if fs.model is not None:  # an operator's classifier/detector names its labels; the shipped models say fire/smoke on or off
-        kinds |= {k for k in ("fire", "smoke") if getattr(fs.model, f"{k}_labels", None) or getattr(fs.model, k, False) is True}
+    if fs.model is not None:
+        kinds |= scored_kinds(fs.model)
     return kinds
 
 

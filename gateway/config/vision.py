@@ -294,6 +294,11 @@ class DetectorFireModel(ConfigModel):
 FireModel = Annotated[Union[ClassifierFireModel, DetectorFireModel, LearnedFireModel, BackboneFireModel, ImagenetFireModel], Field(discriminator="type")]
 
 
+def scored_kinds(model: ClassifierFireModel | DetectorFireModel | LearnedFireModel | BackboneFireModel | ImagenetFireModel) -> frozenset[str]:
+    """What a fire/smoke model can report: an operator's model by its labels, a shipped one by its `fire`/`smoke` switches."""
+    return frozenset(k for k in ("fire", "smoke") if getattr(model, f"{k}_labels", None) or getattr(model, k, False) is True)
+
+
 class FireSmokeConfig(ConfigModel):
     """Fire and smoke seen by the camera; evidence from either detector counts."""
 
@@ -321,7 +326,7 @@ class FireSmokeConfig(ConfigModel):
         if self.classical is None and self.model is None:
             raise ValueError("enable the classical detector or configure a model")
         if self.classical_smoke_min_model_score is not None and (
-            self.classical is None or not self.classical.smoke or self.model is None or not getattr(self.model, "smoke", True)
+            self.classical is None or not self.classical.smoke or self.model is None or "smoke" not in scored_kinds(self.model)
         ):
             raise ValueError("classical_smoke_min_model_score needs the classical smoke cue (classical.smoke) and a model that scores smoke (model.smoke)")
         return self

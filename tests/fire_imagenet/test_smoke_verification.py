@@ -60,6 +60,8 @@ def test_a_cloud_the_model_rejects_never_raises_smoke_through_the_rule() -> None
         ({"classical": None, "model": {"type": "imagenet"}, "classical_smoke_min_model_score": 0.2}, "classical smoke cue"),
         ({"classical": {"fire": False, "smoke": True}, "model": {"type": "imagenet", "smoke": False},
           "classical_smoke_min_model_score": 0.2}, "scores smoke"),
+        ({"classical": {"fire": False, "smoke": True}, "classical_smoke_min_model_score": 0.2,
+          "model": {"type": "classifier", "model": {"path": "fire.tflite"}, "smoke_labels": []}}, "scores smoke"),
         ({"classical": {"fire": False, "smoke": True}, "model": {"type": "imagenet"}, "classical_smoke_min_model_score": 1.5},
          "classical_smoke_min_model_score"),
     ],
