@@ -43,15 +43,21 @@ class _Replay:
         return self.evidence[n]
 
 
-def verified_runs(model: Any, bgr: np.ndarray) -> dict[str, dict[str, int]]:
-    """The clip through the classical smoke cue and the model once, then through the rule once per `VERIFY_SCORES`."""
+def clip_runs(model: Any, bgr: np.ndarray) -> dict[str, dict[str, int]]:
+    """The clip through the model and the classical smoke cue once, then the evidence through the rule: the model
+    alone (`backbone`), either of the two alarms (`backbone+classical_smoke`), and the cue verified by the model once
+    per `VERIFY_SCORES` (`FireSmokeEvidence.merged`)."""
     from edge_models.fire_smoke import ClassicalFireSmoke
 
     classical = ClassicalFireSmoke(detect_fire=False)
     pairs = [(classical.analyse(f, n / 10.0), model.analyse(f)) for n, f in enumerate(still_clip(bgr, frames=CLIP_FRAMES))]
+    frames = range(len(pairs))
+    alone = _alarm_run(_Replay([m for _, m in pairs]), frames, 10.0, False)
+    cue = _alarm_run(_Replay([c for c, _ in pairs]), frames, 10.0, False)
     return {
-        f"backbone+verified_smoke@{t}": _alarm_run(_Replay([c.merged(m, t) for c, m in pairs]), range(len(pairs)), 10.0, False)
-        for t in VERIFY_SCORES
+        "backbone": alone,
+        "backbone+classical_smoke": {**alone, "smoke": int(alone["smoke"] or cue["smoke"])},
+        **{f"backbone+verified_smoke@{t}": _alarm_run(_Replay([c.merged(m, t) for c, m in pairs]), frames, 10.0, False) for t in VERIFY_SCORES},
     }
 
 
@@ -85,14 +91,11 @@ def _rows(job: tuple[list[tuple[str, str, str, int, int, str]], Path, float, flo
         if bgr is None:
             continue
         row: dict[str, Any] = {"path": path, "source": source, "split": split, "fire": fire, "smoke": smoke, "folder": folder}
-        row["backbone"] = _alarm_run(dets["backbone"], still_clip(bgr, frames=CLIP_FRAMES), 10.0, True)
+        row.update(clip_runs(dets["backbone"], bgr))
         if old:
             dets["v1"]._prev = None
             row["v1"] = _alarm_run(dets["v1"], still_clip(bgr, frames=CLIP_FRAMES), 10.0, True)
             row["classical"] = _alarm_run(ClassicalFireSmoke(), still_clip(bgr, frames=CLIP_FRAMES), 10.0, False)
-        smoke_only = _alarm_run(ClassicalFireSmoke(detect_fire=False), still_clip(bgr, frames=CLIP_FRAMES), 10.0, False)
-        row["backbone+classical_smoke"] = {**row["backbone"], "smoke": int(row["backbone"]["smoke"] or smoke_only["smoke"])}
-        row.update(verified_runs(dets["backbone"], bgr))
         out.append(row)
     return out
 
@@ -153,7 +156,7 @@ def evaluate(
         bgr = cv2.imread(str(MEDIA / rel))
         if bgr is not None:
             ev = dets["backbone"].analyse(bgr)
-            verified = {who: r["smoke"] for who, r in verified_runs(dets["backbone"], bgr).items()}
+            verified = {who: r["smoke"] for who, r in clip_runs(dets["backbone"], bgr).items() if "verified" in who}
             stills[rel] = {"fire": round(ev.fire_score, 3), "smoke": round(ev.smoke_score, 3), "smoke_alarm": verified}
     return {"alarm_level": table(rows, variant), "vtest": video, "shared_stills": stills, "clip_frames": CLIP_FRAMES,
             "thresholds": {"fire": fire_thr, "smoke": smoke_thr}, "runtime": runtime, "seconds": round(time.time() - t0, 1)}
