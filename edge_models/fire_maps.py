@@ -45,7 +45,7 @@ def head_input(backbone: TfliteModel, layer: str, outputs: list[np.ndarray] | No
             return np.zeros(backbone.outputs[0].shape, np.float32)
         return outputs[0].astype(np.float32)
     if layer == "10x10":
-        return backbone.tensor(MAP10).astype(np.float32)
+        return backbone.tensor(MAP10).astype(np.float32, copy=False)
     if layer == "19x19":
-        return backbone.tensor(MAP19).astype(np.float32)
-    return stack(backbone.tensor(MAP19), backbone.tensor(MAP10)).astype(np.float32)
+        return backbone.tensor(MAP19).astype(np.float32, copy=False)
+    return stack(backbone.tensor(MAP19), backbone.tensor(MAP10)).astype(np.float32, copy=False)

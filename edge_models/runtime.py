@@ -98,6 +98,22 @@ class TensorInfo:
     zero_point: int
 
 
+def dequantize(v: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """`v` as float32 when `info` says it is quantized, else `v` itself.
+
+    Why the `out=` form: `(v.astype(float32) - zero) * scale` makes three passes and two
+    temporaries; on the swimmer head's 300k feature values per frame that was 0.4 ms, a third of
+    the pipeline's overhead over the raw invokes. Subtracting into a float32 buffer and scaling it
+    in place costs about a seventh of that.
+    """
+    if not info.scale or not np.issubdtype(v.dtype, np.integer):
+        return v
+    out = np.empty(v.shape, np.float32)
+    np.subtract(v, info.zero_point, out=out, dtype=np.float32)
+    out *= np.float32(info.scale)
+    return out
+
+
 def _info(d: dict[str, Any]) -> TensorInfo:
     scale, zero = d.get("quantization", (0.0, 0))
     return TensorInfo(d["name"], int(d["index"]), tuple(int(x) for x in d["shape"]), d["dtype"], float(scale), int(zero))
@@ -154,13 +170,7 @@ class TfliteModel:
         """Run one prepared input; outputs are dequantized to float32 when quantized."""
         self._interp.set_tensor(self.input.index, tensor)
         self._interp.invoke()
-        out = []
-        for o in self.outputs:
-            v = self._interp.get_tensor(o.index)
-            if o.scale and np.issubdtype(v.dtype, np.integer):
-                v = (v.astype(np.float32) - o.zero_point) * o.scale
-            out.append(v)
-        return out
+        return [dequantize(self._interp.get_tensor(o.index), o) for o in self.outputs]
 
     def tensor(self, name: str) -> np.ndarray:
         """An intermediate tensor of the last invoke, dequantized (a model loaded with
@@ -169,10 +179,7 @@ class TfliteModel:
         info = self._named.get(name)
         if info is None:
             raise ModelError(f"{self.path}: no tensor named {name!r} (load the model with keep_tensors=True)")
-        v = self._interp.get_tensor(info.index)
-        if info.scale and np.issubdtype(v.dtype, np.integer):
-            return (v.astype(np.float32) - info.zero_point) * info.scale
-        return v
+        return dequantize(self._interp.get_tensor(info.index), info)
 
     def run(self, bgr: np.ndarray) -> list[np.ndarray]:
         """Prepare and invoke in one call."""

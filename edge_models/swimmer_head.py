@@ -65,7 +65,7 @@ class SwimmerHead:
             index = self._inputs.get(shape)
             if index is None:
                 raise ModelError(f"{self.path}: no head input of shape {shape}")
-            self._interp.set_tensor(index, m.reshape(1, *shape).astype(np.float32))
+            self._interp.set_tensor(index, m.reshape(1, *shape).astype(np.float32, copy=False))
         self._interp.invoke()
         return self._interp.get_tensor(self._output).reshape(-1)
 
@@ -96,12 +96,12 @@ class SwimmerDetector:
         model = TfliteModel(backbone_path, threads=threads, sha256=backbone_sha256, keep_tensors=True)
         return cls(model, SwimmerHead(head_path or SHIPPED_HEAD, head_sha256), combine_coco=combine_coco)
 
-    def anchor_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(boxes [1917,4] x1y1x2y2, swimmer scores, COCO person scores) of the last invoke."""
+    def anchor_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(swimmer scores, COCO person scores) of the last invoke's 1917 anchors."""
         logits = self.model.tensor(LOGITS)
         swim = self.head.scores([self.model.tensor(n) for n in FEATURE_MAPS], logits)
         coco = 1.0 / (1.0 + np.exp(-logits.reshape(-1, 91)[:, PERSON_LOGIT]))
-        return decode(self.model.tensor(BOXES), self.anchors), swim, coco
+        return swim, coco
 
     def detect(self, bgr: np.ndarray, min_score: float = 0.0) -> list[Detection]:
         """People at or above `min_score`, best first (boxes normalized to `bgr`)."""
@@ -109,12 +109,13 @@ class SwimmerDetector:
         return self.decode(min_score)
 
     def decode(self, min_score: float = 0.0) -> list[Detection]:
-        boxes, swim, coco = self.anchor_scores()
+        swim, coco = self.anchor_scores()
         scores = np.maximum(swim, coco) if self.combine_coco else swim
         idx = np.flatnonzero(scores >= min_score)
         if not len(idx):
             return []
-        boxes = np.clip(boxes[idx], 0.0, 1.0)
+        # Only the anchors that pass are decoded (a handful of 1917 on most frames).
+        boxes = np.clip(decode(self.model.tensor(BOXES).reshape(-1, 4)[idx], self.anchors[idx]), 0.0, 1.0)
         kept = nms(boxes, scores[idx], NMS_IOU, self.limit)
         return [Detection(tuple(float(v) for v in boxes[k]), float(scores[idx][k]), PERSON_LOGIT - 1, self.person_label) for k in kept]
 
