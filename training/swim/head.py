@@ -14,9 +14,12 @@ from edge_models.swimmer_head import LOGIT_CLASSES
 CHANNELS = (384, 768, 384, 192, 192, 96)
 
 
-def build(hidden: int = 32, l2: float = 1e-4, dropout: float = 0.2, full_logits: bool = False):
+def build(hidden: int = 32, l2: float = 1e-4, dropout: float = 0.2, full_logits: bool = False, context: bool = False):
     """The Keras head. Inputs: six float feature maps, logits [1917, 2] (or [1917, 91] with
-    `full_logits`, sliced inside: the form exported for the station). Output: [1917] logits."""
+    `full_logits`, sliced inside: the form exported for the station). Output: [1917] logits.
+    `context`: on maps of 3 x 3 cells or more, a 3x3 convolution over the hidden units is added
+    to them (residual), so a cell also sees its neighbours (a head in glittering water next to
+    arms and a wake) for hidden x hidden x 9 weights a map."""
     import keras
     from keras import layers
 
@@ -27,6 +30,9 @@ def build(hidden: int = 32, l2: float = 1e-4, dropout: float = 0.2, full_logits:
     parts = []
     for i, (m, (g, a)) in enumerate(zip(maps, GRIDS)):
         h = layers.Conv2D(hidden, 1, activation="relu", kernel_regularizer=reg, name=f"hidden{i}")(m)
+        if context and g >= 3:
+            c = layers.Conv2D(hidden, 3, padding="same", activation="relu", kernel_regularizer=reg, name=f"context{i}")(h)
+            h = layers.Add(name=f"with_context{i}")([h, c])
         h = layers.Dropout(dropout, name=f"drop{i}")(h)
         o = layers.Conv2D(a, 1, kernel_regularizer=reg, name=f"score{i}")(h)
         parts.append(layers.Reshape((g * g * a,), name=f"flat{i}")(o))
@@ -41,7 +47,8 @@ def export(model, path) -> None:
     import keras
     import tensorflow as tf
 
-    station = build(hidden=model.get_layer("hidden0").filters, full_logits=True)
+    context = any(layer.name.startswith("context") for layer in model.layers)
+    station = build(hidden=model.get_layer("hidden0").filters, full_logits=True, context=context)
     for layer in model.layers:
         if layer.weights:
             station.get_layer(layer.name).set_weights(layer.get_weights())

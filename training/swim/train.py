@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--features", type=Path, default=FEATURES)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--context", action="store_true", help="a 3x3 convolution over each map's hidden units (neighbouring cells)")
     ap.add_argument("--empty-keep", type=float, default=0.3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cached", action="store_true", help="use the features already cached, extract nothing")
@@ -127,7 +128,7 @@ def main() -> None:
     split = load(fit_files, empty_keep=a.empty_keep, seed=SEED)
     n_pos = int((split.target > 0).sum())
     print(f"tiles {len(split.target)} from {len(fit_files)} photos, positive anchors {n_pos}; held back {len(back_files)} photos", flush=True)
-    model = build(hidden=a.hidden)
+    model = build(hidden=a.hidden, context=a.context)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=focal())
     model.fit(dataset(split, 32, True), epochs=a.epochs, verbose=2)
     train_s = time.time() - t0
@@ -149,7 +150,7 @@ def main() -> None:
     figures = {
         "backbone": {"path": str(BACKBONE), "sha256": sha256_file(BACKBONE)},
         "head": {"path": str(MODEL.relative_to(ROOT)), "sha256": sha256_file(MODEL), "bytes": MODEL.stat().st_size,
-                 "hidden": a.hidden, "epochs": a.epochs, "empty_tiles_kept": a.empty_keep, "seed": SEED},
+                 "hidden": a.hidden, "context": a.context, "epochs": a.epochs, "empty_tiles_kept": a.empty_keep, "seed": SEED},
         "photos": {"fit": len(fit_files), "held_back": len(back_files), "valid": len(valid_files)},
         "recall_ceiling_valid": round(ev.ceiling(valid_files), 3),
         "chosen_threshold_on_held_back": chosen,
