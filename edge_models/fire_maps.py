@@ -43,7 +43,7 @@ def head_input(backbone: TfliteModel, layer: str, outputs: list[np.ndarray] | No
     if layer in OWN_BACKBONE:
         if outputs is None:
             return np.zeros(backbone.outputs[0].shape, np.float32)
-        return outputs[0].astype(np.float32)
+        return outputs[0].astype(np.float32, copy=False)
     if layer == "10x10":
         return backbone.tensor(MAP10).astype(np.float32, copy=False)
     if layer == "19x19":
