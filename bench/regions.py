@@ -35,7 +35,7 @@ import numpy as np
 
 from edge_models.detector import Detection, SsdDetector
 from edge_models.region_detector import RegionPlanner, RegionSettings
-from edge_models.regions import Rect, merge_regions, to_frame
+from edge_models.regions import Rect, merge_regions, to_frame, zone_crop
 from edge_models.runtime import TfliteModel, load_labels
 from edge_models.swimmer_head import SwimmerDetector
 from gateway.config.vision import CameraConfig
@@ -50,6 +50,10 @@ HEIGHTS = (15, 20, 30, 45, 70, 100, 200)
 W, H = 1920, 1080
 WATER = ((0.0, 2 / 3), (1.0, 2 / 3), (1.0, 1.0), (0.0, 1.0))  # a third of the frame
 TILINGS = {"tiles320": 320, "tiles160": 160}
+# The far band (RegionsConfig.far_band): the top third of the zone also in 96 px tiles. A person up
+# to FAR_MAX_PX tall is far away, so on a pond camera at the top of the zone: for that row they are
+# pasted inside the band (taller people as for the other rows).
+FAR_BAND, FAR_TILE, FAR_MAX_PX = 1 / 3, 96, 30
 SAMPLES = int(os.environ.get("REGIONS_SAMPLES", "24"))
 PHOTOS = int(os.environ.get("REGIONS_PHOTOS", "150"))
 # Per-invoke time of the 300x300 uint8 SSD MobileNet v1 with LiteRT, 4 threads: ASSUMED, not
@@ -183,8 +187,10 @@ def lifeguard_targets(split: str) -> list[tuple[np.ndarray, tuple[int, int, int,
 # ------------------------------------------------------------------------------- recall
 
 
-def paste(bg: np.ndarray, image: np.ndarray, box: tuple[int, int, int, int], height: int, rng: np.random.Generator) -> tuple[np.ndarray, Rect, tuple[float, ...]]:
-    """The person of `box` with the picture around them, scaled to `height` px, in the zone."""
+def paste(
+    bg: np.ndarray, image: np.ndarray, box: tuple[int, int, int, int], height: int, rng: np.random.Generator, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, Rect, tuple[float, ...]]:
+    """The person of `box` with the picture around them, scaled to `height` px, in the zone (within `rows` when given)."""
     x1, y1, x2, y2 = box
     bh, bw = y2 - y1, x2 - x1
     side = int(bh * 1.6)
@@ -200,7 +206,8 @@ def paste(bg: np.ndarray, image: np.ndarray, box: tuple[int, int, int, int], hei
         window, wy1 = window[top:top + zh], wy1 + top / s
     wh, ww = window.shape[:2]
     px = int(rng.integers(0, W - ww))
-    py = int(rng.integers(H - zh, H - wh + 1))
+    top, bottom = rows or (H - zh, H)
+    py = int(rng.integers(top, max(top, bottom - wh) + 1))
     frame = bg.copy()
     frame[py:py + wh, px:px + ww] = window
     truth = ((px + (x1 - wx1) * s) / W, (py + (y1 - wy1) * s) / H, (px + (x2 - wx1) * s) / W, (py + (y2 - wy1) * s) / H)
@@ -223,20 +230,26 @@ def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rec
 
 def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5) -> dict[str, Any]:
     rng = np.random.default_rng(0)
+    far_rng = np.random.default_rng(1)  # its own draws: the other rows keep their pastes
     planners = {name: RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.02), [WATER]) for name, tile in TILINGS.items()}
-    out: dict[str, Any] = {"people": len(targets)}
-    for mode in ("full", *TILINGS):
-        out[mode] = {}
+    far_name = f"tiles320_far{FAR_TILE}"
+    planners[far_name] = RegionPlanner(RegionSettings("tiles", 320, 0.25, 0.02, far_band=FAR_BAND, far_tile=FAR_TILE), [WATER])
+    modes = ("full", *planners)
+    out: dict[str, Any] = {"people": len(targets), **{mode: {} for mode in modes}}
+    crop = zone_crop(WATER, W, H, 0.02)
+    band = (H - H // 3, crop.y + int(round(crop.h * FAR_BAND)))  # the water inside the far band
     for height in HEIGHTS:
-        hits = {mode: 0 for mode in out if mode != "people"}
+        hits = dict.fromkeys(modes, 0)
         for image, box in targets:
             frame, window, truth = paste(bg, image, box, height, rng)
             hits["full"] += found(truth, _people(det.detect(frame, score)))
             for name, planner in planners.items():
+                if name == far_name and height <= FAR_MAX_PX:
+                    frame, window, truth = paste(bg, image, box, height, far_rng, band)
                 hits[name] += found(truth, tiled(det, planner, frame, window, score)[0])
         for mode, n in hits.items():
             out[mode][str(height)] = round(n / max(1, len(targets)), 3)
-    for mode in ("full", *TILINGS):
+    for mode in modes:
         r = out[mode]
         out[mode]["ratio_20_over_200"] = round(r["20"] / r["200"], 3) if r["200"] else None
     return out

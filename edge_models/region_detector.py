@@ -3,8 +3,8 @@
 Why a budget: a water zone across a 1080p frame is a dozen or more tiles, and running all of them
 on every analysed frame would cost a dozen invokes where a quiet pond needs none. A coarse layer of
 regions about as high as the zone's box (at least two tiles) finds the people too big for a tile. Regions whose
-picture changed since their last visit go first; every tile is visited at least every
-`revisit_s` (a person floating still must not be forgotten); a tile not visited this frame keeps
+picture changed since their last visit share the budget with the most overdue ones; every tile is visited at least
+every `revisit_s` while the budget allows (a person floating still must not be forgotten); a tile not visited this frame keeps
 what its last visit found (an unchanged picture shows the same people, as the motion gate
 assumes for whole frames).
 """
@@ -37,6 +37,8 @@ class RegionSettings:
     pixel_threshold: int = 20
     min_changed: float = 0.001
     motion_width: int = 480
+    far_band: float = 0.0
+    far_tile: int = 96
 
 
 @dataclass
@@ -79,6 +81,11 @@ class RegionPlanner:
                 # regions are about as high as the crop, so the squeeze to the model keeps shapes.
                 rects += tile_rects(crop, max(2 * s.tile, min(crop.w, crop.h)), s.overlap)
             rects += tiles
+            if s.far_band > 0:
+                # The far water at the top of the zone, where a person is 15-30 px: finer tiles
+                # zoomed up to the model input, so that person reaches the size the head finds.
+                band = Rect(crop.x, crop.y, crop.w, max(1, int(round(crop.h * s.far_band))))
+                rects += tile_rects(band, s.far_tile, s.overlap)
         return list(dict.fromkeys(rects))
 
     def _thumb(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
@@ -118,8 +125,12 @@ class RegionPlanner:
                 changed = float(np.count_nonzero(cv2.absdiff(part, r.reference) > s.pixel_threshold)) / part.size
                 if changed >= s.min_changed:
                     moving.append((-changed, i))
-        chosen = [i for _, i in sorted(overdue)] + [i for _, i in sorted(moving)]
-        chosen = chosen[: s.max_invokes]
+        # The most overdue get at least half the budget, moving tiles the rest: with a far band
+        # there can be more tiles than the budget revisits in revisit_s, and a swimmer crossing a
+        # tile must not wait behind a queue of overdue still water.
+        late = [i for _, i in sorted(overdue)]
+        share = max(1, s.max_invokes // 2)
+        chosen = (late[:share] + [i for _, i in sorted(moving)] + late[share:])[: s.max_invokes]
         for i in chosen:
             self.regions[i].last_visit = now
             self.regions[i].reference = parts[i].copy()

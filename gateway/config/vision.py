@@ -138,6 +138,12 @@ class RegionsConfig(ConfigModel):
         description="tiles: fraction of a tile's thumbnail pixels that must change for the tile to count as moving "
         "(a tile, not the whole frame: a far swimmer moves a few pixels); the grey-level step is motion.pixel_threshold.",
     )
+    far_band: float = Field(
+        default=0.0, ge=0, le=1,
+        description="tiles: top fraction of each zone's box (the far water, where a person is 15-30 px tall) also covered "
+        "with far_tile_size tiles; 0 = none. Each is one more region for the budget.",
+    )
+    far_tile_size: int = Field(default=96, ge=48, le=320, description="tiles: side of the far band's tiles in frame pixels.")
 
 
 class DetectionConfig(ConfigModel):

@@ -44,7 +44,8 @@ def region_settings(d: DetectionConfig, m: MotionConfig) -> RegionSettings:
     """The region settings of a camera (tile motion uses the camera's grey-level threshold)."""
     r = d.regions
     return RegionSettings(
-        r.mode, r.tile_size, r.overlap, r.margin, r.max_invokes, r.revisit_s, m.pixel_threshold, r.motion_min_changed, r.motion_width
+        r.mode, r.tile_size, r.overlap, r.margin, r.max_invokes, r.revisit_s, m.pixel_threshold, r.motion_min_changed, r.motion_width,
+        r.far_band, r.far_tile_size,
     )
 
 

@@ -186,6 +186,60 @@ def test_far_swimmers_are_found_with_tiles_and_not_on_the_whole_frame(plaza: np.
     assert min(found["tiles"][3:]) >= 2, found  # the first frames sweep the tiles within the budget
 
 
+def test_the_far_band_adds_finer_tiles_over_the_top_of_the_zone() -> None:
+    plain = RegionPlanner(RegionSettings("tiles", 320, 0.25, 0.02), [tuple(map(tuple, WATER))]).layout(1920, 1080)
+    banded = RegionPlanner(RegionSettings("tiles", 320, 0.25, 0.02, far_band=1 / 3, far_tile=96), [tuple(map(tuple, WATER))]).layout(1920, 1080)
+    crop = zone_crop([tuple(p) for p in WATER], 1920, 1080, 0.02)
+    bottom = crop.y + round(crop.h / 3)
+    extra = banded[len(plain):]
+    assert banded[: len(plain)] == plain and extra
+    covered = np.zeros((1080, 1920), bool)
+    for r in extra:
+        assert (r.w, r.h) == (96, 96) and crop.y <= r.y and r.y2 <= bottom
+        covered[r.y:r.y2, r.x:r.x2] = True
+    assert covered[crop.y:bottom, :].all() and covered.sum() == 1920 * (bottom - crop.y)
+    pipeline = build_pipeline(camera("tiles", far_band=0.25, far_tile_size=128))
+    assert pipeline.regions is not None and pipeline.regions.planner.settings.far_tile == 128
+    for bad in ({"far_band": 1.5}, {"far_tile_size": 16}):
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            camera("tiles", **bad)
+
+
+def test_a_swimmer_does_not_wait_behind_overdue_still_water() -> None:
+    """More tiles than the budget revisits in revisit_s (a far band): the moving tile still runs."""
+    settings = RegionSettings("tiles", 320, 0.25, 0.02, max_invokes=3, revisit_s=2.0, far_band=1 / 3, far_tile=96)
+    planner = RegionPlanner(settings, [tuple(map(tuple, WATER))])
+    rng = np.random.default_rng(0)
+    still = np.full((1080, 1920, 3), 100, np.uint8)
+    regions = len(planner.layout(1920, 1080))
+    assert regions > 3 * 20  # more than 2 s of budget at 10 fps
+    seen, visited = 0, set()
+    for i in range(200):
+        frame = np.clip(still.astype(np.int16) + rng.normal(0, 2, still.shape).astype(np.int16), 0, 255).astype(np.uint8)
+        x = 100 + 8 * i
+        frame[700:714, x:x + 6] = 20  # a far swimmer, 14 px
+        chosen = planner.plan(frame, i / 10)
+        visited.update(chosen)
+        seen += i >= 40 and any(planner.regions[c].rect.x <= x and x + 6 <= planner.regions[c].rect.x2 and planner.regions[c].rect.y <= 700 for c in chosen)
+    assert seen >= 0.8 * 160 and visited == set(range(regions))
+
+
+def test_walkers_15_px_tall_on_the_far_water_are_found_only_with_the_far_band(plaza: np.ndarray) -> None:
+    """vtest.avi at 0.15 (people 12-17 px) at the top of the water: 320 px tiles shrink nobody but
+    cannot see them; the far band's 96 px tiles zoomed to the model's input can."""
+    clip = []
+    for f in read_frames(VTEST, 8):
+        small = cv2.resize(f, None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
+        frame = plaza.copy()
+        frame[700:700 + small.shape[0], 1000:1000 + small.shape[1]] = small
+        clip.append(frame)
+    found = {}
+    for band in (0.0, 0.33):
+        pipeline = build_pipeline(camera("tiles", max_invokes=64, far_band=band))
+        found[band] = [sum(1 for d in pipeline.process(frame, i / 10).people if (d.box[3] - d.box[1]) * 1080 <= 40) for i, frame in enumerate(clip)]
+    assert max(found[0.0]) <= 1 and min(found[0.33]) >= 3, found
+
+
 def test_neighbouring_swimmers_across_a_seam_stay_two_people() -> None:
     """A cut box from the next tile that covers most of one swimmer and part of the next does not
     widen the first swimmer's box over the second (the union it used to take joined neighbours and

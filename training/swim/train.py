@@ -23,7 +23,7 @@ from foundation.file_hash import sha256_file
 from training.swim import evaluate as ev
 from training.swim.card import write as write_card
 from training.swim.dataset import held_back, load
-from training.swim.features import BACKBONE, DATA, FEATURES
+from training.swim.features import BACKBONE, DATA, FAR_TILE, FEATURES
 from training.swim.features import run as extract_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--context", action="store_true", help="a 3x3 convolution over each map's hidden units (neighbouring cells)")
+    ap.add_argument("--far", action="store_true", help="train on the far copies too (training.swim.features --far) and measure valid's")
     ap.add_argument("--empty-keep", type=float, default=0.3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cached", action="store_true", help="use the features already cached, extract nothing")
@@ -123,6 +124,9 @@ def main() -> None:
     fit_files = [f for f in files if not held_back(f.stem)]
     back_files = [f for f in files if held_back(f.stem)]
     valid_files = sorted((a.features / "valid").glob("*.npz"))
+    far_valid = sorted((a.features / "valid_far").glob("*.npz"))
+    if a.far:
+        fit_files += [f for f in sorted((a.features / "train_far").glob("*.npz")) if not held_back(f.stem)]
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
     split = load(fit_files, empty_keep=a.empty_keep, seed=SEED)
@@ -144,19 +148,24 @@ def main() -> None:
         print(f"{name}: threshold {t} (held back: recall {back[name][t][0]:.3f}, false/photo {back[name][t][1]:.2f}) "
               f"-> valid recall {valid[name][t][0]:.3f}, false/photo {valid[name][t][1]:.2f}", flush=True)
         print("   valid by threshold:", table(valid[name]), flush=True)
+    far = ev.evaluate(far_valid, scorers) if far_valid else {}
+    for name, figs in far.items():
+        print(f"{name}: valid far copies ({FAR_TILE} px tiles) at {chosen[name]}: recall {figs[chosen[name]][0]:.3f}, "
+              f"false/photo {figs[chosen[name]][1]:.2f}; by threshold {table(figs)}", flush=True)
     if a.no_export:
         return
     export(model, MODEL)
     figures = {
         "backbone": {"path": str(BACKBONE), "sha256": sha256_file(BACKBONE)},
         "head": {"path": str(MODEL.relative_to(ROOT)), "sha256": sha256_file(MODEL), "bytes": MODEL.stat().st_size,
-                 "hidden": a.hidden, "context": a.context, "epochs": a.epochs, "empty_tiles_kept": a.empty_keep, "seed": SEED},
+                 "hidden": a.hidden, "context": a.context, "far_copies": a.far, "epochs": a.epochs, "empty_tiles_kept": a.empty_keep, "seed": SEED},
         "photos": {"fit": len(fit_files), "held_back": len(back_files), "valid": len(valid_files)},
         "recall_ceiling_valid": round(ev.ceiling(valid_files), 3),
         "chosen_threshold_on_held_back": chosen,
         "held_back": {name: table(f) for name, f in back.items()},
         "valid": {name: table(f) for name, f in valid.items()},
         "valid_at_chosen": {name: [round(valid[name][t][0], 3), round(valid[name][t][1], 2)] for name, t in chosen.items()},
+        "valid_far": {name: table(f) for name, f in far.items()},
         "train_seconds": round(train_s),
         "threshold_rule": THRESHOLD_RULE,
         "measure": "recall and false boxes per photo over 320 px tiles (25 % overlap, coarse layer), merged across tiles, IoU >= 0.3",
