@@ -24,6 +24,9 @@ WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77
 # (kernel, stride, expansion, out channels, repeats) per stage, EfficientNet-Lite0 (depth and width 1.0)
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
 BN_EPS = 1e-3
+# The sources whose training photos calibrate the int8 export (v3's): a source added later (say,
+# more negatives) must not change the shipped backbone's bytes, or its pinned sha256.
+CALIBRATION_SOURCES = frozenset({"bombatronic", "roboflow-fire8", "cair", "weather", "dfire-sample"})
 
 
 def weights_path() -> Path:
@@ -146,7 +149,7 @@ def calibration_rgb(data: Path, side: int, count: int = 160, seed: int = 7) -> l
 
     import cv2
 
-    rows = [r for r in json.loads((data / "split.json").read_text()) if r["split"] == "train"]
+    rows = [r for r in json.loads((data / "split.json").read_text()) if r["split"] == "train" and r["source"] in CALIBRATION_SOURCES]
     rng = np.random.default_rng(seed)
     out = []
     for k in rng.choice(len(rows), size=min(count, len(rows)), replace=False):
