@@ -61,11 +61,12 @@ TRAIN_VENV ?= var/venv-train
 MIRRORS ?= /work/.mirror
 DATA ?= var/fire-data
 LIFEGUARD_DATA ?= /work/data/lifeguard/data
-# The experimental swimmer head (edge_models/models/SWIMMER_HEAD.md) from the lifeguard photos (train/ and valid/ only).
+# The swimmer heads (edge_models/models/SWIMMER_HEAD.md, SWIMMER_HEAD_FAR.md) from the lifeguard photos (train/ and valid/ only).
 .PHONY: train-swim
 train-swim:
 	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')
-	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA)
+	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA) --epochs 6
+	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA) --far --epochs 6
 
 .PHONY: train-fire-head
 # The experimental backbone head (edge_models/models/MODEL_CARD_v2.md); needs DATA prepared by train-fire.

@@ -37,7 +37,7 @@ from edge_models.detector import Detection, SsdDetector
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import Rect, merge_regions, to_frame, zone_crop
 from edge_models.runtime import TfliteModel, load_labels
-from edge_models.swimmer_head import SwimmerDetector
+from edge_models.swimmer_head import SHIPPED_FAR_HEAD, SwimmerDetector, SwimmerHead
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import CameraProcessor
 
@@ -50,10 +50,11 @@ HEIGHTS = (15, 20, 30, 45, 70, 100, 200)
 W, H = 1920, 1080
 WATER = ((0.0, 2 / 3), (1.0, 2 / 3), (1.0, 1.0), (0.0, 1.0))  # a third of the frame
 TILINGS = {"tiles320": 320, "tiles160": 160}
-# The far band (RegionsConfig.far_band): the top third of the zone also in 96 px tiles. A person up
-# to FAR_MAX_PX tall is far away, so on a pond camera at the top of the zone: for that row they are
-# pasted inside the band (taller people as for the other rows).
-FAR_BAND, FAR_TILE, FAR_MAX_PX = 1 / 3, 96, 30
+# The far band (RegionsConfig.far_band): the top third of the zone also in 64 px tiles (scored by the
+# far head when the swimmer head is measured). A person up to FAR_MAX_PX tall is far away, so on a
+# pond camera at the top of the zone: for that row they are pasted inside the band (taller people
+# as for the other rows).
+FAR_BAND, FAR_TILE, FAR_MAX_PX = 1 / 3, 64, 30
 SAMPLES = int(os.environ.get("REGIONS_SAMPLES", "24"))
 PHOTOS = int(os.environ.get("REGIONS_PHOTOS", "150"))
 # Per-invoke time of the 300x300 uint8 SSD MobileNet v1 with LiteRT, 4 threads: ASSUMED, not
@@ -214,8 +215,11 @@ def paste(
     return frame, Rect(px, py, ww, wh), truth
 
 
-def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None, score: float = 0.5) -> tuple[list[Detection], int]:
-    """People of the frame from the planner's regions (those touching `near` only); invokes."""
+def tiled(
+    det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None, score: float = 0.5, far_det: SsdDetector | None = None
+) -> tuple[list[Detection], int]:
+    """People of the frame from the planner's regions (those touching `near` only; the far band's
+    with `far_det` when given, as RegionDetector does); invokes."""
     rects = planner.layout(frame.shape[1], frame.shape[0])
     chosen = [
         i for i, r in enumerate(rects)
@@ -224,11 +228,14 @@ def tiled(det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rec
     hits = []
     for i in chosen:
         r = rects[i]
-        hits += to_frame(_people(det.detect(frame[r.y:r.y2, r.x:r.x2], score)), r, frame.shape[1], frame.shape[0], i)
+        d = far_det if far_det is not None and planner.regions[i].far else det
+        hits += to_frame(_people(d.detect(frame[r.y:r.y2, r.x:r.x2], score)), r, frame.shape[1], frame.shape[0], i)
     return merge_regions(hits), len(chosen)
 
 
-def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5) -> dict[str, Any]:
+def recall_by_height(
+    det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5, far_det: SsdDetector | None = None
+) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     far_rng = np.random.default_rng(1)  # its own draws: the other rows keep their pastes
     planners = {name: RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.02), [WATER]) for name, tile in TILINGS.items()}
@@ -246,7 +253,7 @@ def recall_by_height(det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.nd
             for name, planner in planners.items():
                 if name == far_name and height <= FAR_MAX_PX:
                     frame, window, truth = paste(bg, image, box, height, far_rng, band)
-                hits[name] += found(truth, tiled(det, planner, frame, window, score)[0])
+                hits[name] += found(truth, tiled(det, planner, frame, window, score, far_det if name == far_name else None)[0])
         for mode, n in hits.items():
             out[mode][str(height)] = round(n / max(1, len(targets)), 3)
     for mode in modes:
@@ -277,12 +284,13 @@ def recall_on_photos(det: SsdDetector, split: str, limit: int | None, score: flo
 # --------------------------------------------------------------------------------- cost
 
 
-def camera(tile: int = 320, budget: int = 6, head: str = "coco") -> CameraConfig:
+def camera(tile: int = 320, budget: int = 6, head: str = "coco", far_band: float = 0.0) -> CameraConfig:
     return CameraConfig.model_validate({
         "id": "pond-1080p", "driver": {"type": "file", "path": "pond.mp4"},
         "detection": {
             "model": {"path": str(MODEL / "detect.tflite"), "labels": str(MODEL / "labelmap.txt"), "threads": 2},
-            "regions": {"mode": "tiles", "tile_size": tile, "overlap": 0.25, "max_invokes": budget, "revisit_s": 2.0},
+            "regions": {"mode": "tiles", "tile_size": tile, "overlap": 0.25, "max_invokes": budget, "revisit_s": 2.0,
+                        "far_band": far_band, "far_tile_size": FAR_TILE},
             "head": head, "min_score": swimmer_score() if head == "swimmer" else 0.5,
         },
         "zones": [{"id": "water", "polygon": [list(p) for p in WATER], "min_box_area": 0.0}],
@@ -315,9 +323,9 @@ def busy(bg: np.ndarray, frames: int) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def cost(scene: Iterator[np.ndarray], fps: float = 10.0, head: str = "coco") -> dict[str, Any]:
+def cost(scene: Iterator[np.ndarray], fps: float = 10.0, head: str = "coco", far_band: float = 0.0) -> dict[str, Any]:
     """Per analysed frame of the real CameraProcessor at 10 fps input (motion gate on)."""
-    proc = CameraProcessor(camera(head=head))
+    proc = CameraProcessor(camera(head=head, far_band=far_band))
     ms, cpu, invokes, infer = [], [], [], []
     n = 0
     for i, frame in enumerate(scene):
@@ -457,13 +465,15 @@ def swimmer_figures(bg: np.ndarray, sources: dict[str, list[tuple[np.ndarray, tu
     """The same measures with the swimmer head combined with COCO (max per anchor, as shipped),
     at the threshold training chose on held-back photos."""
     det, score = swimmer_detector(), swimmer_score()
+    far = SwimmerDetector(det.model, SwimmerHead(SHIPPED_FAR_HEAD))
     out: dict[str, Any] = {"min_score": score}
-    recall = {name: recall_by_height(det, bg, t, score) for name, t in sources.items()}
+    recall = {name: recall_by_height(det, bg, t, score, far) for name, t in sources.items()}
     if (DATA / "train").is_dir() and (DATA / "valid").is_dir():
-        recall["lifeguard_valid"] = recall_by_height(det, bg, lifeguard_targets("valid"), score)
+        recall["lifeguard_valid"] = recall_by_height(det, bg, lifeguard_targets("valid"), score, far)
         out["lifeguard_photos"] = {"valid": recall_on_photos(det, "valid", PHOTOS, score)}
     out["recall_by_height"] = recall
-    out["cost"] = {"quiet": cost(quiet(bg, 100), head="swimmer"), "busy": cost(busy(bg, 100), head="swimmer")}
+    out["cost"] = {"quiet": cost(quiet(bg, 100), head="swimmer"), "busy": cost(busy(bg, 100), head="swimmer"),
+                   "busy_far_band": cost(busy(bg, 100), head="swimmer", far_band=FAR_BAND)}
     return out
 
 

@@ -38,12 +38,14 @@ class RegionSettings:
     min_changed: float = 0.001
     motion_width: int = 480
     far_band: float = 0.0
-    far_tile: int = 96
+    far_tile: int = 64
+    far_min_score: float | None = None
 
 
 @dataclass
 class _Region:
     rect: Rect
+    far: bool = False
     last_visit: float | None = None
     reference: np.ndarray | None = None
     found: list[RegionDetection] = field(default_factory=list)
@@ -62,7 +64,8 @@ class RegionPlanner:
         """The regions of a frame of this size (recomputed when the size changes)."""
         if self._size != (width, height):
             self._size = (width, height)
-            self.regions = [_Region(r) for r in self._rects(width, height)]
+            far = set(self._far_rects(width, height))
+            self.regions = [_Region(r, r in far) for r in self._rects(width, height)]
         return [r.rect for r in self.regions]
 
     def _rects(self, width: int, height: int) -> list[Rect]:
@@ -81,12 +84,19 @@ class RegionPlanner:
                 # regions are about as high as the crop, so the squeeze to the model keeps shapes.
                 rects += tile_rects(crop, max(2 * s.tile, min(crop.w, crop.h)), s.overlap)
             rects += tiles
-            if s.far_band > 0:
-                # The far water at the top of the zone, where a person is 15-30 px: finer tiles
-                # zoomed up to the model input, so that person reaches the size the head finds.
-                band = Rect(crop.x, crop.y, crop.w, max(1, int(round(crop.h * s.far_band))))
-                rects += tile_rects(band, s.far_tile, s.overlap)
-        return list(dict.fromkeys(rects))
+        return list(dict.fromkeys(rects + self._far_rects(width, height)))
+
+    def _far_rects(self, width: int, height: int) -> list[Rect]:
+        """The far water at the top of each zone's box, where a person is 15-30 px: finer tiles
+        zoomed up to the model input, so that person reaches the size the detector finds."""
+        s = self.settings
+        if s.mode != "tiles" or s.far_band <= 0:
+            return []
+        rects: list[Rect] = []
+        for crop in [zone_crop(p, width, height, s.margin) for p in self.polygons]:
+            band = Rect(crop.x, crop.y, crop.w, max(1, int(round(crop.h * s.far_band))))
+            rects += tile_rects(band, s.far_tile, s.overlap)
+        return rects
 
     def _thumb(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = bgr.shape[:2]
@@ -140,8 +150,9 @@ class RegionPlanner:
 class RegionDetector:
     """Runs the detector on the planned regions and merges what every region last saw."""
 
-    def __init__(self, detector: SsdDetector, planner: RegionPlanner) -> None:
+    def __init__(self, detector: SsdDetector, planner: RegionPlanner, far_detector: SsdDetector | None = None) -> None:
         self.detector = detector
+        self.far_detector = far_detector or detector  # the far band's tiles (the swimmer head trained for them)
         self.planner = planner
         self.last_invokes = 0
 
@@ -156,7 +167,9 @@ class RegionDetector:
         for i in chosen:
             region = self.planner.regions[i]
             q = region.rect
-            found = self.detector.detect(bgr[q.y:q.y2, q.x:q.x2], min_score)
+            crop = bgr[q.y:q.y2, q.x:q.x2]
+            far_score = self.planner.settings.far_min_score
+            found = self.far_detector.detect(crop, min_score if far_score is None else far_score) if region.far else self.detector.detect(crop, min_score)
             if labels is not None:
                 found = [d for d in found if d.label in labels]
             region.found = to_frame(found, q, w, h, i)

@@ -26,6 +26,9 @@ from edge_models.runtime import ModelError, TfliteModel, open_interpreter, shipp
 from edge_models.ssd_anchors import decode, nms
 
 SHIPPED_HEAD = Path(__file__).resolve().parent / "models" / "swimmer_head_v1.tflite"
+# The far band's head (RegionsConfig.far_band): trained on photos shrunk so people are 12-32 px and
+# zoomed back up in small tiles, the blurred person such tiles show (edge_models/models/SWIMMER_HEAD_FAR.md).
+SHIPPED_FAR_HEAD = Path(__file__).resolve().parent / "models" / "swimmer_head_far_v1.tflite"
 FEATURE_MAPS = (
     "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_11_pointwise/Relu6",
     "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/Relu6",

@@ -33,7 +33,7 @@ from gateway.rules.fire_suppression import Suppression, alarm_box, filter_eviden
 from gateway.rules.person_dwell import DwellSettings, DwellState, Sighting, entered_times, person_dwell_step
 from gateway.rules.person_zone import CLOCK_SET_AFTER, ZoneObservation, ZoneSettings, ZoneState, is_armed, person_zone_step
 from gateway.rules.vision_fire import FireSettings, FireState, vision_fire_step
-from gateway.vision.person_detector import load_model, person_detector
+from gateway.vision.person_detector import far_band_detector, load_model, person_detector
 
 
 def zones_of(cfg: CameraConfig) -> tuple[Zone, ...]:
@@ -45,7 +45,7 @@ def region_settings(d: DetectionConfig, m: MotionConfig) -> RegionSettings:
     r = d.regions
     return RegionSettings(
         r.mode, r.tile_size, r.overlap, r.margin, r.max_invokes, r.revisit_s, m.pixel_threshold, r.motion_min_changed, r.motion_width,
-        r.far_band, r.far_tile_size,
+        r.far_band, r.far_tile_size, r.far_min_score,
     )
 
 
@@ -64,7 +64,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
         person_labels, min_score = tuple(d.person_labels), d.min_score
         if d.regions.mode != "full":
             planner = RegionPlanner(region_settings(d, m), [tuple(z.polygon) for z in cfg.zones])
-            regions = RegionDetector(detector, planner)
+            regions = RegionDetector(detector, planner, far_band_detector(detector, d))  # type: ignore[arg-type]
     fire = fire_model = None
     if cfg.fire_smoke is not None:
         fs = cfg.fire_smoke

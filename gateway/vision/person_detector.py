@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from edge_models.detector import SsdDetector
 from edge_models.runtime import TfliteModel, load_labels
-from edge_models.swimmer_head import SHIPPED_HEAD, SwimmerDetector, SwimmerHead
+from edge_models.swimmer_head import SHIPPED_FAR_HEAD, SHIPPED_HEAD, SwimmerDetector, SwimmerHead
 from gateway.config.vision import DetectionConfig, ModelConfig
 
 
@@ -25,3 +25,11 @@ def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
         head = SwimmerHead(d.swimmer_head_path or SHIPPED_HEAD, d.swimmer_head_sha256)
         return SwimmerDetector(model, head, person_label=d.person_labels[0], combine_coco=d.swimmer_with_coco)
     return SsdDetector(*load_model(m))
+
+
+def far_band_detector(detector: SsdDetector | SwimmerDetector, d: DetectionConfig) -> SwimmerDetector | None:
+    """The far band's detector: with `head: swimmer`, the same SSD scored by the far head (trained on
+    swimmers zoomed up from 12-32 px; on ordinary tiles it adds false boxes); else None (the camera's own)."""
+    if not isinstance(detector, SwimmerDetector) or d.regions.mode != "tiles" or d.regions.far_band <= 0:
+        return None
+    return SwimmerDetector(detector.model, SwimmerHead(SHIPPED_FAR_HEAD), detector.person_label, detector.combine_coco, detector.limit)

@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from edge_models.detector import SsdDetector
 from edge_models.runtime import ModelError, TfliteModel, load_labels
 from edge_models.ssd_anchors import decode, iou_matrix, nms, ssd_anchors
-from edge_models.swimmer_head import LOGITS, SHIPPED_HEAD, SwimmerDetector, SwimmerHead, shipped_head_sha256
+from edge_models.swimmer_head import LOGITS, SHIPPED_FAR_HEAD, SHIPPED_HEAD, SwimmerDetector, SwimmerHead, shipped_head_sha256
 from foundation.file_hash import sha256_file
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline
-from tests.drowning.clips import WATER_Y, camera_doc, write_clip
+from tests.drowning.clips import WATER_Y, camera_doc, plaza, write_clip
 from tests.drowning.test_drowning_replay import replay
 from tests.vision.conftest import BASKETBALL, DETECT, LABELS, MESSI, VTEST, read_frames
 
@@ -106,6 +106,34 @@ def test_a_camera_with_head_swimmer_builds_and_a_bad_head_is_a_clear_error(tmp_p
     doc["detection"]["swimmer_head_path"] = str(tmp_path / "missing.tflite")
     with pytest.raises(ModelError, match="not found"):
         build_pipeline(CameraConfig.model_validate(doc))
+
+
+def test_the_far_band_is_scored_by_the_far_head_at_its_own_threshold(tmp_path: Path) -> None:
+    """Far-band tiles get the head trained on zoomed-up far swimmers (pinned by its card), the rest
+    the ordinary head; `far_min_score` is the technician's knob for the false boxes that head
+    makes on a dry plaza, which the far-band tiles zoom up (SWIMMER_HEAD_FAR.md)."""
+    far_sha = sha256_file(SHIPPED_FAR_HEAD)
+    assert far_sha in (SHIPPED_FAR_HEAD.parent / "SWIMMER_HEAD_FAR.md").read_text(encoding="utf-8") and far_sha != shipped_head_sha256()
+    doc = camera_doc(tmp_path / "x.avi", 5.0, {})
+    doc["detection"].update({"head": "swimmer", "regions": {"mode": "tiles", "max_invokes": 64, "far_band": 0.33}})
+    regions = build_pipeline(CameraConfig.model_validate(doc)).regions
+    assert regions is not None and regions.far_detector is not regions.detector
+    assert regions.far_detector.head.path == SHIPPED_FAR_HEAD and regions.detector.head.path == SHIPPED_HEAD  # type: ignore[attr-defined]
+    assert regions.far_detector.model is regions.detector.model  # type: ignore[attr-defined]  # one SSD invoke per tile
+    frame = plaza()
+    boxes = {}
+    for far_min in (None, 0.7):
+        doc["detection"]["regions"]["far_min_score"] = far_min
+        pipeline = build_pipeline(CameraConfig.model_validate(doc))
+        for i in range(4):  # about 140 regions, 64 a frame: every one visited
+            people = pipeline.process(frame, i / 5).people
+        assert pipeline.regions is not None
+        band = max(r.rect.y2 for r in pipeline.regions.planner.regions if r.far)
+        boxes[far_min] = [d.score for d in people if (d.box[1] + d.box[3]) / 2 * 1080 < band]
+    assert boxes[None] and len(boxes[None]) > len(boxes[0.7]), boxes
+    doc["detection"]["regions"] = {"mode": "tiles"}
+    plain = build_pipeline(CameraConfig.model_validate(doc)).regions
+    assert plain is not None and plain.far_detector is plain.detector
 
 
 @pytest.mark.timeout(300)

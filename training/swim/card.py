@@ -1,5 +1,5 @@
 """The swimmer head's model card, written from training/swim/figures.json (run by train.py;
-`python -m training.swim.card` rewrites it alone)."""
+`python -m training.swim.card` rewrites it alone; the far band's head: figures_far.json, SWIMMER_HEAD_FAR.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = Path(__file__).resolve().parent / "figures.json"
 CARD = ROOT / "edge_models" / "models" / "SWIMMER_HEAD.md"
+FAR_FIGURES = Path(__file__).resolve().parent / "figures_far.json"
+FAR_CARD = ROOT / "edge_models" / "models" / "SWIMMER_HEAD_FAR.md"
 NAMES = {"coco": "COCO person score (the model as it is)", "swimmer": "swimmer head alone", "max": "max(head, COCO person) per anchor (what `head: swimmer` runs)"}
 
 
@@ -20,7 +22,7 @@ def render(f: dict) -> str:
     chosen = f["chosen_threshold_on_held_back"]
     head = f["head"]
     lines = [
-        "# Swimmer head v1 (`swimmer_head_v1.tflite`)",
+        f"# Swimmer head (`{Path(head['path']).name}`)",
         "",
         "A head of per-cell 1x1 convolutions (one hidden layer of "
         f"{head['hidden']} units per feature map) over the six feature maps of the shared COCO SSD MobileNet-V1, plus a "
@@ -42,10 +44,14 @@ def render(f: dict) -> str:
         "passive drowner, swimming) are all taken as person. Only `train/` and `valid/` were read; `test/` never. The "
         "photos are not in this repository.",
         "",
-        f"- fit: {f['photos']['fit']} training photos; held back: {f['photos']['held_back']} training photos (by origin photo: "
+        f"- fit: {f['photos']['fit']} training photos (and {f['photos'].get('fit_far_copies', 0)} far copies of them); held back: {f['photos']['held_back']} training photos (by origin photo: "
         f"Roboflow's augmented copies stay together) to choose the threshold; valid: {f['photos']['valid']} photos, measured once.",
         "- Every photo cut as the station cuts a frame in `tiles` mode (320 px tiles, 25 % overlap, the coarse layer), "
         "tiles holding a person also flipped; empty tiles sampled (" + str(head["empty_tiles_kept"]) + ").",
+        *(["- Far copies (`training.swim.features --far`): each training photo also shrunk so its median person is 12-32 px "
+           "tall (drawn per photo) and cut into 96 px tiles, the far band of `regions.far_band`: the station zooms those tiles "
+           "to the model's input and the head learns the blurred person that makes. Held-back photos' copies are not fitted."]
+          if head.get("far_copies") else []),
         "- Matching: an anchor whose decoded SSD box has IoU >= 0.5 with a person is positive, each person's best box "
         "(IoU >= 0.3) too; IoU 0.3-0.5 ignored; a person less than 40 % inside a tile is ignored there. Focal loss, "
         f"Adam, {head['epochs']} epochs, seed {head['seed']}.",
@@ -62,6 +68,10 @@ def render(f: dict) -> str:
     lines += [f"| {NAMES[n]} | {rows(t)} |" for n, t in f["valid"].items()]
     lines += ["", "At the threshold chosen on held-back photos (valid recall, false boxes per photo):", ""]
     lines += [f"- {NAMES[n]}: min_score {chosen[n]} -> {v[0]:.3f}, {v[1]:.2f}" for n, v in f["valid_at_chosen"].items()]
+    if f.get("valid_far"):
+        lines += ["", "Valid's far copies (people 12-32 px, 96 px tiles; the far band), recall / false boxes per photo:", "",
+                  "| scores | 0.70 | 0.60 | 0.50 | 0.40 | 0.30 | 0.20 |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {NAMES[n]} | {rows(t)} |" for n, t in f["valid_far"].items()]
     for name, alt in f.get("also_tried", {}).items():
         lines += ["", f"Also tried ({name}): held back {alt['held_back_at_chosen']}, valid {alt['valid_at_chosen']} — {alt['kept']}."]
     if "station_merge_cost_valid" in f:
@@ -70,13 +80,14 @@ def render(f: dict) -> str:
             for k, v in f["station_merge_cost_valid"].items()) + "."]
     lines += ["", "Measured again through the runtime: `.venv/bin/python -m bench.regions_thresholds valid 320 max` (or `swimmer`, `coco`)."]
     lines += ["", "## Failures and limits", ""] + [f"- {x}" for x in f.get("failures", [])]
-    lines += ["", "Rebuild: `make train-swim` (python -m training.swim.train in the training venv).", ""]
+    lines += ["", "Rebuild: `make train-swim` (python -m training.swim.train" + (" --far" if head.get("far_copies") else "") + " in the training venv).", ""]
     return "\n".join(lines)
 
 
-def write(figures: dict | None = None) -> None:
-    CARD.write_text(render(figures or json.loads(FIGURES.read_text())), encoding="utf-8")
+def write(figures: dict | None = None, card: Path = CARD) -> None:
+    card.write_text(render(figures or json.loads(FIGURES.read_text())), encoding="utf-8")
 
 
 if __name__ == "__main__":
     write()
+    write(json.loads(FAR_FIGURES.read_text()), FAR_CARD)

@@ -1,11 +1,12 @@
 """One command from the lifeguard photos to the shipped swimmer head and its figures.
 
-    python -m training.swim.train [--data D] [--features D] [--epochs 12] [--workers 2]
+    python -m training.swim.train [--data D] [--features D] [--epochs 6] [--far] [--workers 2]
 
 Steps: cache the SSD's tensors on the station's tiles (training.swim.features; skipped when
 cached), match the labelled people to anchors (training.swim.dataset), train the head with fixed
 seeds on the training photos less a held-back 15 % (split by origin photo), choose the threshold
-on the held-back photos only, export `edge_models/models/swimmer_head_v1.tflite`, then measure
+on the held-back photos only, export `edge_models/models/swimmer_head_v1.tflite` (with --far, the far band's
+`swimmer_head_far_v1.tflite`, its figures_far.json and card), then measure
 the head, the COCO person score and their maximum on `valid` (never used for a choice) and write
 `training/swim/figures.json`. Photos and features stay outside the repository.
 """
@@ -21,6 +22,7 @@ import numpy as np
 
 from foundation.file_hash import sha256_file
 from training.swim import evaluate as ev
+from training.swim.card import CARD, FAR_CARD
 from training.swim.card import write as write_card
 from training.swim.dataset import held_back, load
 from training.swim.features import BACKBONE, DATA, FAR_TILE, FEATURES
@@ -29,6 +31,9 @@ from training.swim.features import run as extract_all
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "edge_models" / "models" / "swimmer_head_v1.tflite"
 FIGURES = Path(__file__).resolve().parent / "figures.json"
+# --far: the far band's head (regions.far_band), trained with the far copies too, its own figures and card
+FAR_MODEL = ROOT / "edge_models" / "models" / "swimmer_head_far_v1.tflite"
+FAR_FIGURES = Path(__file__).resolve().parent / "figures_far.json"
 SEED = 7
 TARGET_RECALL = 0.95
 MAX_FALSE = 2.0
@@ -102,7 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--features", type=Path, default=FEATURES)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--context", action="store_true", help="a 3x3 convolution over each map's hidden units (neighbouring cells)")
     ap.add_argument("--far", action="store_true", help="train on the far copies too (training.swim.features --far) and measure valid's")
@@ -120,6 +125,8 @@ def main() -> None:
     t0 = time.time()
     if not a.cached:
         extract_all(a.data, a.features, a.workers)
+        if a.far:
+            extract_all(a.data, a.features, a.workers, far=True)
     files = sorted((a.features / "train").glob("*.npz"))
     fit_files = [f for f in files if not held_back(f.stem)]
     back_files = [f for f in files if held_back(f.stem)]
@@ -154,12 +161,14 @@ def main() -> None:
               f"false/photo {figs[chosen[name]][1]:.2f}; by threshold {table(figs)}", flush=True)
     if a.no_export:
         return
-    export(model, MODEL)
+    out, figures_path = (FAR_MODEL, FAR_FIGURES) if a.far else (MODEL, FIGURES)
+    export(model, out)
     figures = {
         "backbone": {"path": str(BACKBONE), "sha256": sha256_file(BACKBONE)},
-        "head": {"path": str(MODEL.relative_to(ROOT)), "sha256": sha256_file(MODEL), "bytes": MODEL.stat().st_size,
+        "head": {"path": str(out.relative_to(ROOT)), "sha256": sha256_file(out), "bytes": out.stat().st_size,
                  "hidden": a.hidden, "context": a.context, "far_copies": a.far, "epochs": a.epochs, "empty_tiles_kept": a.empty_keep, "seed": SEED},
-        "photos": {"fit": len(fit_files), "held_back": len(back_files), "valid": len(valid_files)},
+        "photos": {"fit": sum(1 for f in fit_files if f.parent.name == "train"), "fit_far_copies": sum(1 for f in fit_files if f.parent.name == "train_far"),
+                   "held_back": len(back_files), "valid": len(valid_files)},
         "recall_ceiling_valid": round(ev.ceiling(valid_files), 3),
         "chosen_threshold_on_held_back": chosen,
         "held_back": {name: table(f) for name, f in back.items()},
@@ -170,10 +179,11 @@ def main() -> None:
         "threshold_rule": THRESHOLD_RULE,
         "measure": "recall and false boxes per photo over 320 px tiles (25 % overlap, coarse layer), merged across tiles, IoU >= 0.3",
     }
-    old = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    old = json.loads(figures_path.read_text()) if figures_path.exists() else {}
     figures["failures"] = old.get("failures", [])  # written by hand after looking at the misses
-    FIGURES.write_text(json.dumps(figures, indent=1) + "\n")
-    write_card(figures)
+    figures["also_tried"] = old.get("also_tried", {})
+    figures_path.write_text(json.dumps(figures, indent=1) + "\n")
+    write_card(figures, FAR_CARD if a.far else CARD)
     print(json.dumps(figures["valid_at_chosen"]))
 
 
