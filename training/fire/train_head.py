@@ -9,7 +9,8 @@ Two variants, because the honest test needs a source never trained on:
   seen, and measured as such.
 - `cair-normals-in`: the same plus cair's training-split photos (as v1 was trained); then only
   D-Fire and cair's validation photos are unseen, and the card says so.
-Thresholds are chosen on the validation split only (`evaluate.choose_threshold`).
+Thresholds are chosen on the validation split only (`evaluate.choose_threshold`); `--threshold-without S`
+leaves source S's validation photos out of that pool (easy negatives there would lower the smoke threshold).
 """
 
 from __future__ import annotations
@@ -141,12 +142,14 @@ def roc(rows: list[dict[str, Any]], cls: str) -> dict[str, Any] | None:
     return {"auc": round(auc, 3), **{f"recall_at_fpr_{f}": round(float((pos > np.quantile(neg, 1 - f)).mean()), 3) for f in (0.01, 0.03, 0.05, 0.1)}}
 
 
-def per_photo(cache: Cache, head: Any, variant: str) -> dict[str, Any]:
-    """Thresholds on validation, then precision/recall per set; unseen sources named `unseen:`."""
+def per_photo(cache: Cache, head: Any, variant: str, threshold_without: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Thresholds on validation (without `threshold_without`'s photos), then precision/recall per set; unseen sources
+    named `unseen:`."""
     excluded = EXCLUDED[variant]
     val = photo_rows(cache, head, cache.select("val", excluded, whole_only=True))
     everything = photo_rows(cache, head, np.array([k for k, m in enumerate(cache.meta) if m[1] == 0]))
-    chosen = {k: choose_threshold(val, k) for k in ("fire", "smoke")}
+    pool = [r for r in val if r["source"] not in threshold_without]
+    chosen = {k: choose_threshold(pool, k) for k in ("fire", "smoke")}
     thr = {k: v[0] for k, v in chosen.items()}
     sets: dict[str, list[dict]] = {"val": val}
     for r in everything:
@@ -160,6 +163,7 @@ def per_photo(cache: Cache, head: Any, variant: str) -> dict[str, Any]:
                 sets.setdefault(f"{name}/{r['folder']}", []).append(r)
     return {
         "thresholds": thr, "threshold_val_fpr_limit": {k: v[1] for k, v in chosen.items()},
+        "threshold_pool": {"photos": len(pool), "without": sorted(threshold_without)},
         "per_photo": {name: {k: _pr(sel, k, thr[k]) for k in ("fire", "smoke")} for name, sel in sets.items()},
         "roc": {name: {k: roc(sel, k) for k in ("fire", "smoke")} for name, sel in sets.items() if "/" not in name},
     }
@@ -174,6 +178,8 @@ def main() -> None:
     ap.add_argument("--context", action="store_true", help="give each cell the whole map's average too (the scene)")
     ap.add_argument("--layer", choices=sorted(SHAPES), default="10x10", help="the feature map(s) the head reads (v2: 10x10)")
     ap.add_argument("--out", type=Path, default=None, help="export the head here (default: measure only)")
+    ap.add_argument("--threshold-without", nargs="*", default=[], metavar="SOURCE",
+                    help="choose the thresholds on the validation photos of the other sources only")
     args = ap.parse_args()
     cache = Cache(args.data, args.layer)
     head, training = train(cache, args.variant, args.epochs, args.hidden, args.context)
@@ -181,7 +187,7 @@ def main() -> None:
         from training.fire.head import export_tflite
 
         training["head_bytes"] = export_tflite(head, str(args.out))
-    figures = {"training": training, **per_photo(cache, head, args.variant)}
+    figures = {"training": training, **per_photo(cache, head, args.variant, frozenset(args.threshold_without))}
     print(json.dumps(figures, indent=1))
 
 
