@@ -239,8 +239,9 @@ def recall_by_height(
     rng = np.random.default_rng(0)
     far_rng = np.random.default_rng(1)  # its own draws: the other rows keep their pastes
     planners = {name: RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.02), [WATER]) for name, tile in TILINGS.items()}
-    far_name = f"tiles320_far{FAR_TILE}"
-    planners[far_name] = RegionPlanner(RegionSettings("tiles", 320, 0.25, 0.02, far_band=FAR_BAND, far_tile=FAR_TILE), [WATER])
+    far_names = [f"tiles{tile}_far{FAR_TILE}" for tile in TILINGS.values()]
+    for name, tile in zip(far_names, TILINGS.values()):
+        planners[name] = RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.02, far_band=FAR_BAND, far_tile=FAR_TILE), [WATER])
     modes = ("full", *planners)
     out: dict[str, Any] = {"people": len(targets), **{mode: {} for mode in modes}}
     crop = zone_crop(WATER, W, H, 0.02)
@@ -249,11 +250,11 @@ def recall_by_height(
         hits = dict.fromkeys(modes, 0)
         for image, box in targets:
             frame, window, truth = paste(bg, image, box, height, rng)
+            far = paste(bg, image, box, height, far_rng, band) if height <= FAR_MAX_PX else (frame, window, truth)
             hits["full"] += found(truth, _people(det.detect(frame, score)))
             for name, planner in planners.items():
-                if name == far_name and height <= FAR_MAX_PX:
-                    frame, window, truth = paste(bg, image, box, height, far_rng, band)
-                hits[name] += found(truth, tiled(det, planner, frame, window, score, far_det if name == far_name else None)[0])
+                f, w, t = far if name in far_names else (frame, window, truth)
+                hits[name] += found(t, tiled(det, planner, f, w, score, far_det if name in far_names else None)[0])
         for mode, n in hits.items():
             out[mode][str(height)] = round(n / max(1, len(targets)), 3)
     for mode in modes:
