@@ -64,8 +64,9 @@ class RegionPlanner:
         """The regions of a frame of this size (recomputed when the size changes)."""
         if self._size != (width, height):
             self._size = (width, height)
-            far = set(self._far_rects(width, height))
-            self.regions = [_Region(r, r in far) for r in self._rects(width, height)]
+            far = self._far_rects(width, height)
+            marked = set(far)
+            self.regions = [_Region(r, r in marked) for r in dict.fromkeys(self._rects(width, height) + far)]
         return [r.rect for r in self.regions]
 
     def _rects(self, width: int, height: int) -> list[Rect]:
@@ -84,7 +85,7 @@ class RegionPlanner:
                 # regions are about as high as the crop, so the squeeze to the model keeps shapes.
                 rects += tile_rects(crop, max(2 * s.tile, min(crop.w, crop.h)), s.overlap)
             rects += tiles
-        return list(dict.fromkeys(rects + self._far_rects(width, height)))
+        return list(dict.fromkeys(rects))
 
     def _far_rects(self, width: int, height: int) -> list[Rect]:
         """The far water at the top of each zone's box, where a person is 15-30 px: finer tiles
@@ -168,8 +169,11 @@ class RegionDetector:
             region = self.planner.regions[i]
             q = region.rect
             crop = bgr[q.y:q.y2, q.x:q.x2]
-            far_score = self.planner.settings.far_min_score
-            found = self.far_detector.detect(crop, min_score if far_score is None else far_score) if region.far else self.detector.detect(crop, min_score)
+            if region.far:
+                far_score = self.planner.settings.far_min_score
+                found = self.far_detector.detect(crop, min_score if far_score is None else far_score)
+            else:
+                found = self.detector.detect(crop, min_score)
             if labels is not None:
                 found = [d for d in found if d.label in labels]
             region.found = to_frame(found, q, w, h, i)
