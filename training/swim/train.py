@@ -22,7 +22,7 @@ import numpy as np
 
 from foundation.file_hash import sha256_file
 from training.swim import evaluate as ev
-from training.swim.card import CARD, FAR_CARD
+from training.swim.card import CARD, FAR_CARD, FAR_FIGURES
 from training.swim.card import write as write_card
 from training.swim.dataset import held_back, load
 from training.swim.features import BACKBONE, DATA, FAR_TILE, FEATURES
@@ -33,7 +33,6 @@ MODEL = ROOT / "edge_models" / "models" / "swimmer_head_v1.tflite"
 FIGURES = Path(__file__).resolve().parent / "figures.json"
 # --far: the far band's head (regions.far_band), trained with the far copies too, its own figures and card
 FAR_MODEL = ROOT / "edge_models" / "models" / "swimmer_head_far_v1.tflite"
-FAR_FIGURES = Path(__file__).resolve().parent / "figures_far.json"
 SEED = 7
 TARGET_RECALL = 0.95
 MAX_FALSE = 2.0
