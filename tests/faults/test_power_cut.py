@@ -13,10 +13,17 @@ from tests.faults.powercut import campaign
 def test_power_cuts_keep_every_accepted_message_and_a_sound_database(tmp_path: Path) -> None:
     # 100 freezes: the SD-card outbox (issue 17) writes a third of what it did, so fewer random
     # moments fall between a write and its fsync; more freezes keep plenty of cuts mid-write
-    report = campaign(tmp_path, pauses=100, variants=3, seed=20261121)
-    assert report.problems == []
-    assert report.cuts == 3 * 101 and report.accepted_max > 100
-    assert report.cuts_mid_write > 10  # plenty of cuts landed with unsynced writes to lose
+    # freezes; where a freeze falls is timing, so on a fast machine another campaign (new seed) is
+    # recorded until more than 10 cuts have landed with unsynced writes to lose (at most four)
+    reports = []
+    while len(reports) < 4 and sum(r.cuts_mid_write for r in reports) <= 10:
+        work = tmp_path / f"campaign{len(reports)}"
+        work.mkdir()
+        reports.append(campaign(work, pauses=100, variants=3, seed=20261121 + len(reports)))
+    for report in reports:
+        assert report.problems == []
+        assert report.cuts == 3 * 101 and report.accepted_max > 100
+    assert sum(r.cuts_mid_write for r in reports) > 10, reports
 
 
 @pytest.mark.timeout(240)
