@@ -12,9 +12,9 @@ from tests.faults.powercut import campaign
 @pytest.mark.timeout(240)
 def test_power_cuts_keep_every_accepted_message_and_a_sound_database(tmp_path: Path) -> None:
     # 100 freezes: the SD-card outbox (issue 17) writes a third of what it did, so fewer random
-    # moments fall between a write and its fsync; more freezes keep plenty of cuts mid-write
-    # freezes; where a freeze falls is timing, so on a fast machine another campaign (new seed) is
-    # recorded until more than 10 cuts have landed with unsynced writes to lose (at most four)
+    # moments fall between a write and its fsync; more freezes keep plenty of cuts mid-write.
+    # Where a freeze falls is timing, so on a fast or loaded machine another campaign (new seed) is
+    # recorded until more than 10 cuts have landed with unsynced writes to lose (at most four).
     reports = []
     while len(reports) < 4 and sum(r.cuts_mid_write for r in reports) <= 10:
         work = tmp_path / f"campaign{len(reports)}"
