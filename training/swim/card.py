@@ -18,6 +18,12 @@ def rows(table: dict[str, list[float]], keep: tuple[str, ...] = ("0.70", "0.60",
     return " | ".join(f"{table[t][0]:.3f} / {table[t][1]:.1f}" for t in keep if t in table)
 
 
+def by_threshold(tables: dict[str, dict[str, list[float]]]) -> list[str]:
+    """A markdown table, one row per scorer: recall / false boxes per photo at each threshold."""
+    return ["| scores | 0.70 | 0.60 | 0.50 | 0.40 | 0.30 | 0.20 |", "|---|---|---|---|---|---|---|",
+            *(f"| {NAMES[n]} | {rows(t)} |" for n, t in tables.items())]
+
+
 def render(f: dict) -> str:
     chosen = f["chosen_threshold_on_held_back"]
     head = f["head"]
@@ -62,16 +68,13 @@ def render(f: dict) -> str:
         "",
         f"{f['measure']}. Share of valid people some SSD box reaches at all (IoU >= 0.3): {f['recall_ceiling_valid']}.",
         "",
-        "| scores | 0.70 | 0.60 | 0.50 | 0.40 | 0.30 | 0.20 |",
-        "|---|---|---|---|---|---|---|",
+        *by_threshold(f["valid"]),
     ]
-    lines += [f"| {NAMES[n]} | {rows(t)} |" for n, t in f["valid"].items()]
     lines += ["", "At the threshold chosen on held-back photos (valid recall, false boxes per photo):", ""]
     lines += [f"- {NAMES[n]}: min_score {chosen[n]} -> {v[0]:.3f}, {v[1]:.2f}" for n, v in f["valid_at_chosen"].items()]
     if f.get("valid_far"):
         lines += ["", "Valid's far copies (people 12-32 px, 96 px tiles; the far band), recall / false boxes per photo:", "",
-                  "| scores | 0.70 | 0.60 | 0.50 | 0.40 | 0.30 | 0.20 |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {NAMES[n]} | {rows(t)} |" for n, t in f["valid_far"].items()]
+                  *by_threshold(f["valid_far"])]
     for name, alt in f.get("also_tried", {}).items():
         lines += ["", f"Also tried ({name}): held back {alt['held_back_at_chosen']}, valid {alt['valid_at_chosen']} — {alt['kept']}."]
     if "station_merge_cost_valid" in f:
