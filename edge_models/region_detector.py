@@ -41,6 +41,11 @@ class RegionSettings:
     far_tile: int = 64
     far_min_score: float | None = None
 
+    @property
+    def has_far_band(self) -> bool:
+        """Tiles with a far band: only then are there far-band regions (and a far detector worth loading)."""
+        return self.mode == "tiles" and self.far_band > 0
+
 
 @dataclass
 class _Region:
@@ -91,7 +96,7 @@ class RegionPlanner:
         """The far water at the top of each zone's box, where a person is 15-30 px: finer tiles
         zoomed up to the model input, so that person reaches the size the detector finds."""
         s = self.settings
-        if s.mode != "tiles" or s.far_band <= 0:
+        if not s.has_far_band:
             return []
         rects: list[Rect] = []
         for crop in [zone_crop(p, width, height, s.margin) for p in self.polygons]:

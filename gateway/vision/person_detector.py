@@ -5,6 +5,7 @@ the COCO SSD as it is, or the same SSD with the swimmer head re-scoring its anch
 from __future__ import annotations
 
 from edge_models.detector import SsdDetector
+from edge_models.region_detector import RegionSettings
 from edge_models.runtime import TfliteModel, load_labels
 from edge_models.swimmer_head import SHIPPED_FAR_HEAD, SHIPPED_HEAD, SwimmerDetector, SwimmerHead
 from gateway.config.vision import DetectionConfig, ModelConfig
@@ -27,9 +28,9 @@ def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
     return SsdDetector(*load_model(m))
 
 
-def far_band_detector(detector: SsdDetector | SwimmerDetector, d: DetectionConfig) -> SwimmerDetector | None:
+def far_band_detector(detector: SsdDetector | SwimmerDetector, settings: RegionSettings) -> SwimmerDetector | None:
     """The far band's detector: with `head: swimmer`, the same SSD scored by the far head (trained on
     swimmers zoomed up from 12-32 px; on ordinary tiles it adds false boxes); else None (the camera's own)."""
-    if not isinstance(detector, SwimmerDetector) or d.regions.mode != "tiles" or d.regions.far_band <= 0:
+    if not isinstance(detector, SwimmerDetector) or not settings.has_far_band:
         return None
     return SwimmerDetector(detector.model, SwimmerHead(SHIPPED_FAR_HEAD), detector.person_label, detector.combine_coco, detector.limit)
