@@ -26,7 +26,7 @@ Mode = Literal["full", "zones", "tiles"]
 
 @dataclass(frozen=True, slots=True)
 class RegionSettings:
-    """How a camera's frames are cut for the detector (see gateway.config.vision.RegionsConfig)."""
+    """How a camera's frames are cut for the detector (see gateway.config.regions.RegionsConfig)."""
 
     mode: Mode = "full"
     tile: int = 320

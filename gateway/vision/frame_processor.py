@@ -64,7 +64,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
         person_labels, min_score = tuple(d.person_labels), d.min_score
         if d.regions.mode != "full":
             planner = RegionPlanner(region_settings(d, m), [tuple(z.polygon) for z in cfg.zones])
-            regions = RegionDetector(detector, planner, far_band_detector(detector, planner.settings))  # type: ignore[arg-type]
+            regions = RegionDetector(detector, planner, far_band_detector(detector, planner.settings, d))  # type: ignore[arg-type]
     fire = fire_model = None
     if cfg.fire_smoke is not None:
         fs = cfg.fire_smoke

@@ -28,9 +28,11 @@ def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
     return SsdDetector(*load_model(m))
 
 
-def far_band_detector(detector: SsdDetector | SwimmerDetector, settings: RegionSettings) -> SwimmerDetector | None:
+def far_band_detector(detector: SsdDetector | SwimmerDetector, settings: RegionSettings, d: DetectionConfig) -> SwimmerDetector | None:
     """The far band's detector: with `head: swimmer`, the same SSD scored by the far head (trained on
-    swimmers zoomed up from 12-32 px; on ordinary tiles it adds false boxes); else None (the camera's own)."""
+    swimmers zoomed up from 12-32 px; on ordinary tiles it adds false boxes); else None (the camera's own).
+    May raise ModelError (missing file, wrong sha256), as the camera's own head does."""
     if not isinstance(detector, SwimmerDetector) or not settings.has_far_band:
         return None
-    return SwimmerDetector(detector.model, SwimmerHead(SHIPPED_FAR_HEAD), detector.person_label, detector.combine_coco, detector.limit)
+    head = SwimmerHead(d.far_head_path or SHIPPED_FAR_HEAD, d.far_head_sha256)
+    return SwimmerDetector(detector.model, head, detector.person_label, detector.combine_coco, detector.limit)

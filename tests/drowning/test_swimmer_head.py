@@ -118,6 +118,9 @@ def test_the_far_band_is_scored_by_the_far_head_at_its_own_threshold(tmp_path: P
     doc["detection"].update({"head": "swimmer", "regions": {"mode": "tiles", "max_invokes": 64, "far_band": 0.33}})
     regions = build_pipeline(CameraConfig.model_validate(doc)).regions
     assert regions is not None and regions.far_detector is not regions.detector
+    for pin in ({"far_head_sha256": "0" * 64}, {"far_head_path": str(tmp_path / "missing.tflite")}):
+        with pytest.raises(ModelError, match="sha256" if "far_head_sha256" in pin else "not found"):
+            build_pipeline(CameraConfig.model_validate({**doc, "detection": {**doc["detection"], **pin}}))
     assert regions.far_detector.head.path == SHIPPED_FAR_HEAD and regions.detector.head.path == SHIPPED_HEAD  # type: ignore[attr-defined]
     assert regions.far_detector.model is regions.detector.model  # type: ignore[attr-defined]  # one SSD invoke per tile
     frame = plaza()

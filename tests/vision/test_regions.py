@@ -12,7 +12,8 @@ from edge_models.detector import Detection, SsdDetector
 from edge_models.region_detector import RegionDetector, RegionPlanner, RegionSettings
 from edge_models.regions import Rect, RegionDetection, merge_regions, tile_rects, to_frame, zone_crop
 from edge_models.runtime import TfliteModel, load_labels
-from gateway.config.vision import CameraConfig, RegionsConfig
+from gateway.config.regions import RegionsConfig
+from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline
 from tests.vision.conftest import BASKETBALL, DETECT, LABELS, VTEST, read_frames
 
