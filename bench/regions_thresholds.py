@@ -1,7 +1,8 @@
 """How far the shared COCO SSD can go on swimmers, whatever the score threshold (issue 15's next step).
 
-Run: `.venv/bin/python -m bench.regions_thresholds [valid|train] [TILE] [coco|swimmer|max]` (default: valid 320
-coco; swimmer = the swimmer head alone, max = the better of it and the COCO person score per anchor, as shipped). The lifeguard
+Run: `.venv/bin/python -m bench.regions_thresholds [valid|train] [TILE] [coco|swimmer|max] [flip]` (default: valid 320
+coco; swimmer = the swimmer head alone, max = the better of it and the COCO person score per anchor, as shipped;
+TILE may join tilings, e.g. 320+160: both run and merged; flip: each tile also run mirrored). The lifeguard
 photos (LIFEGUARD_DATA, see bench/regions.py; never the `test/` split), each covered by TILE px tiles
 (25 % overlap) as the station's `tiles` mode does, detections of every tile merged across tiles; a person
 counts as found when a person box at or above the threshold overlaps it with IoU >= 0.3. Prints recall
@@ -14,15 +15,22 @@ from __future__ import annotations
 import sys
 
 from bench.regions import _people, detector, found, lifeguard_photos, swimmer_detector
+from edge_models.detector import Detection
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import merge_regions, to_frame
 
 THRESHOLDS = (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1)
 
 
-def run(split: str = "valid", tile: int = 320, head: str = "coco") -> dict[float, tuple[float, float]]:
+def mirrored(found: list[Detection]) -> list[Detection]:
+    """Detections of a mirrored tile, mapped back onto the tile."""
+    return [Detection((1.0 - d.box[2], d.box[1], 1.0 - d.box[0], d.box[3]), d.score, d.class_id, d.label) for d in found]
+
+
+def run(split: str = "valid", tile: str = "320", head: str = "coco", flip: bool = False) -> dict[float, tuple[float, float]]:
     det = detector() if head == "coco" else swimmer_detector(combine=head == "max")
-    planner = RegionPlanner(RegionSettings("tiles", tile, 0.25, 0.0), [((0, 0), (1, 0), (1, 1), (0, 1))])
+    whole = [((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))]
+    planners = [RegionPlanner(RegionSettings("tiles", int(size), 0.25, 0.0), whole) for size in str(tile).split("+")]
     people = photos = 0
     hits = {t: 0 for t in THRESHOLDS}
     false = {t: 0 for t in THRESHOLDS}
@@ -31,18 +39,24 @@ def run(split: str = "valid", tile: int = 320, head: str = "coco") -> dict[float
         photos += 1
         people += len(truths)
         found_all = []
-        for i, r in enumerate(planner.layout(w, h)):
-            found_all += to_frame(_people(det.detect(image[r.y:r.y2, r.x:r.x2], min(THRESHOLDS))), r, w, h, i)
+        regions = [r for planner in planners for r in planner.layout(w, h)]
+        for i, r in enumerate(regions):
+            crop = image[r.y:r.y2, r.x:r.x2]
+            people_here = _people(det.detect(crop, min(THRESHOLDS)))
+            if flip:
+                people_here += mirrored(_people(det.detect(crop[:, ::-1].copy(), min(THRESHOLDS))))
+            found_all += to_frame(people_here, r, w, h, i)
         for t in THRESHOLDS:  # the threshold first, then the merge across tiles (as the station does)
             kept = merge_regions([d for d in found_all if d.det.score >= t])
             hits[t] += sum(found(truth, kept) for truth in truths)
             false[t] += sum(1 for d in kept if not any(found(truth, [d]) for truth in truths))
     out = {t: (hits[t] / max(1, people), false[t] / max(1, photos)) for t in THRESHOLDS}
-    print(f"  lifeguard {split}: {photos} photos, {people} people, {tile} px tiles, scores: {head}")
+    print(f"  lifeguard {split}: {photos} photos, {people} people, {tile} px tiles{' and mirrored' if flip else ''}, scores: {head}")
     for t, (recall, per_photo) in out.items():
         print(f"  score >= {t:.2f}: recall {recall:.3f}, false boxes per photo {per_photo:.2f}")
     return out
 
 
 if __name__ == "__main__":
-    run(sys.argv[1] if len(sys.argv) > 1 else "valid", int(sys.argv[2]) if len(sys.argv) > 2 else 320, sys.argv[3] if len(sys.argv) > 3 else "coco")
+    args = sys.argv[1:]
+    run(args[0] if args else "valid", args[1] if len(args) > 1 else "320", args[2] if len(args) > 2 else "coco", "flip" in args[3:])

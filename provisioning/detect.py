@@ -26,7 +26,7 @@ from edge_models.snapshot import GREEN, annotate
 from foundation.errors import GatewayError
 from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
-from gateway.vision.frame_processor import build_pipeline, zones_of
+from gateway.vision.frame_processor import build_pipeline, region_planner, zones_of
 from provisioning.i18n import language
 from provisioning.replay import media_frames, pick_camera
 from provisioning.ui import handled, make_console
@@ -35,6 +35,26 @@ HEADERS = {
     "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)", "火", "烟"),
     "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)", "fire", "smoke"),
 }
+
+
+def region_load(cam: CameraConfig, width: int, height: int, lang: str) -> str | None:
+    """How often the camera's regions are run, for a frame of this size (tiles mode only): with a far
+    band there can be many more regions than the budget, and a still region (a person floating
+    still) is then seen again only every so many analysed frames; the technician must know it."""
+    if cam.detection is None or cam.detection.regions.mode != "tiles":
+        return None
+    planner = region_planner(cam, cam.detection)
+    s = planner.settings
+    count = len(planner.layout(width, height))
+    far = sum(1 for r in planner.regions if r.far)
+    # The most overdue regions get half the budget when tiles are moving (edge_models.region_detector).
+    every = math.ceil(count / max(1, s.max_invokes // 2))
+    zh = f"区域: {width}x{height} 的画面共 {count} 个(远区 {far} 个),每帧最多推理 {s.max_invokes} 次;有人活动时,静止的区域最久每 {every} 个分析帧才再看一次"
+    en = f"regions: {count} in a {width}x{height} frame ({far} in the far band), at most {s.max_invokes} invokes a frame; while tiles move, a still region is seen again at worst every {every} analysed frames"
+    if every > 10:
+        zh += "。要看得更勤:提高 regions.max_invokes,或减小 far_band / 增大 tile_size"
+        en += ". To look more often: raise regions.max_invokes, or lower far_band / raise tile_size"
+    return zh if lang == "zh" else en
 
 
 def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.ndarray) -> Observation:
@@ -112,10 +132,13 @@ def detect_command(
         cam = pick_camera(cfg.cameras, camera)
         if cam.detection is None and cam.fire_smoke is None:
             raise GatewayError(f"camera {cam.id!r} has no `detection` or `fire_smoke` settings")
-        heads = HEADERS[language(lang)]
-        table = Table(*heads)
+        lg = language(lang)
+        table = Table(*HEADERS[lg])
+        load: str | None = None
         for path in media:
             for frame, image, obs in observations(cam, path):
+                if load is None:
+                    load = region_load(cam, obs.width, obs.height, lg) or ""
                 if as_json:
                     typer.echo(json.dumps(record(path, frame, obs), ensure_ascii=False))
                 else:
@@ -132,4 +155,6 @@ def detect_command(
                     cv2.imwrite(str(out / name), drawn)
         if not as_json:
             console.print(table)
+            if load:
+                console.print(load, soft_wrap=True)
 

@@ -49,6 +49,11 @@ def region_settings(d: DetectionConfig, m: MotionConfig) -> RegionSettings:
     )
 
 
+def region_planner(cfg: CameraConfig, d: DetectionConfig) -> RegionPlanner:
+    """The camera's regions over its zones (a planner keeps visit state: one per pipeline)."""
+    return RegionPlanner(region_settings(d, cfg.motion), [tuple(z.polygon) for z in cfg.zones])
+
+
 def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
     """The perception of one camera, from its config (loads the models: may raise ModelError)."""
     m = cfg.motion
@@ -63,7 +68,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
         tracker = IouTracker(t.iou_threshold, t.max_distance, t.max_age_s, t.min_hits)
         person_labels, min_score = tuple(d.person_labels), d.min_score
         if d.regions.mode != "full":
-            planner = RegionPlanner(region_settings(d, m), [tuple(z.polygon) for z in cfg.zones])
+            planner = region_planner(cfg, d)
             regions = RegionDetector(detector, planner, far_band_detector(detector, planner.settings, d))  # type: ignore[arg-type]
     fire = fire_model = None
     if cfg.fire_smoke is not None:

@@ -106,3 +106,22 @@ def test_a_camera_without_detection_fails_clearly(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(ROOT)
     result = stationctl("detect", "--config", pond_config(tmp_path, "tiles"), "--camera", "nope", MESSI)
     assert result.exit_code == 1 and "no camera 'nope'" in result.output
+
+
+def test_the_table_tells_how_often_a_still_region_is_seen_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, far_clip: Path) -> None:
+    """A far band adds a hundred regions; the technician is told the revisit it costs and what to raise."""
+    monkeypatch.delenv("LANG", raising=False)
+    monkeypatch.chdir(ROOT)
+    plain = stationctl("detect", "--config", pond_config(tmp_path, "tiles"), str(far_clip))
+    assert plain.exit_code == 0 and "1920x1080" in plain.output and "远区 0 个" in plain.output
+    assert "max_invokes" not in plain.output  # 320 px tiles over the lower 40 %: a few regions, seen often
+    doc = yaml.safe_load(pond_config(tmp_path, "tiles").read_text(encoding="utf-8"))
+    doc["cameras"][0]["detection"]["regions"]["far_band"] = 0.5
+    band = tmp_path / "band.yaml"
+    band.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    zh = stationctl("detect", "--config", band, str(far_clip))
+    far = int(zh.output.split("远区 ")[1].split(" ")[0])
+    assert zh.exit_code == 0 and far > 50 and "提高 regions.max_invokes" in zh.output
+    en = stationctl("detect", "--config", band, "--lang", "en", str(far_clip))
+    assert f"({far} in the far band)" in en.output and "raise regions.max_invokes" in en.output
+    assert "regions:" not in stationctl("detect", "--config", pond_config(tmp_path, "zones"), "--lang", "en", str(far_clip)).output
