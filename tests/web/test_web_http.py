@@ -26,7 +26,7 @@ from tests.web.conftest import BRIDGE, PASSWORD, water_station
 
 
 @pytest.fixture
-def web(broker: LocalBroker, tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Station, str]]:
+def web(broker: LocalBroker, tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Station, str]]:  # noqa: F811 - the fixture
     key_file = tmp_path / "county.key"
     public_key, _ = generate(key_file)
     store = Store(db_url)
@@ -81,7 +81,7 @@ def test_state_changing_requests_need_the_session_csrf_token(web) -> None:  # no
 
 
 def test_bad_announcements_get_a_reason_and_send_nothing(web) -> None:  # noqa: ANN001
-    client, _, db_url = web
+    client, _, url = web
     _, csrf = log_in(client, "duty")
     h = {"x-csrf-token": csrf}
     blank = client.post("/api/announce", json={"target": BRIDGE, "text": "   "}, headers=h)
@@ -91,7 +91,7 @@ def test_bad_announcements_get_a_reason_and_send_nothing(web) -> None:  # noqa: 
     assert client.post("/api/announce", json={"target": "410422", "text": "你好"}, headers=h).status_code == 404
     assert client.post("/api/announce", content=b"[1, 2]", headers={**h, "content-type": "application/json"}).status_code == 400
     assert client.post("/api/announce", content=b"{broken", headers={**h, "content-type": "application/json"}).status_code == 400
-    store = Store(db_url)
+    store = Store(url)
     try:
         assert not [e for e in Accounts(store).audit() if e.action == "announce"]
     finally:
@@ -99,14 +99,14 @@ def test_bad_announcements_get_a_reason_and_send_nothing(web) -> None:  # noqa: 
 
 
 def test_a_command_while_the_broker_is_away_is_refused_and_logged_not_lost(web, broker: LocalBroker) -> None:  # noqa: ANN001
-    client, _, db_url = web
+    client, _, url = web
     _, csrf = log_in(client, "duty")
     alarm = open_alarm(client)
     broker.stop()
     assert wait_for(lambda: client.get("/api/board").json()["broker"] is False, timeout=15)
     r = client.post("/api/ack", json={"event_id": alarm["event_id"]}, headers={"x-csrf-token": csrf})
     assert r.status_code == 503 and "not sent" in r.json()["error"]
-    store = Store(db_url)
+    store = Store(url)
     try:
         [entry] = [e for e in Accounts(store).audit() if e.action == "ack"]
     finally:
@@ -131,10 +131,10 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(web) -> None:  # 
 
 
 def test_a_disabled_account_is_logged_out_at_its_next_request(web) -> None:  # noqa: ANN001
-    client, _, db_url = web
+    client, _, url = web
     assert log_in(client, "dongfeng")[0] == 303
     assert client.get("/api/board").status_code == 200
-    store = Store(db_url)
+    store = Store(url)
     try:
         Accounts(store).set_enabled("dongfeng", False)
     finally:
