@@ -46,6 +46,11 @@ class RegionSettings:
         """Tiles with a far band: only then are there far-band regions (and a far detector worth loading)."""
         return self.mode == "tiles" and self.far_band > 0
 
+    @property
+    def overdue_share(self) -> int:
+        """Invokes a frame kept for the most overdue regions while tiles move (the rest go to moving tiles)."""
+        return max(1, self.max_invokes // 2)
+
 
 @dataclass
 class _Region:
@@ -145,7 +150,7 @@ class RegionPlanner:
         # there can be more tiles than the budget revisits in revisit_s, and a swimmer crossing a
         # tile must not wait behind a queue of overdue still water.
         late = [i for _, i in sorted(overdue)]
-        share = max(1, s.max_invokes // 2)
+        share = s.overdue_share
         chosen = (late[:share] + [i for _, i in sorted(moving)] + late[share:])[: s.max_invokes]
         for i in chosen:
             self.regions[i].last_visit = now

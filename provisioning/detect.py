@@ -47,8 +47,7 @@ def region_load(cam: CameraConfig, width: int, height: int, lang: str) -> str | 
     s = planner.settings
     count = len(planner.layout(width, height))
     far = sum(1 for r in planner.regions if r.far)
-    # The most overdue regions get half the budget when tiles are moving (edge_models.region_detector).
-    every = math.ceil(count / max(1, s.max_invokes // 2))
+    every = math.ceil(count / s.overdue_share)  # while tiles move, only that share revisits still ones
     zh = f"区域: {width}x{height} 的画面共 {count} 个(远区 {far} 个),每帧最多推理 {s.max_invokes} 次;有人活动时,静止的区域最久每 {every} 个分析帧才再看一次"
     en = f"regions: {count} in a {width}x{height} frame ({far} in the far band), at most {s.max_invokes} invokes a frame; while tiles move, a still region is seen again at worst every {every} analysed frames"
     if every > 10:
