@@ -19,17 +19,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.regions import _people, lifeguard, swimmer_detector
+from bench.regions import lifeguard, swimmer_detector, tiled
 from edge_models.fire_head import EFFNET_BACKBONE
 from edge_models.region_detector import RegionPlanner, RegionSettings
-from edge_models.regions import merge_regions, to_frame
 from edge_models.runtime import open_interpreter
 from edge_models.ssd_anchors import iou_matrix
 from training.swim.dataset import held_back
+from training.swim.features import WHOLE
 
 FLOOR, CONTEXT, CROP = 0.2, 1.5, 160
 THRESHOLDS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
-WHOLE = [((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))]
 
 
 def crop(image: np.ndarray, box: tuple[float, ...]) -> np.ndarray:
@@ -57,10 +56,7 @@ def candidates(split: str) -> list[dict]:
         image = cv2.imread(str(path))
         h, w = image.shape[:2]
         truths = np.array([(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes], np.float32).reshape(-1, 4)
-        hits = []
-        for i, r in enumerate(planner.layout(w, h)):
-            hits += to_frame(_people(det.detect(image[r.y:r.y2, r.x:r.x2], FLOOR)), r, w, h, i)
-        kept = merge_regions(hits)
+        kept, _ = tiled(det, planner, image, None, FLOOR)  # every tile, merged across tiles, as the bench does
         feats = []
         for c in kept:
             rgb = cv2.cvtColor(cv2.resize(crop(image, c.box), (CROP, CROP), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
@@ -100,16 +96,16 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, epochs: int = 300, lr: f
     return lambda q: 1 / (1 + np.exp(-(((q - mu) / sd) @ w + b)))
 
 
-def table(rows: list[dict], score) -> dict[float, tuple[float, float]]:
-    """Per threshold: (recall, false boxes a photo)."""
+def table(rows: list[dict], scores: list[np.ndarray]) -> dict[float, tuple[float, float]]:
+    """Per threshold: (recall, false boxes a photo), each row's candidates scored by `scores`."""
     people = sum(r["people"] for r in rows)
     out = {}
     for t in THRESHOLDS:
         found = false = 0
-        for r in rows:
+        for r, score in zip(rows, scores):
             if not len(r["scores"]):
                 continue
-            keep = score(r) >= t
+            keep = score >= t
             hit = r["iou"][keep] >= 0.3 if r["iou"].size else np.zeros((int(keep.sum()), 0), bool)
             found += int(hit.any(0).sum())
             false += int((~hit.any(1)).sum())
@@ -128,8 +124,8 @@ def main() -> None:
     back = [r for r in train if held_back(r["stem"])]
     verifier = fit(*features([r for r in train if not held_back(r["stem"])]))
     for name, rows in (("held back", back), ("valid", valid)):
-        print(f"{name}: candidates' own score {table(rows, lambda r: r['scores'])}")
-        print(f"{name}: verifier {table(rows, lambda r: verifier(features([r])[0]))}")
+        print(f"{name}: candidates' own score {table(rows, [r['scores'] for r in rows])}")
+        print(f"{name}: verifier {table(rows, [verifier(features([r])[0]) for r in rows])}")  # once a photo
 
 
 if __name__ == "__main__":
