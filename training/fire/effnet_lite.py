@@ -46,8 +46,9 @@ def _state() -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in sd.items() if not k.endswith("num_batches_tracked")}
 
 
-def build(input_side: int = 224, with_classifier: bool = False) -> Any:
-    """The network with the ImageNet weights; output: the 1280-channel ReLU6 map (or the 1000 logits)."""
+def build(input_side: int = 224, with_classifier: bool = False, taps: tuple[int, ...] = ()) -> Any:
+    """The network with the ImageNet weights; output: the 1280-channel ReLU6 map (or the 1000 logits),
+    or with `taps` the outputs of those stages (indices into STAGES), for a detector's feature pyramid."""
     import keras
     from keras import layers
 
@@ -75,7 +76,7 @@ def build(input_side: int = 224, with_classifier: bool = False) -> Any:
 
     inp = keras.Input((input_side, input_side, 3))
     x = bn(conv(inp, "_conv_stem", 32, 3, 2), "_bn0", True)
-    channels, n = 32, 0
+    channels, n, stage_outputs = 32, 0, []
     for kernel, stride, expand, out, repeats in STAGES:
         for r in range(repeats):
             key, s = f"_blocks.{n}", stride if r == 0 else 1
@@ -86,6 +87,12 @@ def build(input_side: int = 224, with_classifier: bool = False) -> Any:
             y = bn(conv(y, key + "._project_conv", out), key + "._bn2", False)
             x = layers.Add()([x, y]) if s == 1 and channels == out else y
             channels, n = out, n + 1
+        stage_outputs.append(x)
+    if taps:
+        model = keras.Model(inp, [stage_outputs[i] for i in taps], name="efficientnet_lite0_taps")
+        for layer, w in loads:
+            layer.set_weights(w)
+        return model
     x = bn(conv(x, "_conv_head", 1280), "_bn1", True)
     if with_classifier:
         dense = layers.Dense(1000)
