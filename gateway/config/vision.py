@@ -104,10 +104,20 @@ class DetectionConfig(ConfigModel):
     min_score: float = Field(default=0.5, ge=0, le=1, description="Detections below this score are ignored everywhere.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Identity tracking settings.")
     regions: RegionsConfig = Field(default_factory=RegionsConfig, description="Whole frame, zone crops or tiles at native resolution.")
-    head: Literal["coco", "swimmer"] = Field(
+    head: Literal["coco", "swimmer", "centre"] = Field(
         default="coco",
         description="coco: the model's own person class; swimmer: a head trained on swimmer photos scores the same SSD's anchors "
-        "(the model must be the shared COCO SSD MobileNet-V1; see edge_models/models/SWIMMER_HEAD.md).",
+        "(the model must be the shared COCO SSD MobileNet-V1; see edge_models/models/SWIMMER_HEAD.md); centre: the swimmer "
+        "centre net finds people instead of the SSD (edge_models/models/SWIMMER_CENTRE.md).",
+    )
+    centre_path: Path | None = Field(default=None, description="head: centre only: the centre net .tflite; None: the one shipped with the gateway.")
+    centre_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the centre net; a mismatch refuses to load it."
+    )
+    centre_with_coco: bool = Field(
+        default=True,
+        description="head: centre only: the model's (COCO SSD) person boxes at 0.5 are kept too, for people walking on the bank "
+        "that the centre net, trained on people in water, hardly sees (a second invoke per region).",
     )
     swimmer_head_path: Path | None = Field(default=None, description="head: swimmer only: the head .tflite; None: the head shipped with the gateway.")
     swimmer_head_sha256: str | None = Field(

@@ -1,9 +1,10 @@
 """The models a camera's config asks for: a model file with its labels, and the person detector —
-the COCO SSD as it is, or the same SSD with the swimmer head re-scoring its anchors
-(edge_models.swimmer_head)."""
+the COCO SSD as it is, the same SSD with the swimmer head re-scoring its anchors
+(edge_models.swimmer_head), or the swimmer centre net in its place (edge_models.centre_detector)."""
 
 from __future__ import annotations
 
+from edge_models.centre_detector import SHIPPED_CENTRE, CentreDetector
 from edge_models.detector import SsdDetector
 from edge_models.region_detector import RegionSettings
 from edge_models.runtime import TfliteModel, load_labels
@@ -18,9 +19,13 @@ def load_model(cfg: ModelConfig) -> tuple[TfliteModel, list[str]]:
     return model, labels
 
 
-def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
+def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector | CentreDetector:
     """Loads the models (may raise ModelError: missing file, wrong sha256, not the SSD the head knows)."""
     m = d.model
+    if d.head == "centre":
+        model = TfliteModel(d.centre_path or SHIPPED_CENTRE, threads=m.threads, sha256=d.centre_sha256)
+        coco = SsdDetector(*load_model(m)) if d.centre_with_coco else None
+        return CentreDetector(model, person_label=d.person_labels[0], coco=coco)
     if d.head == "swimmer":
         model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, keep_tensors=True)
         head = SwimmerHead(d.swimmer_head_path or SHIPPED_HEAD, d.swimmer_head_sha256)
@@ -28,7 +33,9 @@ def person_detector(d: DetectionConfig) -> SsdDetector | SwimmerDetector:
     return SsdDetector(*load_model(m))
 
 
-def far_band_detector(detector: SsdDetector | SwimmerDetector, settings: RegionSettings, d: DetectionConfig) -> SwimmerDetector | None:
+def far_band_detector(
+    detector: SsdDetector | SwimmerDetector | CentreDetector, settings: RegionSettings, d: DetectionConfig
+) -> SwimmerDetector | None:
     """The far band's detector: with `head: swimmer`, the same SSD scored by the far head (trained on
     swimmers zoomed up from 12-32 px; on ordinary tiles it adds false boxes); else None (the camera's own).
     May raise ModelError (missing file, wrong sha256), as the camera's own head does."""
