@@ -1,7 +1,8 @@
 """The swimmer centre net (edge_models.centre_detector): peaks are decoded as CenterNet does, the
 shipped net loads only with its card's sha256, a region that is not square gives the boxes of the
-square one, the COCO SSD's walkers are kept beside it, and a station configured with `head: centre`
-raises the person alarm on the drowning clip. No lifeguard photo is used (CI has no /work/data);
+square one, and the COCO SSD's walkers are kept beside it (a station configured with `head: centre`
+raising the person alarm on the drowning clip: tests/drowning/test_drowning_replay.py). No lifeguard
+photo is used (CI has no /work/data);
 its recall is measured by bench.regions_thresholds (BENCHMARKS.md)."""
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from edge_models.centre_detector import SHIPPED_CENTRE, CentreDetector, decode, peaks, shipped_centre_sha256
@@ -21,8 +21,7 @@ from edge_models.ssd_anchors import iou_matrix
 from foundation.file_hash import sha256_file
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline
-from tests.drowning.clips import WATER_Y, X, camera_doc, player, plaza, write_clip
-from tests.drowning.test_drowning_replay import replay
+from tests.drowning.clips import WATER_Y, X, camera_doc, player, plaza
 from tests.vision.conftest import DETECT, LABELS, VTEST, read_frames
 
 CARD = SHIPPED_CENTRE.parent / "SWIMMER_CENTRE.md"
@@ -124,23 +123,3 @@ def test_a_camera_with_head_centre_builds_and_a_bad_net_is_a_clear_error(tmp_pat
     doc["detection"]["centre_path"] = str(tmp_path / "missing.tflite")
     with pytest.raises(ModelError, match="not found"):
         build_pipeline(CameraConfig.model_validate(doc))
-
-
-@pytest.mark.timeout(300)
-def test_replay_with_the_centre_net_raises_the_person_alarm_on_the_drowning_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tests.drowning.test_drowning_replay as r
-
-    original = r.camera_doc
-
-    def centre_doc(path: Path, fps: float, zone: dict) -> dict:
-        doc = original(path, fps, zone)
-        doc["detection"]["head"] = "centre"
-        return doc
-
-    monkeypatch.setattr(r, "camera_doc", centre_doc)
-    clip = write_clip(tmp_path / "in-water.avi", [None] * 3 + [WATER_Y] * 12, 5.0)
-    events, _ = replay(tmp_path, clip, {"trigger_frames": 3, "window_frames": 5})
-    config = yaml.safe_load((tmp_path / "station.yaml").read_text(encoding="utf-8"))
-    assert config["cameras"][0]["detection"]["head"] == "centre"
-    raised = [e for e in events if e["kind"] == "person_in_water_zone" and e["state"] == "raised"]
-    assert raised and raised[0]["details"]["count"] == 1, events

@@ -19,12 +19,16 @@ pytestmark = pytest.mark.timeout(300)
 FPS = 5.0
 
 
-def replay(tmp_path: Path, clip: Path, zone: dict) -> tuple[list[dict], dict]:
+def replay(tmp_path: Path, clip: Path, zone: dict, detection: dict | None = None) -> tuple[list[dict], dict]:
+    """`stationctl replay` of the clip on a station whose camera is camera_doc's, its detection
+    settings updated with `detection`."""
+    camera = camera_doc(clip, FPS, zone)
+    camera["detection"].update(detection or {})
     doc = {
         "station": {"county": "410421", "town": "xiaoqi", "village": "zhuwa", "id": "pond-01"},
         "broker": {"host": "127.0.0.1", "port": 1883},
         "outbox": {"path": str(tmp_path / "outbox.db")},
-        "cameras": [camera_doc(clip, FPS, zone)],
+        "cameras": [camera],
     }
     config = tmp_path / "station.yaml"
     config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -65,3 +69,15 @@ def test_a_person_who_vanishes_mid_zone_raises_possible_submersion(tmp_path: Pat
     x1, y1, x2, y2 = (int(v * scale) for v in (X + 10, WATER_Y + 30, X + 70, WATER_Y + 140))
     empty = cv2.resize(plaza(), (shot.shape[1], shot.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.abs(shot[y1:y2, x1:x2].astype(int) - empty[y1:y2, x1:x2].astype(int)).mean() > 25
+
+
+@pytest.mark.parametrize("head", ["swimmer", "centre"])
+def test_each_water_head_raises_the_person_alarm_on_the_drowning_clip(tmp_path: Path, head: str) -> None:
+    """`head: swimmer` (the SSD re-scored) and `head: centre` (the centre net with COCO's walkers)
+    both raise the alarm for the small player standing in the water."""
+    clip = write_clip(tmp_path / "in-water.avi", [None] * 3 + [WATER_Y] * 12, FPS)
+    events, _ = replay(tmp_path, clip, {"trigger_frames": 3, "window_frames": 5}, {"head": head})
+    config = yaml.safe_load((tmp_path / "station.yaml").read_text(encoding="utf-8"))
+    assert config["cameras"][0]["detection"]["head"] == head
+    raised = [e for e in events if e["kind"] == "person_in_water_zone" and e["state"] == "raised"]
+    assert raised and raised[0]["details"]["count"] == 1, events
