@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge_models.centre_detector import CentreDetector
 from edge_models.detector import Detection, SsdDetector
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import Rect, merge_regions, to_frame, zone_crop
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media" / "people"
 MODEL = ROOT.parent / "shared" / "models" / "coco_ssd_mobilenet_v1_quant"
 SWIM_FIGURES = ROOT / "training" / "swim" / "figures.json"
+CENTRE_FIGURES = ROOT / "training" / "swim" / "figures_centre.json"
 DATA = Path(os.environ.get("LIFEGUARD_DATA", "/work/data/lifeguard/data"))
 HEIGHTS = (15, 20, 30, 45, 70, 100, 200)
 W, H = 1920, 1080
@@ -72,13 +74,24 @@ def _missing_data() -> str:
     )
 
 
-def detector() -> SsdDetector:
-    return SsdDetector(TfliteModel(MODEL / "detect.tflite", threads=2), load_labels(MODEL / "labelmap.txt"))
+def detector(keep_tensors: bool = False) -> SsdDetector:
+    return SsdDetector(TfliteModel(MODEL / "detect.tflite", threads=2, keep_tensors=keep_tensors), load_labels(MODEL / "labelmap.txt"))
 
 
 def swimmer_detector(combine: bool = True) -> SwimmerDetector:
     """The same SSD with the swimmer head (edge_models.swimmer_head); `combine`: max with COCO person."""
     return SwimmerDetector.load(MODEL / "detect.tflite", threads=2, combine_coco=combine)
+
+
+def centre_detector(with_coco: bool = True) -> CentreDetector:
+    """The swimmer centre net shipped in edge_models/models (edge_models.centre_detector); `with_coco`:
+    the COCO SSD's person boxes at 0.5 kept too, as `head: centre` runs by default."""
+    return CentreDetector.load(threads=2, coco=detector(keep_tensors=True) if with_coco else None)
+
+
+def centre_score(scorer: str = "centre+coco") -> float:
+    """The threshold training chose for the centre net on held-back training photos (never on valid)."""
+    return float(json.loads(CENTRE_FIGURES.read_text())["chosen_threshold_on_held_back"][scorer])
 
 
 def swimmer_score(scorer: str = "max") -> float:
@@ -146,9 +159,10 @@ def _px(box: tuple[float, ...], image: np.ndarray) -> tuple[int, int, int, int]:
     return int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)
 
 
-def lifeguard(split: str, limit: int | None = None) -> list[tuple[Path, list[tuple[int, int, int, int]]]]:
-    """(photo, labelled people in pixels) of one split (YOLO labels: class cx cy w h)."""
-    images = sorted((DATA / split / "images").glob("*"))[:limit]
+def lifeguard(split: str, limit: int | None = None, only: Callable[[str], bool] | None = None) -> list[tuple[Path, list[tuple[int, int, int, int]]]]:
+    """(photo, labelled people in pixels) of one split (YOLO labels: class cx cy w h); `only`: the
+    photos whose stem it accepts (e.g. training.swim.dataset.held_back)."""
+    images = [p for p in sorted((DATA / split / "images").glob("*")) if only is None or only(p.stem)][:limit]
     out = []
     for path in images:
         label = DATA / split / "labels" / (path.stem + ".txt")
@@ -166,9 +180,11 @@ def lifeguard(split: str, limit: int | None = None) -> list[tuple[Path, list[tup
     return out
 
 
-def lifeguard_photos(split: str, limit: int | None = None) -> Iterator[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
+def lifeguard_photos(
+    split: str, limit: int | None = None, only: Callable[[str], bool] | None = None
+) -> Iterator[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
     """Each photo of a split with its labelled people normalised to it."""
-    for path, boxes in lifeguard(split, limit):
+    for path, boxes in lifeguard(split, limit, only):
         image = cv2.imread(str(path))
         h, w = image.shape[:2]
         yield image, [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
@@ -216,7 +232,8 @@ def paste(
 
 
 def tiled(
-    det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None, score: float = 0.5, far_det: SsdDetector | None = None
+    det: SsdDetector, planner: RegionPlanner, frame: np.ndarray, near: Rect | None, score: float = 0.5, far_det: SsdDetector | None = None,
+    far_score: float | None = None,
 ) -> tuple[list[Detection], int]:
     """People of the frame from the planner's regions (those touching `near` only; the far band's
     with `far_det` when given, as RegionDetector does); invokes."""
@@ -228,13 +245,15 @@ def tiled(
     hits = []
     for i in chosen:
         r = rects[i]
-        d = far_det if far_det is not None and planner.regions[i].far else det
-        hits += to_frame(_people(d.detect(frame[r.y:r.y2, r.x:r.x2], score)), r, frame.shape[1], frame.shape[0], i)
+        far = far_det is not None and planner.regions[i].far
+        d = far_det if far else det
+        hits += to_frame(_people(d.detect(frame[r.y:r.y2, r.x:r.x2], far_score if far and far_score is not None else score)), r, frame.shape[1], frame.shape[0], i)
     return merge_regions(hits), len(chosen)
 
 
 def recall_by_height(
-    det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5, far_det: SsdDetector | None = None
+    det: SsdDetector, bg: np.ndarray, targets: list[tuple[np.ndarray, tuple[int, int, int, int]]], score: float = 0.5, far_det: SsdDetector | None = None,
+    far_score: float | None = None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     far_rng = np.random.default_rng(1)  # its own draws: the other rows keep their pastes
@@ -254,7 +273,7 @@ def recall_by_height(
             hits["full"] += found(truth, _people(det.detect(frame, score)))
             for name, planner in planners.items():
                 f, w, t = far if name in far_names else (frame, window, truth)
-                hits[name] += found(t, tiled(det, planner, f, w, score, far_det if name in far_names else None)[0])
+                hits[name] += found(t, tiled(det, planner, f, w, score, far_det if name in far_names else None, far_score)[0])
         for mode, n in hits.items():
             out[mode][str(height)] = round(n / max(1, len(targets)), 3)
     for mode in modes:
@@ -291,8 +310,8 @@ def camera(tile: int = 320, budget: int = 6, head: str = "coco", far_band: float
         "detection": {
             "model": {"path": str(MODEL / "detect.tflite"), "labels": str(MODEL / "labelmap.txt"), "threads": 2},
             "regions": {"mode": "tiles", "tile_size": tile, "overlap": 0.25, "max_invokes": budget, "revisit_s": 2.0,
-                        "far_band": far_band, "far_tile_size": FAR_TILE},
-            "head": head, "min_score": swimmer_score() if head == "swimmer" else 0.5,
+                        "far_band": far_band, "far_tile_size": FAR_TILE, "far_min_score": swimmer_score() if head == "centre" else None},
+            "head": head, "min_score": swimmer_score() if head == "swimmer" else centre_score() if head == "centre" else 0.5,
         },
         "zones": [{"id": "water", "polygon": [list(p) for p in WATER], "min_box_area": 0.0}],
         "motion": {"enabled": True, "force_every_s": 2.0},
@@ -416,14 +435,14 @@ def peak_rss(bg: np.ndarray) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "plaza.png"
         cv2.imwrite(str(path), bg)
-        for mode in ("tiles", "full"):
+        for mode in ("tiles", "full", "tiles-centre"):
             proc = subprocess.run([sys.executable, "-m", "bench.regions", "--rss", mode, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
             out[mode] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-400:]}
     return out
 
 
 def _rss_child(mode: str, background_png: str) -> None:
-    cam = camera()
+    cam = camera(head="centre") if mode == "tiles-centre" else camera()
     if mode == "full":
         d = cam.detection
         assert d is not None
@@ -459,6 +478,8 @@ def run() -> dict[str, Any]:
     out["memory"] = peak_rss(bg)
     if SWIM_FIGURES.exists():
         out["swimmer_head"] = swimmer_figures(bg, sources)
+    if CENTRE_FIGURES.exists():
+        out["centre_net"] = centre_figures(bg, sources, x86)
     return out
 
 
@@ -475,6 +496,29 @@ def swimmer_figures(bg: np.ndarray, sources: dict[str, list[tuple[np.ndarray, tu
     out["recall_by_height"] = recall
     out["cost"] = {"quiet": cost(quiet(bg, 100), head="swimmer"), "busy": cost(busy(bg, 100), head="swimmer"),
                    "busy_far_band": cost(busy(bg, 100), head="swimmer", far_band=FAR_BAND)}
+    return out
+
+
+def centre_figures(bg: np.ndarray, sources: dict[str, list[tuple[np.ndarray, tuple[int, int, int, int]]]], ssd_invoke_ms: float) -> dict[str, Any]:
+    """The same measures with `head: centre` (the centre net with COCO's walkers, as shipped) at
+    the threshold training chose on held-back photos; the far band's tiles go to the SSD and the far
+    head at its own threshold (far_min_score), as gateway.vision.person_detector builds it."""
+    det, score = centre_detector(), centre_score()
+    assert det.coco is not None
+    far, far_score = SwimmerDetector(det.coco.model, SwimmerHead(SHIPPED_FAR_HEAD)), swimmer_score()
+    out: dict[str, Any] = {"min_score": score, "far_min_score": far_score}
+    recall = {name: recall_by_height(det, bg, t, score, far, far_score) for name, t in sources.items()}
+    if (DATA / "train").is_dir() and (DATA / "valid").is_dir():
+        recall["lifeguard_valid"] = recall_by_height(det, bg, lifeguard_targets("valid"), score, far, far_score)
+        out["lifeguard_photos"] = {"valid": recall_on_photos(det, "valid", PHOTOS, score)}
+    out["recall_by_height"] = recall
+    out["cost"] = {"quiet": cost(quiet(bg, 100), head="centre"), "busy": cost(busy(bg, 100), head="centre"),
+                   "busy_far_band": cost(busy(bg, 100), head="centre", far_band=FAR_BAND)}
+    alone = centre_detector(with_coco=False)
+    centre_ms = raw_invoke_ms(alone, next(busy(bg, 1)))  # type: ignore[arg-type]
+    out["raw_invoke_ms_here"] = {"centre_net": round(centre_ms, 2), "ssd": round(ssd_invoke_ms, 2), "ratio": round(centre_ms / ssd_invoke_ms, 2)}
+    # Pi: the SSD's assumed invoke times the measured ratio of the two models here, for each region's two invokes
+    out["pi_estimate_busy"] = pi_estimate(out["cost"]["busy"], ssd_invoke_ms)
     return out
 
 

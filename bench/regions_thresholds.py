@@ -1,7 +1,9 @@
 """How far the shared COCO SSD can go on swimmers, whatever the score threshold (issue 15's next step).
 
-Run: `.venv/bin/python -m bench.regions_thresholds [valid|train] [TILE] [coco|swimmer|max] [flip]` (default: valid 320
-coco; swimmer = the swimmer head alone, max = the better of it and the COCO person score per anchor, as shipped;
+Run: `.venv/bin/python -m bench.regions_thresholds [valid|train|held] [TILE] [coco|swimmer|max|centre|centre+coco] [flip]` (default:
+valid 320 coco; held = the training photos held back for choosing thresholds; swimmer = the swimmer head alone,
+max = the better of it and the COCO person score per anchor, as shipped; centre = the swimmer centre net (+coco: with the
+COCO SSD's person boxes at 0.5);
 TILE may join tilings, e.g. 320+160: both run and merged; flip: each tile also run mirrored). The lifeguard
 photos (LIFEGUARD_DATA, see bench/regions.py; never the `test/` split), each covered by TILE px tiles
 (25 % overlap) as the station's `tiles` mode does, detections of every tile merged across tiles; a person
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import sys
 
-from bench.regions import _people, detector, found, lifeguard_photos, swimmer_detector
+from bench.regions import _people, centre_detector, detector, found, lifeguard_photos, swimmer_detector
 from edge_models.detector import Detection
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import merge_regions, to_frame
+from training.swim.dataset import held_back
 
 THRESHOLDS = (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1)
 
@@ -28,13 +31,17 @@ def mirrored(found: list[Detection]) -> list[Detection]:
 
 
 def run(split: str = "valid", tile: str = "320", head: str = "coco", flip: bool = False) -> dict[float, tuple[float, float]]:
-    det = detector() if head == "coco" else swimmer_detector(combine=head == "max")
+    if head.startswith("centre"):
+        det = centre_detector(with_coco=head == "centre+coco")
+    else:
+        det = detector() if head == "coco" else swimmer_detector(combine=head == "max")
     whole = [((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))]
     planners = [RegionPlanner(RegionSettings("tiles", int(size), 0.25, 0.0), whole) for size in str(tile).split("+")]
     people = photos = 0
     hits = {t: 0 for t in THRESHOLDS}
     false = {t: 0 for t in THRESHOLDS}
-    for image, truths in lifeguard_photos(split):
+    photos_of = lifeguard_photos("train", only=held_back) if split == "held" else lifeguard_photos(split)
+    for image, truths in photos_of:
         h, w = image.shape[:2]
         photos += 1
         people += len(truths)

@@ -59,7 +59,7 @@ class RegionsConfig(ConfigModel):
     far_band: float = Field(
         default=0.0, ge=0, le=1,
         description="tiles: top fraction of each zone's box (the far water, where a person is 15-30 px tall) also covered "
-        "with far_tile_size tiles, scored by the far swimmer head with head: swimmer; 0 = none. Each is one more region for the budget.",
+        "with far_tile_size tiles, scored by the far swimmer head with head: swimmer or centre; 0 = none. Each is one more region for the budget.",
     )
     far_tile_size: int = Field(default=64, ge=32, le=320, description="tiles: side of the far band's tiles in frame pixels.")
     far_min_score: float | None = Field(

@@ -124,7 +124,8 @@ class DetectionConfig(ConfigModel):
         default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the swimmer head; a mismatch refuses to load it."
     )
     far_head_path: Path | None = Field(
-        default=None, description="head: swimmer and regions.far_band only: the far band's head .tflite; None: the one shipped with the gateway."
+        default=None, description="head: swimmer (or centre with centre_with_coco) and regions.far_band only: the far band's head .tflite; "
+        "None: the one shipped with the gateway."
     )
     far_head_sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected sha256 of the far band's head; a mismatch refuses to load it."

@@ -18,6 +18,7 @@ from edge_models.centre_detector import SHIPPED_CENTRE, CentreDetector, decode, 
 from edge_models.detector import SsdDetector
 from edge_models.runtime import ModelError, TfliteModel, load_labels
 from edge_models.ssd_anchors import iou_matrix
+from edge_models.swimmer_head import SHIPPED_FAR_HEAD, SwimmerDetector
 from foundation.file_hash import sha256_file
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline
@@ -112,8 +113,14 @@ def test_a_camera_with_head_centre_builds_and_a_bad_net_is_a_clear_error(tmp_pat
     doc["detection"]["head"] = "centre"
     pipeline = build_pipeline(CameraConfig.model_validate(doc))
     assert isinstance(pipeline.detector, CentreDetector) and pipeline.detector.coco is not None
+    doc["detection"]["regions"] = {"mode": "tiles", "far_band": 0.33}
+    regions = build_pipeline(CameraConfig.model_validate(doc)).regions
+    assert regions is not None and isinstance(regions.far_detector, SwimmerDetector)  # the far band: the SSD and the far head
+    assert regions.far_detector.head.path == SHIPPED_FAR_HEAD and regions.far_detector.model is regions.detector.coco.model  # type: ignore[attr-defined]
     doc["detection"]["centre_with_coco"] = False
-    assert build_pipeline(CameraConfig.model_validate(doc)).detector.coco is None  # type: ignore[union-attr]
+    alone = build_pipeline(CameraConfig.model_validate(doc))
+    assert alone.detector.coco is None and alone.regions is not None and alone.regions.far_detector is alone.detector  # type: ignore[union-attr]
+    doc["detection"]["regions"] = {"mode": "tiles"}
     with pytest.raises(ValidationError, match="centre_sha256"):
         CameraConfig.model_validate({**doc, "detection": {**doc["detection"], "centre_sha256": "not-a-digest"}})
     doc["detection"]["centre_sha256"] = "0" * 64
