@@ -1,4 +1,5 @@
-"""How far the shared COCO SSD can go on swimmers, whatever the score threshold (issue 15's next step).
+"""How far each person detector (the shared COCO SSD, its swimmer head, the centre net) can go on swimmers,
+whatever the score threshold (issue 15).
 
 Run: `.venv/bin/python -m bench.regions_thresholds [valid|train|held] [TILE] [coco|swimmer|max|centre|centre+coco] [flip]` (default:
 valid 320 coco; held = the training photos held back for choosing thresholds; swimmer = the swimmer head alone,

@@ -110,7 +110,9 @@ def render_centre(f: dict) -> str:
         "offset in the cell. People are the 3x3 local maxima of the heat (edge_models/centre_detector.py). It replaces "
         "the COCO SSD for people with `head: centre`; with `centre_with_coco: true` (the default) the SSD's person boxes "
         "at 0.5 are kept too, for people walking on a dry bank, which the centre net hardly sees (where both see one person, "
-        "the SSD's box, with the better score: a standing person's feet are where the zone test looks).",
+        "the SSD's box, with the better score: a standing person's feet are where the zone test looks). The far band's zoomed "
+        "tiles (`regions.far_band`) go to the SSD with the far swimmer head (SWIMMER_HEAD_FAR.md), which learned the blur "
+        "of a person zoomed five times; this net did not.",
         "",
         f"- File: `edge_models/models/{m['model']}`, sha256 `{m['sha256']}`, {m['bytes']} bytes, int8, input {m['input']} "
         "(a region that is not square is padded, not squeezed), outputs heat [1,40,40,1] and geometry [1,40,40,4] (float32).",
