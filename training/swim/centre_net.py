@@ -9,7 +9,9 @@ centre's offset in the cell. Stride 8 on 320 px tiles is where a 20-60 px swimme
 several cells; the SSD's finest map is stride 16 on a 300 px squeeze.
 
 Run (training venv, extra `train`; photos as bench/regions.py's LIFEGUARD_DATA):
-    PYTHONPATH=. /work/data/fire/venv-train/bin/python -m training.swim.centre_net --epochs 12
+    PYTHONPATH=. /work/data/fire/venv-train/bin/python -m training.swim.centre_net --epochs 10
+    PYTHONPATH=. /work/data/fire/venv-train/bin/python -m training.swim.centre_net --epochs 6 --lr 4e-4 \
+        --resume /work/data/lifeguard/centre_net.keras --keras /work/data/lifeguard/centre_net_r.keras
 Writes edge_models/models/swimmer_centre_v1.tflite (int8, uint8 RGB in), training/swim/figures_centre.json
 and the model card edge_models/models/SWIMMER_CENTRE.md. Photos held back by origin (training.swim.dataset.held_back)
 choose the threshold; valid is only measured; test is never read.
@@ -269,6 +271,11 @@ def main() -> None:
     figures = measure(exported, a.epochs, a.steps, a.batch, train_s)
     figures["failures"] = old.get("failures", [])  # written by hand after looking at the misses
     figures["compare_valid"] = old.get("compare_valid", {})  # from bench.regions_thresholds valid 320 max
+    if a.resume:  # the schedule in all: the saved model's own, then this one
+        before = old.get("training", {})
+        figures["training"].update({"epochs": before.get("epochs", 0) + a.epochs, "seconds": (before.get("seconds") or 0) + round(train_s or 0),
+                                    "schedule": f"Adam, {before.get('epochs')} epochs with cosine decay from 1e-3, then {a.epochs} more "
+                                                f"(`--resume`) with cosine decay from {a.lr:g}"})
     FIGURES.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n")
     write_centre(figures)
     print(json.dumps({"chosen": figures["chosen_threshold_on_held_back"], "valid_at_chosen": figures["valid_at_chosen"]}))
