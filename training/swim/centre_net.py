@@ -271,7 +271,9 @@ def main() -> None:
     figures = measure(exported, a.epochs, a.steps, a.batch, train_s)
     figures["failures"] = old.get("failures", [])  # written by hand after looking at the misses
     figures["compare_valid"] = old.get("compare_valid", {})  # from bench.regions_thresholds valid 320 max
-    if a.resume:  # the schedule in all: the saved model's own, then this one
+    if a.export_only or a.measure_only:  # not trained now: the file's training is the one on record
+        figures["training"] = old.get("training", figures["training"])
+    elif a.resume:  # the schedule in all: the saved model's own, then this one
         before = old.get("training", {})
         figures["training"].update({"epochs": before.get("epochs", 0) + a.epochs, "seconds": (before.get("seconds") or 0) + round(train_s or 0),
                                     "schedule": f"Adam, {before.get('epochs')} epochs with cosine decay from 1e-3, then {a.epochs} more "
