@@ -20,7 +20,6 @@ a dry bank, which the COCO SSD finds (two invokes per region instead of one; BEN
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -108,6 +107,3 @@ class CentreDetector:
         boxes = np.clip(boxes * (side / self.side) / np.array([w, h, w, h], np.float32), 0.0, 1.0)  # model pixels -> the region's 0..1
         kept = nms(boxes, scores, NMS_IOU, self.limit)
         return [Detection(tuple(float(v) for v in boxes[k]), float(scores[k]), 0, self.person_label) for k in kept]
-
-    def describe(self) -> dict[str, Any]:
-        return {"centre_net": str(self.model.path), "coco": str(self.coco.model.path) if self.coco else None}
