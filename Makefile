@@ -68,12 +68,11 @@ train-swim:
 	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA) --epochs 6
 	$(TRAIN_VENV)/bin/python -m training.swim.train --data $(LIFEGUARD_DATA) --far --epochs 6
 
-# The swimmer centre net (edge_models/models/SWIMMER_CENTRE.md): EfficientNet-Lite0 fine-tuned end to end (~60 min on 2 cores).
+# The swimmer centre net (edge_models/models/SWIMMER_CENTRE.md): EfficientNet-Lite0 fine-tuned end to end (~40 min on 2 cores).
 .PHONY: train-swim-centre
 train-swim-centre:
 	@[ -x $(TRAIN_VENV)/bin/python ] || ($(PY) -m venv $(TRAIN_VENV) && $(TRAIN_VENV)/bin/pip install -q -e '.[train]')
 	$(TRAIN_VENV)/bin/python -m training.swim.centre_net --data $(LIFEGUARD_DATA) --epochs 10 --keras var/centre_net.keras
-	$(TRAIN_VENV)/bin/python -m training.swim.centre_net --data $(LIFEGUARD_DATA) --epochs 6 --lr 4e-4 --resume var/centre_net.keras --keras var/centre_net_r.keras
 
 .PHONY: train-fire-head
 # The experimental backbone head (edge_models/models/MODEL_CARD_v2.md); needs DATA prepared by train-fire.

@@ -129,8 +129,8 @@ def render_centre(f: dict) -> str:
         f"- Each step: 320 px crops at a random scale of the photo ({t['scales'][0]}-{t['scales'][1]}, log-uniform; 70 % "
         "around a labelled person), mirrored half the time, brightness and contrast jittered. A person less than 40 % "
         "inside a crop is ignored there (no centre asked for, none punished).",
-        f"- CenterNet's focal loss on the heat, L1 on size and offset; {t.get('schedule', 'Adam with cosine decay from 1e-3')}, "
-        f"{t['epochs']} epochs in all of {t['steps_per_epoch']} steps of {t['batch']} crops, seed {t['seed']}"
+        f"- CenterNet's focal loss on the heat, L1 on size and offset; Adam with cosine decay from 1e-3, {t['epochs']} "
+        f"epochs of {t['steps_per_epoch']} steps of {t['batch']} crops, seed {t['seed']}"
         + (f", {t['seconds'] // 60} minutes on two CPU cores" if t.get("seconds") else "") + ".",
         SAME_VIDEOS,
         "",

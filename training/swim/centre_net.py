@@ -10,8 +10,8 @@ several cells; the SSD's finest map is stride 16 on a 300 px squeeze.
 
 Run (training venv, extra `train`; photos as bench/regions.py's LIFEGUARD_DATA):
     PYTHONPATH=. /work/data/fire/venv-train/bin/python -m training.swim.centre_net --epochs 10
-    PYTHONPATH=. /work/data/fire/venv-train/bin/python -m training.swim.centre_net --epochs 6 --lr 4e-4 \
-        --resume /work/data/lifeguard/centre_net.keras --keras /work/data/lifeguard/centre_net_r.keras
+(`--resume MODEL --lr 4e-4 --epochs 6` goes on training a saved model: tried at stop 29, not shipped,
+see the model card.)
 Writes edge_models/models/swimmer_centre_v1.tflite (int8, uint8 RGB in), training/swim/figures_centre.json
 and the model card edge_models/models/SWIMMER_CENTRE.md. Photos held back by origin (training.swim.dataset.held_back)
 choose the threshold; valid is only measured; test is never read.
