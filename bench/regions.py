@@ -517,7 +517,7 @@ def centre_figures(bg: np.ndarray, sources: dict[str, list[tuple[np.ndarray, tup
     alone = centre_detector(with_coco=False)
     centre_ms = raw_invoke_ms(alone, next(busy(bg, 1)))  # type: ignore[arg-type]
     out["raw_invoke_ms_here"] = {"centre_net": round(centre_ms, 2), "ssd": round(ssd_invoke_ms, 2), "ratio": round(centre_ms / ssd_invoke_ms, 2)}
-    # Pi: the SSD's assumed invoke times the measured ratio of the two models here, for each region's two invokes
+    # Pi: the measured frame scaled by the SSD's assumed Pi invoke over its invoke here (the net assumed to slow down as the SSD)
     out["pi_estimate_busy"] = pi_estimate(out["cost"]["busy"], ssd_invoke_ms)
     return out
 
