@@ -41,6 +41,7 @@ from edge_models.runtime import TfliteModel, load_labels
 from edge_models.swimmer_head import SHIPPED_FAR_HEAD, SwimmerDetector, SwimmerHead
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import CameraProcessor
+from training.swim.dataset import yolo_people
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media" / "people"
@@ -170,13 +171,7 @@ def lifeguard(split: str, limit: int | None = None, only: Callable[[str], bool] 
         if image is None or not label.exists():
             continue
         h, w = image.shape[:2]
-        boxes = []
-        for line in label.read_text().splitlines():
-            v = line.split()
-            if len(v) == 5:
-                cx, cy, bw, bh = (float(x) for x in v[1:])
-                boxes.append((int((cx - bw / 2) * w), int((cy - bh / 2) * h), int((cx + bw / 2) * w), int((cy + bh / 2) * h)))
-        out.append((path, boxes))
+        out.append((path, [(int(b[0] * w), int(b[1] * h), int(b[2] * w), int(b[3] * h)) for b in yolo_people(label)]))
     return out
 
 

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from training.swim.card import write_centre
-from training.swim.dataset import held_back
+from training.swim.dataset import held_back, yolo_people
 
 SIDE, STRIDE = 320, 8
 GRID = SIDE // STRIDE
@@ -42,16 +42,9 @@ FIGURES = Path(__file__).resolve().parent / "figures_centre.json"
 
 
 def photos(data: Path, split: str) -> list[tuple[Path, np.ndarray]]:
-    """(photo, people as x1 y1 x2 y2 normalised) of a split (YOLO labels)."""
-    out = []
-    for path in sorted((data / split / "images").glob("*")):
-        label = data / split / "labels" / (path.stem + ".txt")
-        if not label.exists():
-            continue
-        rows = [[float(v) for v in line.split()[1:]] for line in label.read_text().splitlines() if len(line.split()) == 5]
-        b = np.array(rows, np.float32).reshape(-1, 4)
-        out.append((path, np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2], 1)))
-    return out
+    """(photo, people as x1 y1 x2 y2 normalised) of a split (YOLO labels); photos without a label file are left out."""
+    labels = [(path, data / split / "labels" / (path.stem + ".txt")) for path in sorted((data / split / "images").glob("*"))]
+    return [(path, yolo_people(label).astype(np.float32)) for path, label in labels if label.exists()]
 
 
 def sample(bgr: np.ndarray, people: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

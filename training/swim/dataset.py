@@ -31,6 +31,19 @@ def held_back(stem: str) -> bool:
     return int(hashlib.sha256(origin(stem).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_BACK
 
 
+def yolo_people(label: Path) -> np.ndarray:
+    """[N, 4] people (x1, y1, x2, y2) normalised to the photo, from a YOLO label file (`class cx cy w h`;
+    every class of the lifeguard set is a person); none when the file is missing. The one reader of the
+    lifeguard labels: training (features, centre net) and the benchmarks see the same boxes."""
+    rows = []
+    for line in label.read_text().splitlines() if label.exists() else []:
+        v = line.split()
+        if len(v) == 5:
+            cx, cy, bw, bh = (float(x) for x in v[1:])
+            rows.append((cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
 def dequant(z: np.lib.npyio.NpzFile, i: int) -> np.ndarray:
     scale, zero = z[f"q{i}"]
     return (z[f"t{i}"].astype(np.float32) - zero) * scale

@@ -26,6 +26,7 @@ import numpy as np
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.runtime import TfliteModel
 from edge_models.swimmer_head import FEATURE_MAPS
+from training.swim.dataset import yolo_people
 
 BACKBONE = Path("/work/shared/models/coco_ssd_mobilenet_v1_quant/detect.tflite")
 DATA = Path("/work/data/lifeguard/data")
@@ -38,13 +39,7 @@ FAR_HEIGHTS = (12.0, 32.0)  # px: the median person of a far copy, drawn per pho
 
 def labels(path: Path, w: int, h: int) -> np.ndarray:
     """[N, 4] people in pixels (x1, y1, x2, y2) from a YOLO label file (every class is a person)."""
-    rows = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        v = line.split()
-        if len(v) == 5:
-            cx, cy, bw, bh = (float(x) for x in v[1:])
-            rows.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
-    return np.asarray(rows, dtype=np.float32).reshape(-1, 4)
+    return (yolo_people(path) * np.array([w, h, w, h], np.float64)).astype(np.float32)
 
 
 def tiles(w: int, h: int, tile: int = 320) -> list:
