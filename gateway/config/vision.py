@@ -22,6 +22,11 @@ from gateway.config.regions import RegionsConfig
 
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 HOUR_RANGE = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+# Each person head's recommended score threshold, from its model card (chosen on held-back photos; tests check the
+# cards say the same), keyed by whether the COCO SSD's own person score is kept beside it.
+COCO_MIN_SCORE = 0.5
+SWIMMER_MIN_SCORE = {True: 0.5, False: 0.45}  # edge_models/models/SWIMMER_HEAD.md
+CENTRE_MIN_SCORE = {True: 0.3, False: 0.2}  # edge_models/models/SWIMMER_CENTRE.md
 
 # ------------------------------------------------------------------------------------ drivers
 
@@ -101,7 +106,12 @@ class DetectionConfig(ConfigModel):
 
     model: ModelConfig = Field(description="The SSD-style detector (boxes, classes, scores, count outputs).")
     person_labels: list[str] = Field(default_factory=lambda: ["person"], min_length=1, description="Labels that count as a person.")
-    min_score: float = Field(default=0.5, ge=0, le=1, description="Detections below this score are ignored everywhere.")
+    min_score: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Detections below this score are ignored everywhere. None: the head's own, from its model card (coco 0.5; "
+        "swimmer 0.5, alone 0.45; centre 0.3, alone 0.2): the heads' scores are not on one scale, so switching `head` "
+        "without a threshold of its own keeps the right one.",
+    )
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Identity tracking settings.")
     regions: RegionsConfig = Field(default_factory=RegionsConfig, description="Whole frame, zone crops or tiles at native resolution.")
     head: Literal["coco", "swimmer", "centre"] = Field(
@@ -133,6 +143,14 @@ class DetectionConfig(ConfigModel):
     swimmer_with_coco: bool = Field(
         default=True, description="head: swimmer only: an anchor scores the better of the head and the COCO person score (people on the bank stay found)."
     )
+
+    def threshold(self) -> float:
+        """`min_score`, or the head's recommended threshold (its model card's) when none is set."""
+        if self.min_score is not None:
+            return self.min_score
+        if self.head == "centre":
+            return CENTRE_MIN_SCORE[self.centre_with_coco]
+        return SWIMMER_MIN_SCORE[self.swimmer_with_coco] if self.head == "swimmer" else COCO_MIN_SCORE
 
 
 class MotionConfig(ConfigModel):
@@ -184,7 +202,9 @@ class ZoneConfig(ConfigModel):
         min_length=3, description="Corners [x, y] as fractions of the frame width and height (0..1), in drawing order."
     )
     armed: ArmedSchedule = Field(default_factory=ArmedSchedule, description="When the zone is watched.")
-    min_score: float = Field(default=0.5, ge=0, le=1, description="A person box needs this score to count in this zone.")
+    min_score: float | None = Field(
+        default=None, ge=0, le=1, description="A person box needs this score to count in this zone (None: the camera's detection threshold)."
+    )
     min_box_area: float = Field(default=0.0005, ge=0, le=1, description="A person box needs this area (fraction of the frame) to count.")
     trigger_frames: int = Field(default=3, ge=1, description="N: analysed frames with someone in the zone, out of the last M, that raise the alarm.")
     window_frames: int = Field(default=5, ge=1, description="M: the window of analysed frames for trigger_frames.")

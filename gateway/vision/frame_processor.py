@@ -37,7 +37,8 @@ from gateway.vision.person_detector import far_band_detector, load_model, person
 
 
 def zones_of(cfg: CameraConfig) -> tuple[Zone, ...]:
-    return tuple(Zone(z.id, tuple(z.polygon), z.min_score, z.min_box_area) for z in cfg.zones)
+    floor = cfg.detection.threshold() if cfg.detection is not None else 0.5  # (zones need detection: the config says so)
+    return tuple(Zone(z.id, tuple(z.polygon), floor if z.min_score is None else z.min_score, z.min_box_area) for z in cfg.zones)
 
 
 def region_settings(d: DetectionConfig, m: MotionConfig) -> RegionSettings:
@@ -66,7 +67,7 @@ def build_pipeline(cfg: CameraConfig) -> VisionPipeline:
         detector = person_detector(d)  # type: ignore[assignment]  # COCO SSD or the swimmer head, same detect()
         t = d.tracker
         tracker = IouTracker(t.iou_threshold, t.max_distance, t.max_age_s, t.min_hits)
-        person_labels, min_score = tuple(d.person_labels), d.min_score
+        person_labels, min_score = tuple(d.person_labels), d.threshold()
         if d.regions.mode != "full":
             planner = region_planner(cfg, d)
             regions = RegionDetector(detector, planner, far_band_detector(detector, planner.settings, d))  # type: ignore[arg-type]

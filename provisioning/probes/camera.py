@@ -30,7 +30,7 @@ def detect_people(cfg: CameraConfig, image: np.ndarray) -> dict[str, object]:
     model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, input_mean=m.input_mean, input_std=m.input_std)
     detector = SsdDetector(model, load_labels(m.labels) if m.labels else [])
     started = time.perf_counter()
-    found = detector.detect(image, min_score=d.min_score)
+    found = detector.detect(image, min_score=d.threshold())
     people = [x for x in found if x.label in d.person_labels]
     boxes = [[round(float(v), 4) for v in x.box] + [round(float(x.score), 3)] for x in people]  # drawn on the report's snapshot
     return {"persons": len(people), "detections": len(found), "invoke_ms": round((time.perf_counter() - started) * 1000, 1), "boxes": boxes}

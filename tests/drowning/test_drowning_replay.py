@@ -71,12 +71,22 @@ def test_a_person_who_vanishes_mid_zone_raises_possible_submersion(tmp_path: Pat
     assert np.abs(shot[y1:y2, x1:x2].astype(int) - empty[y1:y2, x1:x2].astype(int)).mean() > 25
 
 
-@pytest.mark.parametrize("head", ["swimmer", "centre"])
-def test_each_water_head_raises_the_person_alarm_on_the_drowning_clip(tmp_path: Path, head: str) -> None:
+@pytest.mark.parametrize(
+    "detection",
+    [
+        {"head": "swimmer"},
+        # The centre net at its card's 0.3 also boxes a dark stain on this clip's dry asphalt (0.42; a known
+        # failure, SWIMMER_CENTRE.md): on such ground a site raises min_score after `stationctl detect`, as here.
+        {"head": "centre", "min_score": 0.5},
+    ],
+    ids=["swimmer", "centre"],
+)
+def test_each_water_head_raises_the_person_alarm_on_the_drowning_clip(tmp_path: Path, detection: dict) -> None:
     """`head: swimmer` (the SSD re-scored) and `head: centre` (the centre net with COCO's walkers)
     both raise the alarm for the small player standing in the water."""
+    head = detection["head"]
     clip = write_clip(tmp_path / "in-water.avi", [None] * 3 + [WATER_Y] * 12, FPS)
-    events, _ = replay(tmp_path, clip, {"trigger_frames": 3, "window_frames": 5}, {"head": head})
+    events, _ = replay(tmp_path, clip, {"trigger_frames": 3, "window_frames": 5}, detection)
     config = yaml.safe_load((tmp_path / "station.yaml").read_text(encoding="utf-8"))
     assert config["cameras"][0]["detection"]["head"] == head
     raised = [e for e in events if e["kind"] == "person_in_water_zone" and e["state"] == "raised"]

@@ -38,7 +38,7 @@ def by_threshold(tables: dict[str, dict[str, list[float]]], keep: tuple[str, ...
             *(f"| {NAMES[n]} | {rows(t, keep)} |" for n, t in tables.items())]
 
 
-def render(f: dict) -> str:
+def render(f: dict, station_default: bool = True) -> str:
     chosen = f["chosen_threshold_on_held_back"]
     head = f["head"]
     lines = [
@@ -53,7 +53,8 @@ def render(f: dict) -> str:
         f"- Head: `{head['path']}`, sha256 `{head['sha256']}`, {head['bytes']} bytes, float32 inputs (the dequantized maps "
         "and `concat_1` logits [1,1917,91]), output [1,1917] probabilities.",
         f"- recommended `min_score`: {chosen['max']} (for `head: swimmer` with `swimmer_with_coco: true`; the head alone: "
-        f"{chosen['swimmer']}), chosen on the held-back training photos, never on valid.",
+        f"{chosen['swimmer']}), chosen on the held-back training photos, never on valid"
+        + ("; the station takes it when `min_score` is not set (gateway.config.vision.SWIMMER_MIN_SCORE)." if station_default else "."),
         "",
         "## Data",
         "",
@@ -117,8 +118,9 @@ def render_centre(f: dict) -> str:
         f"- File: `edge_models/models/{m['model']}`, sha256 `{m['sha256']}`, {m['bytes']} bytes, int8, input {m['input']} "
         "(a region that is not square is padded, not squeezed), outputs heat [1,40,40,1] and geometry [1,40,40,4] (float32).",
         f"- recommended `min_score`: {chosen['centre+coco']} (for `head: centre` with `centre_with_coco: true`; the net "
-        f"alone: {chosen['centre']}); set the water zone's `min_score` the same. Chosen on the held-back training "
-        "photos, never on valid. The heat is not calibrated like the SSD's scores: 0.5 here is a much stricter threshold.",
+        f"alone: {chosen['centre']}); the station takes it, on the camera and its zones, when `min_score` is not set "
+        "(gateway.config.vision.CENTRE_MIN_SCORE). Chosen on the held-back training photos, never on valid. The heat is not "
+        "calibrated like the SSD's scores: 0.5 here is a much stricter threshold.",
         "",
         "## Data",
         "",
@@ -165,7 +167,7 @@ def render_centre(f: dict) -> str:
 
 
 def write(figures: dict | None = None, card: Path = CARD) -> None:
-    card.write_text(render(figures or json.loads(FIGURES.read_text())), encoding="utf-8")
+    card.write_text(render(figures or json.loads(FIGURES.read_text()), station_default=card == CARD), encoding="utf-8")
 
 
 def write_centre(figures: dict | None = None) -> None:
