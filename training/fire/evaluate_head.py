@@ -6,7 +6,7 @@ does) through each detector and the real alarm rule (6 of 10), exactly as
 and the shared stills. Photos are split over worker processes (each loads its own interpreters).
 
     python -m training.fire.evaluate_head --head PATH --fire-threshold T [--smoke-threshold S] --variant V
-        [--layer 10x10|19x19|19x19+10x10] [--crops N --crop-side F]
+        [--layer 10x10|19x19|19x19+10x10|effnet-10x10] [--backbone PATH] [--crops N --crop-side F]
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ def _detectors(head: Path, fire_thr: float, smoke_thr: float, runtime: dict[str,
     from edge_models.fire_learned import LearnedFireSmoke
 
     return {
-        "backbone": BackboneFireSmoke.load(None if runtime.get("layer") in OWN_BACKBONE else SSD, head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr, **runtime),
+        "backbone": BackboneFireSmoke.load(
+            runtime.get("backbone_path") or (None if runtime.get("layer") in OWN_BACKBONE else SSD),
+            head_path=head, fire_threshold=fire_thr, smoke_threshold=smoke_thr, **{k: v for k, v in runtime.items() if k != "backbone_path"},
+        ),
         "v1": LearnedFireSmoke.load(**V1_THRESHOLDS),
     }
 
@@ -174,8 +177,11 @@ def main() -> None:
     ap.add_argument("--layer", default="10x10", help="the feature map(s) the head reads (edge_models.fire_maps)")
     ap.add_argument("--crops", type=int, default=0, help="candidate crops per analysed frame")
     ap.add_argument("--crop-side", type=float, default=0.4)
+    ap.add_argument("--backbone", type=Path, default=None, help="an EfficientNet backbone other than the shipped v3 one (v4's, fine-tuned)")
     args = ap.parse_args()
     runtime = {"layer": args.layer, "crops": args.crops, "crop_side": args.crop_side}
+    if args.backbone is not None:
+        runtime["backbone_path"] = str(args.backbone)
     fig = evaluate(args.data, args.head, args.variant, args.fire_threshold, args.smoke_threshold, args.workers, args.old, runtime)
     print(json.dumps(fig, indent=1))
 

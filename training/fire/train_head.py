@@ -145,9 +145,16 @@ def roc(rows: list[dict[str, Any]], cls: str) -> dict[str, Any] | None:
 def per_photo(cache: Cache, head: Any, variant: str, threshold_without: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Thresholds on validation (without `threshold_without`'s photos), then precision/recall per set; unseen sources
     named `unseen:`."""
-    excluded = EXCLUDED[variant]
-    val = photo_rows(cache, head, cache.select("val", excluded, whole_only=True))
+    val = photo_rows(cache, head, cache.select("val", EXCLUDED[variant], whole_only=True))
     everything = photo_rows(cache, head, np.array([k for k, m in enumerate(cache.meta) if m[1] == 0]))
+    return figures_of_rows(val, everything, variant, threshold_without)
+
+
+def figures_of_rows(
+    val: list[dict[str, Any]], everything: list[dict[str, Any]], variant: str, threshold_without: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """`per_photo`'s figures from per-photo rows (`photo_rows`' keys), however the scores were taken."""
+    excluded = EXCLUDED[variant]
     pool = [r for r in val if r["source"] not in threshold_without]
     chosen = {k: choose_threshold(pool, k) for k in ("fire", "smoke")}
     thr = {k: v[0] for k, v in chosen.items()}
@@ -178,11 +185,14 @@ def main() -> None:
     ap.add_argument("--context", action="store_true", help="give each cell the whole map's average too (the scene)")
     ap.add_argument("--layer", choices=sorted(SHAPES), default="10x10", help="the feature map(s) the head reads (v2: 10x10)")
     ap.add_argument("--out", type=Path, default=None, help="export the head here (default: measure only)")
+    ap.add_argument("--save-keras", type=Path, default=None, help="keep the trained head as a Keras model too (v4 starts from it)")
     ap.add_argument("--threshold-without", nargs="*", default=[], metavar="SOURCE",
                     help="choose the thresholds on the validation photos of the other sources only")
     args = ap.parse_args()
     cache = Cache(args.data, args.layer)
     head, training = train(cache, args.variant, args.epochs, args.hidden, args.context)
+    if args.save_keras is not None:
+        head.save(args.save_keras)
     if args.out is not None:  # first: the measuring below must not cost the trained head
         from training.fire.head import export_tflite
 
