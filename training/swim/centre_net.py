@@ -159,15 +159,18 @@ def batches(rows: list[tuple[Path, np.ndarray]], batch: int, steps: int, rng: np
         yield (np.stack(xs).astype(np.float32) - 127.5) / 127.5, np.stack(hs), np.stack(ws), np.stack(gs), np.stack(ms)
 
 
-def train(data: Path, epochs: int, steps: int, batch: int, lr: float, keep: Path, resume: Path | None = None) -> Any:
+def train(data: Path, epochs: int, steps: int, batch: int, lr: float, keep: Path, resume: Path | None = None, negatives: Path | None = None) -> Any:
     """Fine-tunes the whole network (from ImageNet, or from a saved model to go on with); the model
-    is saved to `keep` after every epoch."""
+    is saved to `keep` after every epoch. `negatives`: a file listing photos with nobody in them
+    (dry ground, streets), drawn like the others with no person to find."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
     rows = [r for r in photos(data, "train") if not held_back(r[0].stem)]
+    if negatives is not None:
+        rows += [(Path(line), np.zeros((0, 4), np.float32)) for line in negatives.read_text().splitlines() if line.strip()]
     model = keras.models.load_model(resume) if resume else build_model()
     schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, warmup_target=None)
     opt = keras.optimizers.Adam(schedule)
@@ -247,13 +250,14 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--keras", type=Path, default=Path("/work/data/lifeguard/centre_net.keras"))
     ap.add_argument("--resume", type=Path, default=None, help="go on training this saved model (a new cosine schedule from --lr)")
+    ap.add_argument("--negatives", type=Path, default=None, help="a file listing photos with nobody in them, trained on as such")
     ap.add_argument("--export-only", action="store_true", help="export the saved model without training")
     ap.add_argument("--measure-only", action="store_true", help="measure the shipped file again (after a change around it)")
     a = ap.parse_args()
     old = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     t0 = time.time()
     if not (a.export_only or a.measure_only):
-        train(a.data, a.epochs, a.steps, a.batch, a.lr, a.keras, a.resume)
+        train(a.data, a.epochs, a.steps, a.batch, a.lr, a.keras, a.resume, a.negatives)
     train_s = time.time() - t0 if not (a.export_only or a.measure_only) else old.get("training", {}).get("seconds")
     if a.measure_only:
         exported = {k: old["model"][k] for k in ("model", "bytes", "sha256")}
