@@ -20,15 +20,13 @@ SLOW_FPS = 2.0
 
 
 def detect_people(cfg: CameraConfig, image: np.ndarray) -> dict[str, object]:
-    """Run the camera's person detector once on the snapshot, as the gateway will (model, hash, labels)."""
-    from edge_models.detector import SsdDetector
-    from edge_models.runtime import TfliteModel, load_labels
+    """Run the camera's person detector once on the snapshot, as the gateway will (model, hash, labels, head and
+    the head's threshold: a swimmer or centre head scores on a scale of its own, so the SSD alone would not do)."""
+    from gateway.vision.person_detector import person_detector
 
     d = cfg.detection
     assert d is not None
-    m = d.model
-    model = TfliteModel(m.path, threads=m.threads, sha256=m.sha256, input_mean=m.input_mean, input_std=m.input_std)
-    detector = SsdDetector(model, load_labels(m.labels) if m.labels else [])
+    detector = person_detector(d)
     started = time.perf_counter()
     found = detector.detect(image, min_score=d.threshold())
     people = [x for x in found if x.label in d.person_labels]

@@ -118,6 +118,9 @@ def test_check_runs_each_cameras_person_detector(tmp_path: Path, broker) -> None
     doc["cameras"][0]["detection"] = {"model": model}
     doc["cameras"].append({"id": "cam-2", "driver": {"type": "file", "path": str(VIDEO), "fps": 25},
                            "detection": {"model": {**model, "sha256": "0" * 64}}})
+    for cam, centre in (("cam-3", {}), ("cam-4", {"centre_sha256": "0" * 64})):  # the camera's own head, not the SSD alone
+        doc["cameras"].append({"id": cam, "driver": {"type": "file", "path": str(VIDEO), "fps": 25},
+                               "detection": {"model": model, "head": "centre", **centre}})
     config = write_station(tmp_path / "station.yaml", doc)
     result = stationctl("check", "--config", config, "--json", "--only", "camera", "--frames", 3, "--snapshot-dir", tmp_path / "s")
     assert result.exit_code == 1
@@ -126,3 +129,5 @@ def test_check_runs_each_cameras_person_detector(tmp_path: Path, broker) -> None
     assert good["status"] == "pass" and good["values"]["persons"] >= 1, good  # vtest.avi always shows pedestrians
     bad = r[("camera", "cam-2")]
     assert bad["status"] == "fail" and "sha256" in bad["summary"] and "stationctl model install" in bad["hint"]
+    assert r[("camera", "cam-3")]["status"] == "pass" and r[("camera", "cam-3")]["values"]["persons"] >= 1
+    assert r[("camera", "cam-4")]["status"] == "fail" and "sha256" in r[("camera", "cam-4")]["summary"]
