@@ -177,7 +177,7 @@ def main() -> None:
     ap.add_argument("--layer", default="10x10", help="the feature map(s) the head reads (edge_models.fire_maps)")
     ap.add_argument("--crops", type=int, default=0, help="candidate crops per analysed frame")
     ap.add_argument("--crop-side", type=float, default=0.4)
-    ap.add_argument("--backbone", type=Path, default=None, help="an EfficientNet backbone other than the shipped v3 one (v4's, fine-tuned)")
+    ap.add_argument("--backbone", type=Path, default=None, help="an EfficientNet backbone other than the shipped v3 one (e.g. training.fire.finetune's)")
     args = ap.parse_args()
     runtime = {"layer": args.layer, "crops": args.crops, "crop_side": args.crop_side}
     if args.backbone is not None:

@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--context", action="store_true", help="give each cell the whole map's average too (the scene)")
     ap.add_argument("--layer", choices=sorted(SHAPES), default="10x10", help="the feature map(s) the head reads (v2: 10x10)")
     ap.add_argument("--out", type=Path, default=None, help="export the head here (default: measure only)")
-    ap.add_argument("--save-keras", type=Path, default=None, help="keep the trained head as a Keras model too (v4 starts from it)")
+    ap.add_argument("--save-keras", type=Path, default=None, help="keep the trained head as a Keras model too (training.fire.finetune --head-from starts from it)")
     ap.add_argument("--threshold-without", nargs="*", default=[], metavar="SOURCE",
                     help="choose the thresholds on the validation photos of the other sources only")
     args = ap.parse_args()
