@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from training.fire.dataset import Photo
+from training.fire.evaluate_head import read_photo
 from training.fire.features import labels_of_view, photos_of_split, render, views_of
 from training.fire.train_head import EXCLUDED
 
@@ -48,17 +49,6 @@ LONGEST = 800  # photos are kept decoded at this size: zoom crops stay sharp eno
 def training_photos(data: Path, variant: str) -> list[Photo]:
     """The 'train' split of the variant's sources (the unseen ones never enter, not even int8 calibration)."""
     return [p for p in photos_of_split(data) if p.split == "train" and p.source not in EXCLUDED[variant]]
-
-
-def decoded(photos: list[Photo]) -> list[np.ndarray | None]:
-    out: list[np.ndarray | None] = []
-    for p in photos:
-        bgr = cv2.imread(str(p.path), cv2.IMREAD_COLOR)
-        if bgr is not None and max(bgr.shape[:2]) > LONGEST:
-            f = LONGEST / max(bgr.shape[:2])
-            bgr = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        out.append(bgr)
-    return out
 
 
 def view(photo: Photo, bgr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +87,7 @@ def train(data: Path, variant: str, epochs: int, steps: int, batch: int, lr: flo
     rng = np.random.default_rng(SEED)
     photos = training_photos(data, variant)
     t0 = time.time()
-    images = decoded(photos)
+    images = [read_photo(str(p.path), LONGEST) for p in photos]  # kept decoded: every step draws views from them
     usable = [k for k, b in enumerate(images) if b is not None]
     print(f"{len(usable)} training photos decoded in {time.time() - t0:.0f} s", flush=True)
     model = build_model(head_from=head_from)
@@ -156,7 +146,6 @@ def measure(data: Path, variant: str, backbone: Path, head: Path) -> dict[str, A
     the validation split, then precision/recall and ROC per set, unseen sources named `unseen:` (as v3's
     `train_head.per_photo`)."""
     from edge_models.fire_head import BackboneFireSmoke
-    from training.fire.evaluate_head import read_photo
     from training.fire.train_head import figures_of_rows
 
     det = BackboneFireSmoke.load(backbone, head_path=head, layer="effnet-10x10")
