@@ -27,7 +27,7 @@ from foundation.errors import GatewayError
 from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline, region_planner, zones_of
-from provisioning.i18n import language
+from provisioning.i18n import language, pick
 from provisioning.replay import media_frames, pick_camera
 from provisioning.ui import handled, make_console
 
@@ -72,16 +72,16 @@ def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.nda
     return obs
 
 
-def observations(cam: CameraConfig, media: Path) -> Iterator[tuple[int | None, np.ndarray, Observation]]:
+def observations(cam: CameraConfig, media: Path, lang: str = "zh") -> Iterator[tuple[int | None, np.ndarray, Observation]]:
     """(frame index or None for an image, image, observation) of each analysed frame."""
     pipeline = build_pipeline(cam)
     if is_still(str(media)):
         image = cv2.imread(str(media), cv2.IMREAD_COLOR)
         if image is None:
-            raise GatewayError(f"{media}: not a readable image")
+            raise GatewayError(pick(lang, (f"{media}:无法读取这张图片", f"{media}: not a readable image")))
         yield None, image, still_observation(pipeline, cam, image)
         return
-    fps, frames = media_frames(media)
+    fps, frames = media_frames(media, lang=lang)
     for n, image in enumerate(frames):
         obs = pipeline.process(image, n / fps)
         if obs.analysed:
@@ -128,14 +128,15 @@ def detect_command(
     console = make_console(stderr=as_json)
     with handled(console, config):
         cfg = load_config(config)
-        cam = pick_camera(cfg.cameras, camera)
-        if cam.detection is None and cam.fire_smoke is None:
-            raise GatewayError(f"camera {cam.id!r} has no `detection` or `fire_smoke` settings")
         lg = language(lang)
+        cam = pick_camera(cfg.cameras, camera, lg)
+        if cam.detection is None and cam.fire_smoke is None:
+            raise GatewayError(pick(lg, (f"摄像头 {cam.id!r} 没有 `detection` 或 `fire_smoke` 设置",
+                                         f"camera {cam.id!r} has no `detection` or `fire_smoke` settings")))
         table = Table(*HEADERS[lg])
         load: str | None = None
         for path in media:
-            for frame, image, obs in observations(cam, path):
+            for frame, image, obs in observations(cam, path, lg):
                 if load is None:
                     load = region_load(cam, obs.width, obs.height, lg) or ""
                 if as_json:

@@ -29,19 +29,22 @@ from gateway.alarms import AlarmBook, Transition
 from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import CameraProcessor
+from provisioning.i18n import Pair, language, pick
 
 
-def media_frames(path: Path, still_frames: int = 30, still_fps: float = 10.0) -> tuple[float, Iterator[np.ndarray]]:
+def media_frames(
+    path: Path, still_frames: int = 30, still_fps: float = 10.0, lang: str = "zh"
+) -> tuple[float, Iterator[np.ndarray]]:
     """(frame rate, frames) of a video, or of a still image shown as a short moving clip."""
     if is_still(str(path)):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise GatewayError(f"{path}: not a readable image")
+            raise GatewayError(pick(lang, (f"{path}:无法读取这张图片", f"{path}: not a readable image")))
         return still_fps, still_clip(image, frames=still_frames)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise GatewayError(f"{path}: OpenCV cannot open this video")
+        raise GatewayError(pick(lang, (f"{path}:OpenCV 打不开这个视频", f"{path}: OpenCV cannot open this video")))
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 10.0
 
     def frames() -> Iterator[np.ndarray]:
@@ -57,19 +60,23 @@ def media_frames(path: Path, still_frames: int = 30, still_fps: float = 10.0) ->
     return fps, frames()
 
 
-def pick_camera(cameras: list[CameraConfig], wanted: str | None) -> CameraConfig:
+def pick_camera(cameras: list[CameraConfig], wanted: str | None, lang: str = "zh") -> CameraConfig:
     """The camera named by --camera, or the only camera with something to detect."""
     if wanted is not None:
         for cam in cameras:
             if cam.id == wanted:
                 return cam
-        raise GatewayError(f"no camera {wanted!r} in the config (cameras: {', '.join(c.id for c in cameras) or 'none'})")
+        ids = ", ".join(c.id for c in cameras)
+        raise GatewayError(pick(lang, (f"配置中没有摄像头 {wanted!r}(现有摄像头:{ids or '无'})",
+                                       f"no camera {wanted!r} in the config (cameras: {ids or 'none'})")))
     useful = [c for c in cameras if c.detection is not None or c.fire_smoke is not None]
     if len(useful) == 1:
         return useful[0]
     if not useful:
-        raise GatewayError("the config has no camera with detection or fire_smoke settings")
-    raise GatewayError(f"several cameras; choose one with --camera ({', '.join(c.id for c in useful)})")
+        raise GatewayError(pick(lang, ("配置中没有带 detection 或 fire_smoke 设置的摄像头",
+                                       "the config has no camera with detection or fire_smoke settings")))
+    ids = ", ".join(c.id for c in useful)
+    raise GatewayError(pick(lang, (f"有多个摄像头,请用 --camera 选一个({ids})", f"several cameras; choose one with --camera ({ids})")))
 
 
 def _event(tr: Transition, media: Path, frame: int, t: float, snapshot: str | None) -> dict[str, Any]:
@@ -87,12 +94,12 @@ def _event(tr: Transition, media: Path, frame: int, t: float, snapshot: str | No
 
 
 def replay_media(
-    cam: CameraConfig, media: Path, out: Path | None, start_wall: float, still_frames: int = 30
+    cam: CameraConfig, media: Path, out: Path | None, start_wall: float, still_frames: int = 30, lang: str = "zh"
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Replay one file; return its summary and its events (also printed as they happen)."""
     processor = CameraProcessor(cam)
     book = AlarmBook(new_id=_ids(media))
-    fps, frames = media_frames(media, still_frames)
+    fps, frames = media_frames(media, still_frames, lang=lang)
     events: list[dict[str, Any]] = []
     infer: list[float] = []
     peak = {"fire": 0.0, "smoke": 0.0}  # best fire/smoke score over the analysed frames, for tuning a site
@@ -141,6 +148,27 @@ def _ids(media: Path) -> Any:
     return lambda: f"replay-{media.stem}-{next(count)}"
 
 
+def human_summary(total: dict[str, Any], fire_scores: bool, lang: str) -> str:
+    """What the technician reads on stderr: one line a file (alarms, and the peak fire/smoke scores
+    when the camera watches for fire, to tune thresholds), then the totals."""
+    lines = []
+    for s in total["per_file"]:
+        alarms = ", ".join(f"{kind}×{n}" for kind, n in s["alarms"].items())
+        line = f"  {Path(s['media']).name}: " + pick(lang, (f"告警 {alarms}", f"alarms {alarms}") if alarms else ("无告警", "no alarm"))
+        if fire_scores:
+            line += pick(lang, (f";火焰最高分 {s['fire_score_max']:.2f},烟雾最高分 {s['smoke_score_max']:.2f}",
+                                f"; highest fire score {s['fire_score_max']:.2f}, smoke {s['smoke_score_max']:.2f}"))
+        lines.append(line)
+    raised = ", ".join(f"{kind}×{n}" for kind, n in total["alarms"].items()) or pick(lang, ("无", "none"))
+    head: Pair = (
+        f"回放 {total['files']} 个文件,共 {total['frames']} 帧(分析 {total['analysed']} 帧),每秒 {total['fps']} 帧,"
+        f"推理中位数 {total['inference_ms_median']} 毫秒;触发告警:{raised}",
+        f"replayed {total['files']} file(s), {total['frames']} frames ({total['analysed']} analysed) at {total['fps']} fps, "
+        f"inference median {total['inference_ms_median']} ms; alarms raised: {raised}",
+    )
+    return "\n".join([pick(lang, head), *lines])
+
+
 def replay_command(
     media: list[Path] = typer.Argument(..., help="Video files and still images to run through the detection."),
     config: Path = typer.Option(..., "--config", help="Station file whose camera settings (models, zones, rules) are used."),
@@ -148,22 +176,24 @@ def replay_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the annotated frame of every alarm event."),
     start: str | None = typer.Option(None, "--start", help="Wall time at the start of the media, ISO 8601, for zone schedules (default: now)."),
     still_frames: int = typer.Option(30, "--still-frames", min=1, help="Frames a still image is shown for (at 10 fps)."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of the summary on stderr: zh (default) or en; default from LANG."),
 ) -> None:
     """Run media through exactly the gateway's detection and rules; print the events as JSON lines."""
+    lg = language(lang)
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"INVALID {exc}", err=True)
+        typer.echo(f"{pick(lg, ('配置无效', 'INVALID'))} {exc}", err=True)
         raise typer.Exit(2) from None
     try:
-        cam = pick_camera(cfg.cameras, camera)
+        cam = pick_camera(cfg.cameras, camera, lg)
         start_wall = datetime.fromisoformat(start).timestamp() if start else time.time()
         summaries = []
         for path in media:
-            summary, _ = replay_media(cam, path, out, start_wall, still_frames)
+            summary, _ = replay_media(cam, path, out, start_wall, still_frames, lg)
             summaries.append(summary)
     except (GatewayError, ValueError) as exc:
-        typer.echo(f"ERROR {exc}", err=True)
+        typer.echo(f"{pick(lg, ('错误', 'ERROR'))} {exc}", err=True)
         raise typer.Exit(1) from None
     frames = sum(s["frames"] for s in summaries)
     seconds = sum(s["seconds"] for s in summaries)
@@ -182,8 +212,4 @@ def replay_command(
         "per_file": summaries,
     }
     typer.echo(json.dumps({"summary": total}, ensure_ascii=False))
-    print(
-        f"replayed {total['files']} file(s), {frames} frames ({total['analysed']} analysed) at {total['fps']} fps, "
-        f"inference median {total['inference_ms_median']} ms; alarms raised: {dict(alarms) or 'none'}",
-        file=sys.stderr,
-    )
+    print(human_summary(total, cam.fire_smoke is not None, lg), file=sys.stderr)

@@ -104,8 +104,11 @@ def test_table_in_chinese_by_default_and_english_on_request(tmp_path: Path, monk
 
 def test_a_camera_without_detection_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("LANG", raising=False)
     result = stationctl("detect", "--config", pond_config(tmp_path, "tiles"), "--camera", "nope", MESSI)
-    assert result.exit_code == 1 and "no camera 'nope'" in result.output
+    assert result.exit_code == 1 and "配置中没有摄像头 'nope'" in result.output
+    english = stationctl("detect", "--config", pond_config(tmp_path, "tiles"), "--lang", "en", "--camera", "nope", MESSI)
+    assert english.exit_code == 1 and "no camera 'nope'" in english.output
 
 
 def test_the_table_tells_how_often_a_still_region_is_seen_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, far_clip: Path) -> None:
