@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,7 +118,8 @@ def test_every_schema_property_has_a_description() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "LANG"}  # the technician's default, Chinese, whatever this machine's LANG
+    return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
 
 
 def test_stationctl_validate_exit_codes(tmp_path: Path) -> None:
@@ -125,12 +127,14 @@ def test_stationctl_validate_exit_codes(tmp_path: Path) -> None:
     good.write_text(GOOD, encoding="utf-8")
     ok = run_cli("validate", str(good))
     assert ok.returncode == 0, ok.stderr
-    assert "410421/xiaoqi/zhuwa/pond-01" in ok.stdout
+    assert ok.stdout.startswith("OK ") and "站点 410421/xiaoqi/zhuwa/pond-01,水位传感器 1 个" in ok.stdout
+    english = run_cli("validate", "--lang", "en", str(good))
+    assert english.stdout.startswith("OK ") and "station 410421/xiaoqi/zhuwa/pond-01, 1 water sensor(s)" in english.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("warning_m: 1.0", "warning_m: high"), encoding="utf-8")
     refused = run_cli("validate", str(bad))
     assert refused.returncode == 2
-    assert "water_sensors[0].rules.warning_m (line 9)" in refused.stderr
+    assert "water_sensors[0].rules.warning_m (line 9)" in refused.stderr and "下一步:按上面指出的字段改正" in refused.stderr
     missing = run_cli("validate", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "cannot read the station file" in missing.stderr
 
