@@ -163,7 +163,7 @@ def _points(lang: str) -> Any:
     def ok(value: str) -> str:
         if value.strip():
             try:
-                parse_points(value)
+                parse_points(value, lang)
             except ProvisioningError as exc:
                 raise typer.BadParameter(f"{exc} ({exc.hint})") from None
         return value.strip()
@@ -193,7 +193,7 @@ def ask_watch(flat: dict[str, Any], watch: str, lang: str, out: Path) -> None:
                                       '  danger zone corners "x,y x,y x,y" (fractions 0..1; empty: set it later on the picture with stationctl zone)')),
                           default="", show_default=False, value_proc=_points(lang))
     if points:
-        flat["zones"] = [{"id": "danger", "polygon": [list(p) for p in parse_points(points)]}]
+        flat["zones"] = [{"id": "danger", "polygon": [list(p) for p in parse_points(points, lang)]}]
     else:
         typer.echo(pick(lang, (f"  以后请运行: {later_zone}", f"  later run: {later_zone}")))
 

@@ -22,11 +22,13 @@ from cryptography.x509.oid import NameOID
 
 from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
+from provisioning.i18n import language, pick
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console
 
 DEFAULT_DIR = Path("/etc/station-gateway/keys")
 KEY_NAME, CSR_NAME, CERT_NAME = "station.key", "station.csr", "station.crt"
+LANG = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")
 
 
 def client_id(cfg: StationConfig) -> str:
@@ -75,15 +77,18 @@ def create(
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder for station.key and station.csr."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key (its certificate stops working)."),
     owner: str | None = typer.Option(None, "--owner", help="User the gateway runs as (install-service --user); it gets the key folder."),
+    lang: str | None = LANG,
 ) -> None:
     """Create the station's private key (0600) and a certificate signing request for the county CA."""
-    console = make_console()
+    console, lg = make_console(), language(lang)
     with handled(console, config):
         cfg = load_config(config)
         key_path, csr_path = key_dir / KEY_NAME, key_dir / CSR_NAME
         if key_path.exists() and not force:
-            raise ProvisioningError(f"{key_path} exists", "keep it (its certificate is valid), or add --force to make a new key "
-                                    "and have the new request signed", exit_code=2)
+            raise ProvisioningError(pick(lg, (f"{key_path} 已存在", f"{key_path} exists")),
+                                    pick(lg, ("保留它(它的证书仍然有效);或加 --force 生成新密钥,再把新的证书请求送去签发",
+                                              "keep it (its certificate is valid), or add --force to make a new key "
+                                              "and have the new request signed")), exit_code=2)
         key_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(key_dir, 0o700)
         key_pem, csr_pem = make_key_and_csr(cfg)
@@ -94,45 +99,56 @@ def create(
                 try:
                     shutil.chown(path, user=owner)
                 except LookupError as exc:
-                    raise ProvisioningError(f"no user {owner!r} on this system", "give the user the service runs as, or leave --owner out", 2) from exc
-    console.print(f"[green]wrote[/] {key_path} (mode 0600, owner {owner or 'you'}) and {csr_path} for {client_id(cfg)} ({cfg.station.path})")
-    console.print(f"[bold]next:[/] send {csr_path} to the county; install the signed certificate with: "
-                  f"stationctl keys cert CERT --config {config} --dir {key_dir}")
+                    raise ProvisioningError(pick(lg, (f"本机没有用户 {owner!r}", f"no user {owner!r} on this system")),
+                                            pick(lg, ("请给出服务运行所用的用户,或不加 --owner",
+                                                      "give the user the service runs as, or leave --owner out")), 2) from exc
+    who, station = owner or pick(lg, ("当前用户", "you")), f"{client_id(cfg)} ({cfg.station.path})"
+    install = f"stationctl keys cert CERT --config {config} --dir {key_dir}"
+    console.print(pick(lg, (f"[green]已写入[/] {key_path}(权限 0600,属主 {who})和 {csr_path},用于 {station}",
+                            f"[green]wrote[/] {key_path} (mode 0600, owner {who}) and {csr_path} for {station}")))
+    console.print(pick(lg, (f"[bold]下一步:[/] 把 {csr_path} 发给县里签发;收到证书后用这条命令安装: {install}",
+                            f"[bold]next:[/] send {csr_path} to the county; install the signed certificate with: {install}")))
 
 
 def cert(
     certificate: Path = typer.Argument(..., help="The signed certificate (PEM) from the county."),
     config: Path = typer.Option(..., "--config", "-c", help="Station file; broker.tls is pointed at the key and certificate."),
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder holding station.key."),
+    lang: str | None = LANG,
 ) -> None:
     """Install the county-signed certificate after checking it belongs to the station key."""
-    console = make_console()
+    console, lg = make_console(), language(lang)
     with handled(console, config):
         key_path = key_dir / KEY_NAME
         try:
             crt = x509.load_pem_x509_certificate(certificate.read_bytes())
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:
-            raise ProvisioningError(f"cannot read the certificate or {key_path}: {exc}",
-                                    "give the PEM certificate the county sent; create the key first with stationctl keys create", 2) from exc
+            raise ProvisioningError(pick(lg, (f"无法读取证书或 {key_path}: {exc}", f"cannot read the certificate or {key_path}: {exc}")),
+                                    pick(lg, ("请给出县里发来的 PEM 证书;还没有密钥时先运行 stationctl keys create",
+                                              "give the PEM certificate the county sent; create the key first with stationctl keys create")), 2) from exc
         spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         if crt.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
-            raise ProvisioningError(f"{certificate} is not for the key in {key_path}",
-                                    "ask the county to sign this station's station.csr (a key made again needs a new certificate)", 2)
+            raise ProvisioningError(pick(lg, (f"{certificate} 与 {key_path} 里的密钥不配套", f"{certificate} is not for the key in {key_path}")),
+                                    pick(lg, ("请县里签发本站的 station.csr(重新生成的密钥需要新证书)",
+                                              "ask the county to sign this station's station.csr (a key made again needs a new certificate)")), 2)
         station_file = StationFile(config)
         tls = station_file.section("broker").get("tls")
         if tls is None:
-            raise ProvisioningError(f"{config} has no broker.tls section",
-                                    "set broker.tls.ca_file to the county CA (stationctl init --tls-ca FILE), then run this again", 2)
+            raise ProvisioningError(pick(lg, (f"{config} 里没有 broker.tls 部分", f"{config} has no broker.tls section")),
+                                    pick(lg, ("先把 broker.tls.ca_file 设为县里的 CA 证书(stationctl init --tls-ca FILE),再运行本命令",
+                                              "set broker.tls.ca_file to the county CA (stationctl init --tls-ca FILE), then run this again")), 2)
         dest = key_dir / CERT_NAME
         shutil.copyfile(certificate, dest)
         tls["cert_file"] = str(dest)
         tls["key_file"] = str(key_path)
         station_file.save()
     cn = crt.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    console.print(f"[green]installed[/] {dest} ({cn[0].value if cn else 'no CN'}, valid until "
-                  f"{crt.not_valid_after_utc:%Y-%m-%d}); broker.tls now uses it")
-    console.print(f"[bold]next:[/] stationctl check --config {config} --only broker")
+    name, until = cn[0].value if cn else pick(lg, ("无 CN", "no CN")), f"{crt.not_valid_after_utc:%Y-%m-%d}"
+    console.print(pick(lg, (f"[green]已安装[/] {dest}({name},有效期至 {until});broker.tls 已改用它",
+                            f"[green]installed[/] {dest} ({name}, valid until {until}); broker.tls now uses it")))
+    console.print(pick(lg, (f"[bold]下一步:[/] 检查与县里服务器的连接: stationctl check --config {config} --only broker",
+                            f"[bold]next:[/] stationctl check --config {config} --only broker")))
 
 
 def county(
@@ -140,20 +156,23 @@ def county(
     config: Path | None = typer.Option(None, "--config", "-c", help="Station file: its commands.keys lists the installed keys."),
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder; the keys go into its county/ sub-folder."),
     name: str | None = typer.Option(None, "--name", help="Name of the key (one key only; default: the file name)."),
+    lang: str | None = LANG,
 ) -> None:
     """Install the county's command-signing public keys (and list them in the station file)."""
     from wire.signing import KeyInvalid, key_id, load_public_key
 
-    console = make_console()
+    console, lg = make_console(), language(lang)
     with handled(console, config):
         if name and len(keys) != 1:
-            raise ProvisioningError("--name needs exactly one key file", "install the keys one by one, each with its --name", 2)
+            raise ProvisioningError(pick(lg, ("--name 只能配一个密钥文件", "--name needs exactly one key file")),
+                                    pick(lg, ("请逐个安装密钥,每个带上自己的 --name", "install the keys one by one, each with its --name")), 2)
         loaded = []
         for path in keys:
             try:
                 key = load_public_key(path.read_bytes())
             except (OSError, KeyInvalid) as exc:
-                raise ProvisioningError(f"{path}: {exc}", "ask the county for its public key (countyctl keygen prints it)", 2) from exc
+                raise ProvisioningError(f"{path}: {exc}", pick(lg, ("请向县里要它的公钥(countyctl keygen 会打印出来)",
+                                                                   "ask the county for its public key (countyctl keygen prints it)")), 2) from exc
             loaded.append((name or path.stem, path, key_id(key)))
         dest_dir = key_dir / "county"
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -163,9 +182,11 @@ def county(
             shutil.copyfile(path, dest)
             os.chmod(dest, 0o644)
             installed.append((key_name, dest, kid))
-            console.print(f"[green]installed[/] {dest}: key id [bold]{kid}[/] (compare it with the county's)")
+            console.print(pick(lg, (f"[green]已安装[/] {dest}: 密钥 ID [bold]{kid}[/](请与县里的核对)",
+                                    f"[green]installed[/] {dest}: key id [bold]{kid}[/] (compare it with the county's)")))
         if config is not None and "commands" not in StationConfig.model_fields:
-            console.print(f"[yellow]note:[/] this gateway version has no commands section; {config} is unchanged")
+            console.print(pick(lg, (f"[yellow]提示:[/] 这个版本的网关没有 commands 部分;{config} 未改动",
+                                    f"[yellow]note:[/] this gateway version has no commands section; {config} is unchanged")))
         elif config is not None:
             station_file = StationFile(config)
             listed = station_file.section("commands").get("keys")
@@ -179,8 +200,10 @@ def county(
                 else:
                     listed[index] = entry
             station_file.save()
-            console.print(f"[green]updated[/] {config}: commands.keys lists {len(listed)} key(s)")
-    console.print("[bold]next:[/] restart the gateway (systemctl restart station-gateway); signed county commands are then accepted")
+            console.print(pick(lg, (f"[green]已更新[/] {config}: commands.keys 共 {len(listed)} 个密钥",
+                                    f"[green]updated[/] {config}: commands.keys lists {len(listed)} key(s)")))
+    console.print(pick(lg, ("[bold]下一步:[/] 重启网关(systemctl restart station-gateway),之后就接受县里签名的指令",
+                            "[bold]next:[/] restart the gateway (systemctl restart station-gateway); signed county commands are then accepted")))
 
 
 def register(app: typer.Typer) -> None:

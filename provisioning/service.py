@@ -22,6 +22,7 @@ import typer
 from foundation.atomic_file import write_atomic
 from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
+from provisioning.i18n import language, pick
 from provisioning.ui import handled, make_console
 
 UNIT_NAME = "station-gateway.service"
@@ -44,14 +45,15 @@ class ServiceOptions:
     update_guard: str | None = None  # <root>/update-guard of a bundle install: rolls back a software update that cannot start
 
 
-def gateway_executable() -> str:
+def gateway_executable(lang: str = "zh") -> str:
     """The `station-gateway` script of this installation (absolute: systemd has no PATH search of venvs)."""
     beside = Path(sys.executable).parent / "station-gateway"
     if beside.exists():
         return str(beside)
     found = shutil.which("station-gateway")
     if found is None:
-        raise ProvisioningError("station-gateway is not installed here", "install the package (pip install .) in this environment first")
+        raise ProvisioningError(pick(lang, ("本机没有安装 station-gateway", "station-gateway is not installed here")),
+                                pick(lang, ("先在这个环境里安装软件包(pip install .)", "install the package (pip install .) in this environment first")))
     return str(Path(found).resolve())
 
 
@@ -124,14 +126,17 @@ def systemd_running() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def systemctl(args: list[str]) -> None:
+def systemctl(args: list[str], lang: str = "zh") -> None:
     exe = shutil.which("systemctl")
     if exe is None:
-        raise ProvisioningError("systemctl not found", "this system does not run systemd; start the gateway another way, or use --no-enable")
+        raise ProvisioningError(pick(lang, ("找不到 systemctl", "systemctl not found")),
+                                pick(lang, ("本系统没有运行 systemd;请用别的方式启动网关,或加 --no-enable",
+                                            "this system does not run systemd; start the gateway another way, or use --no-enable")))
     done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
-        why = (done.stderr or done.stdout).strip()
-        raise ProvisioningError(f"systemctl {' '.join(args)} failed: {why}", "read the message above; run the command as root")
+        why, cmd = (done.stderr or done.stdout).strip(), f"systemctl {' '.join(args)}"
+        raise ProvisioningError(pick(lang, (f"{cmd} 失败: {why}", f"{cmd} failed: {why}")),
+                                pick(lang, ("看上面的信息;用 root 运行本命令", "read the message above; run the command as root")))
 
 
 def install_service(
@@ -145,14 +150,15 @@ def install_service(
     watchdog_s: int | None = typer.Option(None, "--watchdog-sec", min=10, help="WatchdogSec (default: from health.loop_stall_s)."),
     persistent_journal: bool = typer.Option(False, "--persistent-journal", help="Keep logs across reboots (capped at 64 MB, synced every 15 min)."),
     exec_path: str | None = typer.Option(None, "--exec", help="Path of station-gateway on the station (default: this installation's)."),
+    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
 ) -> None:
     """Write the systemd unit (Type=notify, watchdog, restart policy) and a journald drop-in; enable it."""
-    console = make_console()
+    console, lg = make_console(), language(lang)
     with handled(console, config):
         config = config.resolve() if root == Path("/") else config
         cfg = load_config(config if root == Path("/") else root / str(config).lstrip("/"))
         groups = tuple(g for g in HARDWARE_GROUPS if _group_exists(g)) if user else ()
-        opts = ServiceOptions(exec_path or gateway_executable(), config, watchdog_s or watchdog_for(cfg), user, groups)
+        opts = ServiceOptions(exec_path or gateway_executable(lg), config, watchdog_s or watchdog_for(cfg), user, groups)
         units = unit_dir or root / "etc/systemd/system"
         journald = journald_dir or root / "etc/systemd/journald.conf.d"
         for folder in (units, journald):
@@ -161,27 +167,31 @@ def install_service(
         write_atomic(unit_path, unit_text(opts), mode=0o644)
         dropin = journald / "50-station-gateway.conf"
         write_atomic(dropin, journald_text(persistent_journal), mode=0o644)
-        console.print(f"[green]wrote[/] {unit_path} (WatchdogSec={opts.watchdog_s}) and {dropin}")
+        console.print(pick(lg, (f"[green]已写入[/] {unit_path}(WatchdogSec={opts.watchdog_s})和 {dropin}",
+                                f"[green]wrote[/] {unit_path} (WatchdogSec={opts.watchdog_s}) and {dropin}")))
         if root == Path("/"):
             for complaint in verify_unit(unit_path):
                 console.print(f"[yellow]systemd-analyze:[/] {complaint}")
         if enable:
             if root != Path("/"):
-                systemctl([f"--root={root}", "enable", UNIT_NAME])
+                systemctl([f"--root={root}", "enable", UNIT_NAME], lg)
             elif unit_dir is not None:
-                systemctl(["enable", str(unit_path)])  # links a unit outside the search path, then enables it
+                systemctl(["enable", str(unit_path)], lg)  # links a unit outside the search path, then enables it
             else:
-                systemctl(["enable", UNIT_NAME])
-            console.print(f"[green]enabled[/] {UNIT_NAME} at boot")
+                systemctl(["enable", UNIT_NAME], lg)
+            console.print(pick(lg, (f"[green]已设为开机启动[/] {UNIT_NAME}", f"[green]enabled[/] {UNIT_NAME} at boot")))
         if now:
             if root != Path("/") or not systemd_running():
-                raise ProvisioningError("--now needs a running systemd on this machine", "boot the station and run: systemctl restart station-gateway")
-            systemctl(["daemon-reload"])
-            systemctl(["restart", "systemd-journald"])
-            systemctl(["restart", UNIT_NAME])
-            console.print(f"[green]started[/] {UNIT_NAME}; follow it with: journalctl -u station-gateway -f")
+                raise ProvisioningError(pick(lg, ("--now 需要本机正在运行 systemd", "--now needs a running systemd on this machine")),
+                                        pick(lg, ("在开着机的站点主机上运行: systemctl restart station-gateway",
+                                                  "boot the station and run: systemctl restart station-gateway")))
+            for args in (["daemon-reload"], ["restart", "systemd-journald"], ["restart", UNIT_NAME]):
+                systemctl(args, lg)
+            console.print(pick(lg, (f"[green]已启动[/] {UNIT_NAME};查看日志: journalctl -u station-gateway -f",
+                                    f"[green]started[/] {UNIT_NAME}; follow it with: journalctl -u station-gateway -f")))
     if not now:
-        console.print("[bold]next:[/] systemctl daemon-reload && systemctl restart systemd-journald && systemctl start station-gateway")
+        steps = "systemctl daemon-reload && systemctl restart systemd-journald && systemctl start station-gateway"
+        console.print(pick(lg, (f"[bold]下一步:[/] 启动服务: {steps}", f"[bold]next:[/] {steps}")))
 
 
 def verify_unit(unit_path: Path) -> list[str]:

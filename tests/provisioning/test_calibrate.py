@@ -1,8 +1,11 @@
-"""`stationctl calibrate water`: the datum from a staff-gauge reading, written with comments kept."""
+"""`stationctl calibrate water`: the datum from a staff-gauge reading, written with comments kept;
+in Chinese unless `--lang en`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from drivers.water_level.frames import binary_frame
 from gateway.config.station import load_config
@@ -45,7 +48,7 @@ def test_ultrasonic_mount_height_follows_the_staff_gauge(tmp_path: Path, socat) 
     config = ultrasonic_file(tmp_path, line.a)
     before = config.read_text(encoding="utf-8")
     try:
-        result = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "1.52", "--config", config, "--samples", 3)
+        result = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "1.52", "--config", config, "--samples", 3, "--lang", "en")
     finally:
         stream.stop()
     assert result.exit_code == 0, result.output
@@ -69,18 +72,22 @@ def test_modbus_level_transmitter_gets_an_offset(tmp_path: Path, socat, modbus_s
     assert "# the footpath floods here" in config.read_text(encoding="utf-8")
 
 
-def test_dry_run_and_big_corrections_change_nothing(tmp_path: Path, socat) -> None:
+def test_dry_run_and_big_corrections_change_nothing(tmp_path: Path, socat, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     line = socat()
     stream = StreamingSensor(line.b, binary_frame(1800))
     config = ultrasonic_file(tmp_path, line.a)
     before = config.read_text(encoding="utf-8")
     try:
-        dry = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "1.45", "--config", config, "--samples", 3, "--dry-run")
+        dry = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "1.45", "--config", config, "--samples", 3, "--dry-run", "--lang", "en")
+        dry_zh = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "1.45", "--config", config, "--samples", 3, "--dry-run")
         big = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "2.9", "--config", config, "--samples", 3)
     finally:
         stream.stop()
-    assert dry.exit_code == 0 and "3.2 -> 3.25" in dry.output and "nothing written" in dry.output
-    assert big.exit_code == 2 and "--yes" in big.output
+    assert dry.exit_code == 0 and "3.2 -> 3.25" in dry.output and "nothing written" in dry.output and "median" in dry.output
+    assert dry_zh.exit_code == 0 and "3.2 -> 3.25" in dry_zh.output and "没有写入任何内容" in dry_zh.output
+    assert "中位数" in dry_zh.output and "水尺读数" in dry_zh.output and "median" not in dry_zh.output
+    assert big.exit_code == 2 and "--yes" in big.output and "修正量为 +1.500 m" in big.output
     assert config.read_text(encoding="utf-8") == before
 
 
@@ -89,7 +96,7 @@ def test_refusals_say_what_to_do(tmp_path: Path) -> None:
     config.write_text(HEADER.format(tmp=tmp_path, driver="simulated", port="x", driver_extra="").replace(
         "      port: x\n", "      scenario: [{at_s: 0, level_m: 0.5}]\n"), encoding="utf-8")
     before = config.read_text(encoding="utf-8")
-    simulated = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "0.7", "--config", config)
+    simulated = stationctl("calibrate", "water", "bridge-gauge", "--staff-gauge", "0.7", "--config", config, "--lang", "en")
     assert simulated.exit_code == 2
     assert "no datum" in simulated.output and "scenario" in simulated.output
     unknown = stationctl("calibrate", "water", "ford-gauge", "--staff-gauge", "0.7", "--config", config)

@@ -10,6 +10,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -55,7 +56,8 @@ class CountyCa:
         return cert_file, key_file
 
 
-def test_station_key_csr_and_certificate_give_mutual_tls(tmp_path: Path) -> None:
+def test_station_key_csr_and_certificate_give_mutual_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     ca = CountyCa(tmp_path)
     server_cert, server_key = ca.server_files(tmp_path)
     broker = LocalBroker(workdir=tmp_path / "broker", extra_config=(
@@ -67,18 +69,21 @@ def test_station_key_csr_and_certificate_give_mutual_tls(tmp_path: Path) -> None
 
     created = stationctl("keys", "create", "--config", config, "--dir", keys)
     assert created.exit_code == 0, created.output
+    assert "已写入" in created.output and "权限 0600" in created.output and "发给县里" in created.output
     key_file, csr_file = keys / "station.key", keys / "station.csr"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     csr = x509.load_pem_x509_csr(csr_file.read_bytes())
     assert csr.is_signature_valid
     assert csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "vs-410421-xiaoqi-test-01"
-    assert stationctl("keys", "create", "--config", config, "--dir", keys).exit_code == 2  # never replaced silently
+    again = stationctl("keys", "create", "--config", config, "--dir", keys, "--lang", "en")
+    assert again.exit_code == 2 and "exists" in again.output and "--force" in again.output  # never replaced silently
 
     # the county signs the request; the technician installs the certificate
     signed = tmp_path / "from-county.crt"
     signed.write_bytes(ca.sign_csr(csr_file.read_bytes()))
-    installed = stationctl("keys", "cert", signed, "--config", config, "--dir", keys)
+    installed = stationctl("keys", "cert", signed, "--config", config, "--dir", keys, "--lang", "en")
     assert installed.exit_code == 0, installed.output
+    assert "installed" in installed.output and "broker.tls now uses it" in installed.output
     tls = load_config(config).broker.tls
     assert tls is not None and tls.cert_file == keys / "station.crt" and tls.key_file == key_file
 
@@ -93,11 +98,14 @@ def test_station_key_csr_and_certificate_give_mutual_tls(tmp_path: Path) -> None
     stranger = x509.CertificateSigningRequestBuilder().subject_name(csr.subject).sign(other, hashes.SHA256())
     wrong = tmp_path / "wrong.crt"
     wrong.write_bytes(ca.sign_csr(stranger.public_bytes(serialization.Encoding.PEM)))
-    refused = stationctl("keys", "cert", wrong, "--config", config, "--dir", keys)
+    refused = stationctl("keys", "cert", wrong, "--config", config, "--dir", keys, "--lang", "en")
     assert refused.exit_code == 2 and "not for the key" in refused.output
+    refused_zh = stationctl("keys", "cert", wrong, "--config", config, "--dir", keys)
+    assert refused_zh.exit_code == 2 and "不配套" in refused_zh.output
 
 
-def test_county_keys_are_installed_and_listed_in_the_config(tmp_path: Path) -> None:
+def test_county_keys_are_installed_and_listed_in_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     config = write_station(tmp_path / "station.yaml", sim_station(tmp_path, 1883))
     k1, k2 = ed25519.Ed25519PrivateKey.generate().public_key(), ed25519.Ed25519PrivateKey.generate().public_key()
     pem = tmp_path / "county-2026.pem"
@@ -109,16 +117,18 @@ def test_county_keys_are_installed_and_listed_in_the_config(tmp_path: Path) -> N
     result = stationctl("keys", "county", pem, raw, "--config", config, "--dir", keys)
     assert result.exit_code == 0, result.output
     assert key_id(k1) in result.output and key_id(k2) in result.output
+    assert "密钥 ID" in result.output and "commands.keys 共 2 个密钥" in result.output and "key id" not in result.output
     cfg = load_config(config)
     assert [k.name for k in cfg.commands.keys] == ["county-2026", "county-2027"]
     assert [key_id(k.load()) for k in cfg.commands.keys] == [key_id(k1), key_id(k2)]
     assert (keys / "county" / "county-2026.pub").read_bytes() == pem.read_bytes()
 
-    again = stationctl("keys", "county", pem, "--config", config, "--dir", keys)  # installing again replaces, not duplicates
+    again = stationctl("keys", "county", pem, "--config", config, "--dir", keys, "--lang", "en")  # installing again replaces, not duplicates
     assert again.exit_code == 0 and len(load_config(config).commands.keys) == 2
+    assert f"key id {key_id(k1)}" in again.output and "lists 2 key(s)" in again.output
 
     rsa_file = tmp_path / "rsa.pem"
     rsa_file.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    bad = stationctl("keys", "county", rsa_file, "--config", config, "--dir", keys)
+    bad = stationctl("keys", "county", rsa_file, "--config", config, "--dir", keys, "--lang", "en")
     assert bad.exit_code == 2 and "Ed25519" in bad.output and "countyctl keygen" in bad.output

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.provisioning.conftest import sim_station, stationctl
 from tests.stations import write_station
 
@@ -26,11 +28,13 @@ def ini(path: Path) -> configparser.ConfigParser:
     return parser
 
 
-def test_unit_and_journald_dropin_pass_systemd_analyze(tmp_path: Path) -> None:
+def test_unit_and_journald_dropin_pass_systemd_analyze(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     config = write_station(tmp_path / "station.yaml", sim_station(tmp_path, 1883))
     units, journald = tmp_path / "units", tmp_path / "journald.conf.d"
     result = stationctl("install-service", "--config", config, "--unit-dir", units, "--journald-dir", journald, "--no-enable")
     assert result.exit_code == 0, result.output
+    assert "已写入" in result.output and "下一步" in result.output and "wrote" not in result.output
     unit_path = units / "station-gateway.service"
 
     analyze = shutil.which("systemd-analyze")
@@ -51,8 +55,9 @@ def test_unit_and_journald_dropin_pass_systemd_analyze(tmp_path: Path) -> None:
     assert journal["Storage"] == "volatile" and journal["RateLimitIntervalSec"] and journal["RuntimeMaxUse"]
 
     persistent = stationctl("install-service", "--config", config, "--unit-dir", units, "--journald-dir", journald,
-                            "--no-enable", "--persistent-journal", "--watchdog-sec", "45")
+                            "--no-enable", "--persistent-journal", "--watchdog-sec", "45", "--lang", "en")
     assert persistent.exit_code == 0
+    assert "wrote" in persistent.output and "(WatchdogSec=45)" in persistent.output and "next:" in persistent.output
     journal = ini(journald / "50-station-gateway.conf")["Journal"]
     assert journal["Storage"] == "persistent" and journal["SystemMaxUse"] == "64M"
     assert ini(unit_path)["Service"]["WatchdogSec"] == "45"

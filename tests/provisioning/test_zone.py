@@ -1,5 +1,5 @@
 """`stationctl zone`: a danger zone from normalized corners, drawn on a real frame and written
-into the station file where the vision config keeps zones."""
+into the station file where the vision config keeps zones; in Chinese unless `--lang en`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 from pydantic import BaseModel
 
@@ -21,7 +22,8 @@ from tests.stations import write_station
 POINTS = "0.05,0.55 0.6,0.45 0.95,0.7 0.9,0.98 0.1,0.98"
 
 
-def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path) -> None:
+def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     config = write_station(tmp_path / "station.yaml", bare_camera_station(tmp_path, 1883))
     png = tmp_path / "out" / "zone.png"
 
@@ -38,6 +40,7 @@ def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path
 
     result = stationctl("zone", "cam-1", "--config", config, "--points", POINTS, "--name", "pond-edge", "--png", png)
     assert result.exit_code == 0, result.output
+    assert "已添加" in result.output and "摄像头 cam-1 的区域 'pond-edge'" in result.output and "下一步" in result.output
     polygon = parse_points(POINTS)
     cam = load_config(config).cameras[0]
     layout = find_layout()
@@ -55,23 +58,31 @@ def test_model_then_zone_sets_a_danger_zone_drawn_on_a_live_frame(tmp_path: Path
 
     # the same name replaces the zone; another name adds one
     moved = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.6 0.9,0.6 0.9,1 0.1,1", "--name", "pond-edge", "--png", png)
-    weir = stationctl("zone", "cam-1", "--config", config, "--points", "0.7,0.1 0.95,0.1 0.95,0.3", "--name", "weir", "--png", png)
+    weir = stationctl("zone", "cam-1", "--config", config, "--points", "0.7,0.1 0.95,0.1 0.95,0.3", "--name", "weir", "--png", png, "--lang", "en")
     assert moved.exit_code == 0 and weir.exit_code == 0
+    assert "已替换" in moved.output
+    assert "added zone 'weir' of camera cam-1" in weir.output and "next:" in weir.output
     zones = zones_of(load_config(config).cameras[0], layout)
     assert [z[0] for z in zones] == ["pond-edge", "weir"] and zones[0][1][0] == (0.1, 0.6)
 
 
-def test_zone_dry_run_and_bad_points(tmp_path: Path) -> None:
+def test_zone_dry_run_and_bad_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     config = write_station(tmp_path / "station.yaml", bare_camera_station(tmp_path, 1883))
     before = config.read_text(encoding="utf-8")
     png = tmp_path / "zone.png"
     dry = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.1 0.9,0.1 0.5,0.9", "--png", png, "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert png.exists() and config.read_text(encoding="utf-8") == before
+    assert "已写入" in dry.output and "用红色画出" in dry.output and "试运行" in dry.output and "站点文件未改动" in dry.output
+    dry_en = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.1 0.9,0.1 0.5,0.9", "--png", png, "--dry-run", "--lang", "en")
+    assert dry_en.exit_code == 0 and "drawn in red" in dry_en.output and "dry run:" in dry_en.output and "试运行" not in dry_en.output
     for bad, why in (("0.1,0.1 0.9,0.1", "at least 3"), ("0.1,0.1 0.9,0.1 640,480", "outside the frame"),
                      ("0.1,0.1 0.9 0.5,0.9", "not x,y"), ("0.1,0.1 0.5,0.5 0.9,0.9", "no area")):
-        result = stationctl("zone", "cam-1", "--config", config, "--points", bad, "--png", png)
+        result = stationctl("zone", "cam-1", "--config", config, "--points", bad, "--png", png, "--lang", "en")
         assert result.exit_code == 2 and why in result.output, result.output
+    too_few = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.1 0.9,0.1", "--png", png)
+    assert too_few.exit_code == 2 and "至少要 3 个角点" in too_few.output and "原点在左上角" in too_few.output
     unknown = stationctl("zone", "cam-9", "--config", config, "--points", POINTS, "--png", png)
     assert unknown.exit_code == 2 and "cam-1" in unknown.output
 
