@@ -22,6 +22,7 @@ import typer
 from gateway.config.station import StationConfig, load_config
 from provisioning.audit import audit
 from provisioning.errors import ProvisioningError
+from provisioning.i18n import language, pick
 from provisioning.probes import Say
 from provisioning.probes.broker import probe_broker
 from provisioning.probes.camera import probe_cameras
@@ -64,8 +65,8 @@ def plan(cfg: StationConfig, opts: CheckOptions) -> list[tuple[str, Callable[[Sa
 def skipped_speaker(cfg: StationConfig) -> list[CheckResult]:
     if cfg.loudspeaker is None:
         return []
-    return [CheckResult("speaker", "loudspeaker", "skip", "not played (--no-sound)",
-                        hint="run the check without --no-sound when people nearby can be warned first")]
+    return [CheckResult.of("speaker", "loudspeaker", "skip", ("没有播放(--no-sound)", "not played (--no-sound)"),
+                           hint=("先提醒附近的人,再不带 --no-sound 运行检查", "run the check without --no-sound when people nearby can be warned first"))]
 
 
 def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any) -> list[CheckResult]:
@@ -79,8 +80,9 @@ def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any) ->
             try:
                 results.extend(run(lambda text: progress.update(task, description=text)))
             except Exception as exc:  # noqa: BLE001 - one broken probe must not hide the others' results
-                results.append(CheckResult(name, "-", "fail", f"the {name} check crashed: {type(exc).__name__}: {exc}",
-                                           hint="report this to the gateway developers with the output above"))
+                crash = f"{type(exc).__name__}: {exc}"
+                results.append(CheckResult.of(name, "-", "fail", (f"{name} 检查程序出错: {crash}", f"the {name} check crashed: {crash}"),
+                                              hint=("把上面的输出发给网关开发人员", "report this to the gateway developers with the output above")))
             progress.advance(task)
     return results
 
@@ -104,14 +106,16 @@ def check(
     phrase: str = typer.Option(TEST_PHRASE, help="What the loudspeaker says."),
     sound: bool = typer.Option(True, "--sound/--no-sound", help="Play the test phrase on the loudspeaker."),
     only: list[str] = typer.Option([], "--only", help=f"Run only these checks ({', '.join(STEPS)}); repeatable."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of the table: zh (default) or en; default from LANG."),
 ) -> None:
     """Self-test the station's hardware and link; exit 1 when anything fails."""
-    console = make_console(stderr=as_json)
-    with handled(console, config):
+    console, lg = make_console(stderr=as_json), language(lang)
+    with handled(console, config, lg):
         cfg = load_config(config)
-        unknown = set(only) - set(STEPS)
+        unknown, steps = ", ".join(sorted(set(only) - set(STEPS))), ", ".join(STEPS)
         if unknown:
-            raise ProvisioningError(f"unknown check(s) {', '.join(sorted(unknown))}", f"choose from {', '.join(STEPS)}", 2)
+            raise ProvisioningError(pick(lg, (f"没有这项检查: {unknown}", f"unknown check(s) {unknown}")),
+                                    pick(lg, (f"从这些里选: {steps}", f"choose from {steps}")), 2)
         opts = CheckOptions(samples, frames, snapshot_dir, phrase, sound, set(only) or set(STEPS))
         started = time.monotonic()
         results = run_checks(cfg, opts, console)
@@ -119,10 +123,11 @@ def check(
     if as_json:
         typer.echo(to_json(results, info))
     else:
-        render_table(console, results, f"self-test of {cfg.station.path}")
+        render_table(console, results, pick(lg, (f"{cfg.station.path} 自检", f"self-test of {cfg.station.path}")), lg)
     if not overall_ok(results):
         if not as_json:
-            console.print("[bold]next:[/] fix the failed rows (see 'next:' in each), then run the check again")
+            console.print(pick(lg, ("[bold]下一步:[/] 按各行的“下一步”修好失败的项,然后再检查一次",
+                                    "[bold]next:[/] fix the failed rows (see 'next:' in each), then run the check again")))
         raise typer.Exit(1)
 
 

@@ -125,10 +125,9 @@ def detect_command(
     lang: str | None = typer.Option(None, "--lang", help="Table language: zh (default) or en; default from LANG."),
 ) -> None:
     """Print the people the station's own detection finds in images and videos."""
-    console = make_console(stderr=as_json)
-    with handled(console, config):
+    console, lg = make_console(stderr=as_json), language(lang)
+    with handled(console, config, lg):
         cfg = load_config(config)
-        lg = language(lang)
         cam = pick_camera(cfg.cameras, camera, lg)
         if cam.detection is None and cam.fire_smoke is None:
             raise GatewayError(pick(lg, (f"摄像头 {cam.id!r} 没有 `detection` 或 `fire_smoke` 设置",

@@ -61,7 +61,7 @@ def init(
     """Write a station file from flags, or interactively; the result passes `stationctl validate`."""
     console = make_console()
     lg = language(lang)
-    with handled(console, out):
+    with handled(console, out, lg):
         if out.exists() and not force:
             raise ProvisioningError(f"{out} exists", "choose another --out, or add --force to overwrite it", exit_code=2)
         identity = {"county": county, "town": town, "village": village, "id": station_id, "name": name,

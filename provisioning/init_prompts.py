@@ -202,8 +202,8 @@ def ask_cameras(lang: str = "zh", taken: set[str] | None = None, first_default: 
                 out: Path = Path("station.yaml")) -> list[dict[str, Any]]:
     taken = taken if taken is not None else set()
     found: list[dict[str, Any]] = []
-    while typer.confirm(pick(lang, ("添加摄像机?", "Add a camera?")), default=first_default and not found):
-        typer.echo(pick(lang, (f"摄像机 {len(found) + 1}(不知道 RTSP 地址时: stationctl cameras probe IP)",
+    while typer.confirm(pick(lang, ("添加摄像头?", "Add a camera?")), default=first_default and not found):
+        typer.echo(pick(lang, (f"摄像头 {len(found) + 1}(不知道 RTSP 地址时: stationctl cameras probe IP)",
                                f"Camera {len(found) + 1} (RTSP address unknown? stationctl cameras probe IP)")))
         flat: dict[str, Any] = {"id": typer.prompt("  id", default=f"cam-{len(found) + 1}", value_proc=check.device_id(lang, taken))}
         taken.add(flat["id"])

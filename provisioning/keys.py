@@ -81,7 +81,7 @@ def create(
 ) -> None:
     """Create the station's private key (0600) and a certificate signing request for the county CA."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         cfg = load_config(config)
         key_path, csr_path = key_dir / KEY_NAME, key_dir / CSR_NAME
         if key_path.exists() and not force:
@@ -118,7 +118,7 @@ def cert(
 ) -> None:
     """Install the county-signed certificate after checking it belongs to the station key."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         key_path = key_dir / KEY_NAME
         try:
             crt = x509.load_pem_x509_certificate(certificate.read_bytes())
@@ -162,7 +162,7 @@ def county(
     from wire.signing import KeyInvalid, key_id, load_public_key
 
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         if name and len(keys) != 1:
             raise ProvisioningError(pick(lg, ("--name 只能配一个密钥文件", "--name needs exactly one key file")),
                                     pick(lg, ("请逐个安装密钥,每个带上自己的 --name", "install the keys one by one, each with its --name")), 2)

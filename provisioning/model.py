@@ -140,7 +140,7 @@ def install(
     """Install a detection model: verify its sha256, run it once with LiteRT, then move it into place."""
     console, lg = make_console(), language(lang)
     expected = sha256.strip().lower()
-    with handled(console, config):
+    with handled(console, config, lg):
         if cameras and config is None:
             raise ProvisioningError(pick(lg, ("--camera 需要同时给出 --config", "--camera needs --config")),
                                     pick(lg, ("用 --config FILE 给出站点文件", "give the station file with --config FILE")), 2)

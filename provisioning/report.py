@@ -25,6 +25,7 @@ from foundation.redact import redact_doc
 from gateway import __version__
 from gateway.config.station import StationConfig, load_config
 from provisioning.check import STEPS, CheckOptions, meta, run_checks
+from provisioning.i18n import pick
 from provisioning.probes.speaker import TEST_PHRASE
 from provisioning.report_render import render_html
 from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
@@ -113,8 +114,8 @@ def report(
     lang: str = typer.Option("zh", "--lang", help="Language of the HTML page: zh (default, the county's archive) or en."),
 ) -> None:
     """Run the self-test and write the commissioning report (JSON and HTML) for the county's archive."""
-    console = make_console()
-    with handled(console, config):
+    console, lg = make_console(), "en" if lang.lower().startswith("en") else "zh"
+    with handled(console, config, lg):
         cfg = load_config(config)
         out = out.resolve()
         out.mkdir(parents=True, exist_ok=True)
@@ -136,14 +137,16 @@ def report(
         doc.update(ok=summary["ok"], counts=summary["counts"], results=summary["results"], config_text=config_text)
         doc = redact_doc(relative(doc, out), camera_urls(cfg))
         write_atomic(out / "report.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(out / "report.html", render_html(doc, out, "en" if lang.lower().startswith("en") else "zh"))
-    render_table(console, results, f"commissioning of {cfg.station.path}")
-    console.print(f"[green]wrote[/] {out / 'report.json'} and {out / 'report.html'}")
+        write_atomic(out / "report.html", render_html(doc, out, lg))
+    render_table(console, results, pick(lg, (f"{cfg.station.path} 站点调试", f"commissioning of {cfg.station.path}")), lg)
+    json_file, html_file = out / "report.json", out / "report.html"
+    console.print(pick(lg, (f"[green]已写入[/] {json_file} 和 {html_file}", f"[green]wrote[/] {json_file} and {html_file}")))
     if not overall_ok(results):
-        console.print(f"[bold]next:[/] {counts(results)['fail']} check(s) failed: fix them and run the report again "
-                      "before handing the station over")
+        failed = counts(results)["fail"]
+        console.print(pick(lg, (f"[bold]下一步:[/] {failed} 项检查失败:修好后重新生成报告,再移交站点",
+                                f"[bold]next:[/] {failed} check(s) failed: fix them and run the report again before handing the station over")))
         raise typer.Exit(1)
-    console.print("[bold]next:[/] send the report folder to the county for its archive")
+    console.print(pick(lg, ("[bold]下一步:[/] 把报告文件夹发给县里存档", "[bold]next:[/] send the report folder to the county for its archive")))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,12 +1,16 @@
 """The words of the commissioning report, Chinese (the county's archive) and English.
 
-Only the report's own words are here; what a device or a probe said (its summary, its error)
-is shown as it came, so nothing is lost in translation.
+Only the report's own words are here, with the status and check names of `stationctl check`'s
+table (`provisioning.results`), so the page and the terminal say the same. A probe's summary and
+next step come in both languages with the row (`report_render.said` picks); what a device or a
+driver said (its error) is quoted as it came, so nothing is lost in translation.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from provisioning.results import CHECK_NAMES, STATUS_WORDS
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("站点调试报告", "Commissioning report"),
@@ -29,16 +33,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "readings_m": ("读数(米)", "readings (m)"),
     "median_m": ("中位数(米)", "median (m)"),
     "thresholds_m": ("预警 / 危险(米)", "warning / danger (m)"),
-    "cameras": ("摄像机与危险区", "Cameras and danger zones"),
+    "cameras": ("摄像头与危险区", "Cameras and danger zones"),
     "snapshot": ("快照", "snapshot"),
     "zones_picture": ("危险区(各区不同颜色)与检出的人", "danger zones (one colour each) and people found"),
-    "no_snapshot": ("没有快照:摄像机检查未通过", "no snapshot: the camera check failed"),
+    "no_snapshot": ("没有快照:摄像头检查未通过", "no snapshot: the camera check failed"),
     "zone": ("危险区", "zone"),
     "colour": ("颜色", "colour"),
     "corners": ("角点(x, y,占画面的比例)", "corners (x, y as fractions of the frame)"),
-    "no_zone": ("这台摄像机没有设危险区。", "No danger zone is set for this camera."),
+    "no_zone": ("这个摄像头没有设危险区。", "No danger zone is set for this camera."),
     "persons": ("画面中检出 {n} 人", "{n} person(s) found in the picture"),
-    "no_cameras": ("没有摄像机。", "No cameras."),
+    "no_cameras": ("没有摄像头。", "No cameras."),
     "devices": ("设备", "Devices"),
     "kind": ("类型", "kind"),
     "id": ("编号", "id"),
@@ -46,11 +50,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "where": ("位置", "where"),
     "settings": ("设置", "settings"),
 }
-STATUS = {"pass": ("通过", "PASS"), "warn": ("警告", "WARN"), "fail": ("失败", "FAIL"), "skip": ("跳过", "SKIP")}
-CHECKS = {"config": ("配置", "config"), "serial": ("串口", "serial"), "water": ("水位", "water"), "fire": ("火情/烟雾", "fire"),
-          "camera": ("摄像机", "camera"), "speaker": ("喇叭", "speaker"), "broker": ("上联", "broker")}
+STATUS = STATUS_WORDS
+CHECKS = CHECK_NAMES
 KINDS = {"water level": ("水位计", "water level"), "fire": ("火焰探测", "fire"), "smoke": ("烟雾探测", "smoke"),
-         "camera": ("摄像机", "camera"), "loudspeaker": ("喇叭", "loudspeaker")}
+         "camera": ("摄像头", "camera"), "loudspeaker": ("广播喇叭", "loudspeaker")}
 
 
 def texts(lang: str) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 The same rows feed `stationctl check` (table, exit status, `--json`) and the commissioning
 report, so what the technician saw on site is what the county archives. Both ways out mask
 camera logins (`foundation.redact`): a failed camera's error quotes its stream URL.
+
+A row carries its texts in both languages (`foundation.language`): `summary` and `hint` in
+English, as JSON readers have always had them, and `summary_zh` / `hint_zh` beside them. Probes
+build rows with `CheckResult.of` from (zh, en) pairs; a row made with English only (the file
+audit's) shows its English in either language. What a device or a driver said (an error) is
+quoted as it came in both.
 """
 
 from __future__ import annotations
@@ -15,9 +21,18 @@ from rich.console import Console
 from rich.table import Table
 
 from foundation.redact import redact, redact_doc
+from provisioning.i18n import Pair, pick
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+STATUS_WORDS: dict[str, Pair] = {"pass": ("通过", "PASS"), "warn": ("警告", "WARN"), "fail": ("失败", "FAIL"), "skip": ("跳过", "SKIP")}
+CHECK_NAMES: dict[str, Pair] = {"config": ("配置", "config"), "serial": ("串口", "serial"), "water": ("水位", "water"),
+                                "fire": ("火情/烟雾", "fire"), "camera": ("摄像头", "camera"), "speaker": ("广播喇叭", "speaker"),
+                                "broker": ("MQTT 服务器", "broker")}
+ARTIFACT_NAMES: dict[str, Pair] = {"snapshot": ("快照", "snapshot")}
+HEADERS: dict[str, tuple[str, ...]] = {"zh": ("检查项", "对象", "结果", "详情"), "en": ("check", "target", "result", "details")}
+NEXT: Pair = ("下一步", "next")
+NO_HINT: Pair = ("", "")
 
 
 @dataclass
@@ -27,14 +42,34 @@ class CheckResult:
     check: str  # serial, water, fire, camera, speaker, broker
     target: str  # device id, port or broker address
     status: Status
-    summary: str
+    summary: str  # English
     values: dict[str, Any] = field(default_factory=dict)
-    hint: str = ""
+    hint: str = ""  # English
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> file path (snapshots)
     duration_s: float = 0.0
+    summary_zh: str = ""  # "" when the row has no Chinese: shown in English then
+    hint_zh: str = ""
+
+    @classmethod
+    def of(cls, check: str, target: str, status: Status, summary: Pair, values: dict[str, Any] | None = None,
+           hint: Pair = NO_HINT, **more: Any) -> CheckResult:
+        """A row whose summary and hint are (zh, en) pairs."""
+        return cls(check, target, status, summary[1], values if values is not None else {}, hint[1],
+                   summary_zh=summary[0], hint_zh=hint[0], **more)
+
+    def text(self, lang: str) -> str:
+        """The summary in `lang` (English when the row has no Chinese)."""
+        return self.summary_zh if lang != "en" and self.summary_zh else self.summary
+
+    def next_step(self, lang: str) -> str:
+        """The hint in `lang` (English when the row has no Chinese)."""
+        return self.hint_zh if lang != "en" and self.hint_zh else self.hint
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row for JSON, each Chinese text right after its English one."""
+        d = asdict(self)
+        order = ("check", "target", "status", "summary", "summary_zh", "hint", "hint_zh")
+        return {**{k: d[k] for k in order}, **{k: v for k, v in d.items() if k not in order}}
 
 
 def overall_ok(results: list[CheckResult]) -> bool:
@@ -49,23 +84,35 @@ def counts(results: list[CheckResult]) -> dict[str, int]:
     return out
 
 
-def render_table(console: Console, results: list[CheckResult], title: str) -> None:
-    table = Table(title=title, show_lines=False)
-    table.add_column("check")
-    table.add_column("target")
-    table.add_column("result")
-    table.add_column("details", overflow="fold")
-    for r in results:
-        details = r.summary
-        if r.status in ("fail", "warn") and r.hint:
-            details += f"\n[bold]next:[/] {r.hint}"
-        for name, path in r.artifacts.items():
-            details += f"\n{name}: {path}"
-        table.add_row(redact(r.check), redact(r.target), f"[{STYLE[r.status]}]{r.status.upper()}[/]", redact(details))
-    console.print(table)
+def verdict(results: list[CheckResult], lang: str) -> str:
+    """The line under the table: passed or how many failed, and the counts."""
     c = counts(results)
-    verdict = "[green]all checks passed[/]" if overall_ok(results) else f"[bold red]{c['fail']} check(s) failed[/]"
-    console.print(f"{verdict} ({c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['skip']} skipped)")
+    if overall_ok(results):
+        head = pick(lang, ("[green]全部检查通过[/]", "[green]all checks passed[/]"))
+    else:
+        head = pick(lang, (f"[bold red]{c['fail']} 项检查失败[/]", f"[bold red]{c['fail']} check(s) failed[/]"))
+    tally = pick(lang, (f"(通过 {c['pass']} 项,警告 {c['warn']} 项,失败 {c['fail']} 项,跳过 {c['skip']} 项)",
+                        f" ({c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['skip']} skipped)"))
+    return head + tally
+
+
+def render_table(console: Console, results: list[CheckResult], title: str, lang: str) -> None:
+    """The rows as a table in `lang` ("zh" or "en"), then the verdict."""
+    table = Table(title=title, show_lines=False)
+    for i, name in enumerate(HEADERS["en" if lang == "en" else "zh"]):
+        table.add_column(name, overflow="fold" if i == 3 else "ellipsis")
+    for r in results:
+        details = r.text(lang)
+        hint = r.next_step(lang)
+        if r.status in ("fail", "warn") and hint:
+            details += f"\n[bold]{pick(lang, NEXT)}:[/] {hint}"
+        for name, path in r.artifacts.items():
+            details += f"\n{pick(lang, ARTIFACT_NAMES.get(name, (name, name)))}: {path}"
+        check = pick(lang, CHECK_NAMES.get(r.check, (r.check, r.check)))
+        status = pick(lang, STATUS_WORDS[r.status])
+        table.add_row(redact(check), redact(r.target), f"[{STYLE[r.status]}]{status}[/]", redact(details))
+    console.print(table)
+    console.print(verdict(results, lang))
 
 
 def to_json(results: list[CheckResult], meta: dict[str, Any]) -> str:

@@ -154,7 +154,7 @@ def install_service(
 ) -> None:
     """Write the systemd unit (Type=notify, watchdog, restart policy) and a journald drop-in; enable it."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         config = config.resolve() if root == Path("/") else config
         cfg = load_config(config if root == Path("/") else root / str(config).lstrip("/"))
         groups = tuple(g for g in HARDWARE_GROUPS if _group_exists(g)) if user else ()

@@ -36,7 +36,7 @@ def _store(config: Path) -> SuppressionStore:
 def list_command(config: Path = CONFIG, camera: str | None = CAMERA, lang: str | None = LANG) -> None:
     """Show the suppressions in force (camera, fire or smoke, region, until when)."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         store = _store(config)
         items = store.items(time.time(), camera)
         if store.problem:
@@ -57,7 +57,7 @@ def list_command(config: Path = CONFIG, camera: str | None = CAMERA, lang: str |
 def clear_command(config: Path = CONFIG, camera: str | None = CAMERA, lang: str | None = LANG) -> None:
     """Remove the suppressions (of one camera with --camera, else all): those spots can raise fire/smoke again."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         gone = _store(config).clear(time.time(), camera)
         where = camera or pick(lg, ("所有摄像头", "all cameras"))
         console.print(pick(lg, (f"已清除 {gone} 条误报屏蔽 ({where})。", f"Cleared {gone} suppression(s) ({where}).")))

@@ -96,7 +96,7 @@ def zone(
 ) -> None:
     """Capture a frame, set a danger zone of CAMERA, write it into the station file and draw it on a PNG."""
     console, lg = make_console(), language(lang)
-    with handled(console, config):
+    with handled(console, config, lg):
         polygon = parse_points(points, lg)
         station_file = StationFile(config)
         cfg = parse_config(station_file.dump(), str(config))

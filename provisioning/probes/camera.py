@@ -12,7 +12,7 @@ from gateway.config.station import StationConfig
 from gateway.config.vision import CameraConfig
 from provisioning.frames import grab, open_camera, save_jpeg
 from provisioning.probes import Say, quiet
-from provisioning.results import CheckResult
+from provisioning.results import NO_HINT, CheckResult, Status
 
 DARK = 15.0  # mean grey level under which the picture is taken as black
 FLAT = 4.0  # standard deviation under which the picture is taken as one colour (covered lens)
@@ -44,35 +44,41 @@ def probe_one(cfg: CameraConfig, frames: int, snapshot_dir: Path, say: Say = qui
         finally:
             camera.close()
     except (GatewayError, OSError, ValueError, RuntimeError) as exc:
-        return CheckResult("camera", cfg.id, "fail", f"no frames: {exc}", values,
-                           hint="check the camera's power, cable or stream URL in the station file, then check again")
+        return CheckResult.of("camera", cfg.id, "fail", (f"取不到画面: {exc}", f"no frames: {exc}"), values,
+                              hint=("检查摄像头的电源、网线或站点文件里的视频流地址,然后再检查一次",
+                                    "check the camera's power, cable or stream URL in the station file, then check again"))
     path = save_jpeg(sample.last, snapshot_dir / f"{cfg.id}.jpg")
     grey = np.asarray(sample.last).mean(axis=2) if sample.last.ndim == 3 else np.asarray(sample.last)
     mean, std = float(grey.mean()), float(grey.std())
     values.update(frames=len(sample.frames), fps=sample.fps, width=sample.width, height=sample.height,
                   mean_grey=round(mean, 1), contrast=round(std, 1))
-    summary = f"{len(sample.frames)} frames at {sample.fps:.1f} fps, {sample.width}x{sample.height}"
+    size = f"{sample.width}x{sample.height}"
+    zh, en = f"{len(sample.frames)} 帧,{sample.fps:.1f} 帧/秒,{size}", f"{len(sample.frames)} frames at {sample.fps:.1f} fps, {size}"
     if cfg.detection is not None:
         try:
             seen = detect_people(cfg, sample.last)
         except (GatewayError, OSError, ValueError, RuntimeError) as exc:
             values["detection_error"] = str(exc)
-            return CheckResult("camera", cfg.id, "fail", f"{summary}; the person detector cannot run: {exc}", values,
-                               hint="install the model with its hash: stationctl model install MODEL --sha256 HEX "
-                               f"--config FILE --camera {cfg.id}", artifacts={"snapshot": str(path)})
+            install = f"stationctl model install MODEL --sha256 HEX --config FILE --camera {cfg.id}"
+            return CheckResult.of("camera", cfg.id, "fail", (f"{zh};人员检测模型运行不了: {exc}", f"{en}; the person detector cannot run: {exc}"),
+                                  values, hint=(f"安装模型并核对其哈希: {install}", f"install the model with its hash: {install}"),
+                                  artifacts={"snapshot": str(path)})
         values.update(seen)
-        summary += f"; detector ok ({seen['persons']} person(s) in view, {seen['invoke_ms']} ms)"
+        zh += f";检测正常(画面中 {seen['persons']} 人,{seen['invoke_ms']} ms)"
+        en += f"; detector ok ({seen['persons']} person(s) in view, {seen['invoke_ms']} ms)"
     if cfg.zones:
-        summary += f"; {len(cfg.zones)} danger zone(s)"
-    row = CheckResult("camera", cfg.id, "pass", summary, values, artifacts={"snapshot": str(path)},
-                      duration_s=round(time.monotonic() - started, 2))
+        zh, en = zh + f";{len(cfg.zones)} 个危险区", en + f"; {len(cfg.zones)} danger zone(s)"
+    status: Status = "pass"
+    hint = NO_HINT
     if mean < DARK or std < FLAT:
-        row.status, row.summary = "warn", summary + "; the picture is black or flat"
-        row.hint = "look at the snapshot: remove the lens cap, clean the lens, or check the infrared light at night"
+        status, zh, en = "warn", zh + ";画面全黑或只有一种颜色", en + "; the picture is black or flat"
+        hint = ("看一下快照:取下镜头盖、擦干净镜头,夜里检查红外补光灯",
+                "look at the snapshot: remove the lens cap, clean the lens, or check the infrared light at night")
     elif 0 < sample.fps < SLOW_FPS:
-        row.status, row.summary = "warn", summary + "; the frame rate is low"
-        row.hint = "use the camera's sub-stream or a lower resolution, and check the network link"
-    return row
+        status, zh, en = "warn", zh + ";帧率偏低", en + "; the frame rate is low"
+        hint = ("改用摄像头的子码流或降低分辨率,并检查网络", "use the camera's sub-stream or a lower resolution, and check the network link")
+    return CheckResult.of("camera", cfg.id, status, (zh, en), values, hint=hint, artifacts={"snapshot": str(path)},
+                          duration_s=round(time.monotonic() - started, 2))
 
 
 def probe_cameras(cfg: StationConfig, frames: int, snapshot_dir: Path, say: Say = quiet) -> list[CheckResult]:

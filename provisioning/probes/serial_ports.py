@@ -34,33 +34,39 @@ def configured_ports(cfg: StationConfig) -> dict[str, list[str]]:
 
 def check_url(url: str, users: list[str], listed: list[dict[str, str]]) -> CheckResult:
     names = ", ".join(users)
-    known = ", ".join(p["device"] for p in listed) or "none"
+    known = ", ".join(p["device"] for p in listed)
+    known_zh, known_en = known or "无", known or "none"
     if url.startswith("hwgrep://"):
         pattern = url[len("hwgrep://"):].split("&")[0]
         matches = [p.device for p in list_ports.grep(pattern)]
         if matches:
-            return CheckResult("serial", url, "pass", f"{names}: adapter found at {', '.join(matches)}", {"matches": matches})
-        return CheckResult("serial", url, "fail", f"{names}: no adapter matches {pattern!r} (ports: {known})",
-                           {"matches": []}, hint="plug the USB-serial adapter in, or correct the VID:PID in the port URL "
-                           "(see the vid_pid of the ports listed)")
+            found = ", ".join(matches)
+            return CheckResult.of("serial", url, "pass", (f"{names}: 在 {found} 找到串口适配器", f"{names}: adapter found at {found}"),
+                                  {"matches": matches})
+        return CheckResult.of("serial", url, "fail", (f"{names}: 没有适配器匹配 {pattern!r}(现有串口: {known_zh})",
+                                                      f"{names}: no adapter matches {pattern!r} (ports: {known_en})"),
+                              {"matches": []}, hint=("插上 USB 转串口适配器,或改正端口地址里的 VID:PID(参照列出的各串口的 vid_pid)",
+                                                     "plug the USB-serial adapter in, or correct the VID:PID in the port URL "
+                                                     "(see the vid_pid of the ports listed)"))
     if url.startswith(REMOTE_SCHEMES):
-        return CheckResult("serial", url, "pass", f"{names}: network or virtual port; its sensor check below shows whether it answers")
+        return CheckResult.of("serial", url, "pass", (f"{names}: 网络或虚拟串口;能否应答见下面该传感器的检查",
+                                                      f"{names}: network or virtual port; its sensor check below shows whether it answers"))
     path = Path(url)
     if path.exists():
         target = str(path.resolve()) if path.is_symlink() else url
-        return CheckResult("serial", url, "pass", f"{names}: port present ({target})", {"resolved": target})
-    return CheckResult("serial", url, "fail", f"{names}: port {url} does not exist (ports: {known})",
-                       hint="plug the adapter in and check `dmesg | tail`; better use a stable name from "
-                       "/dev/serial/by-id/ or hwgrep://VID:PID in the station file")
+        return CheckResult.of("serial", url, "pass", (f"{names}: 串口存在({target})", f"{names}: port present ({target})"), {"resolved": target})
+    return CheckResult.of("serial", url, "fail", (f"{names}: 串口 {url} 不存在(现有串口: {known_zh})",
+                                                  f"{names}: port {url} does not exist (ports: {known_en})"),
+                          hint=("插上适配器,用 `dmesg | tail` 查看;站点文件里最好用 /dev/serial/by-id/ 下的固定名称或 hwgrep://VID:PID",
+                                "plug the adapter in and check `dmesg | tail`; better use a stable name from "
+                                "/dev/serial/by-id/ or hwgrep://VID:PID in the station file"))
 
 
 def probe_serial(cfg: StationConfig) -> list[CheckResult]:
     listed = found_ports()
-    rows = [CheckResult(
-        "serial", "system", "pass",
-        f"{len(listed)} serial port(s): " + (", ".join(f"{p['device']} ({p['description']})" for p in listed) or "none"),
-        {"ports": listed},
-    )]
+    ports = ", ".join(f"{p['device']} ({p['description']})" for p in listed)
+    rows = [CheckResult.of("serial", "system", "pass", (f"系统共有 {len(listed)} 个串口: {ports or '无'}",
+                                                        f"{len(listed)} serial port(s): {ports or 'none'}"), {"ports": listed})]
     for url, users in configured_ports(cfg).items():
         rows.append(check_url(url, users, listed))
     return rows

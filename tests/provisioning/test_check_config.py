@@ -15,7 +15,7 @@ SAY_PERSON = {"alarm": "person_in_water_zone", "text": "水深危险,请马上�
 def config_rows(tmp_path: Path, doc: dict[str, Any]) -> tuple[int, list[dict[str, Any]], str]:
     config = write_station(tmp_path / "station.yaml", doc)
     result = stationctl("check", "--config", config, "--only", "config", "--json")
-    table = stationctl("check", "--config", config, "--only", "config")
+    table = stationctl("check", "--config", config, "--only", "config", "--lang", "en")
     return result.exit_code, json.loads(result.stdout)["results"], table.output
 
 
@@ -44,6 +44,10 @@ def test_pond_camera_with_neither_model_nor_zone_fails_the_announced_alarm(tmp_p
     assert "can never be raised" in action["summary"] and "person detector" in action["summary"]
     assert "stationctl zone cam-1 --config" in action["hint"]
     assert "FAIL" in table and "next:" in table
+    # the technician reads the same findings in Chinese (the default)
+    assert "摄像头没有模型" in bad["cam-1"]["summary_zh"] and "stationctl model install" in bad["cam-1"]["hint_zh"]
+    assert "永远不会产生" in action["summary_zh"] and "没有摄像头装有人员检测模型" in action["summary_zh"]
+    assert "或删去这条动作" in action["hint_zh"]
 
 
 def test_detector_without_zone_and_a_zone_never_armed(tmp_path: Path) -> None:

@@ -89,6 +89,8 @@ def test_report_of_a_failing_station_is_written_and_exits_1(tmp_path: Path, brok
     result = stationctl("report", "--config", config, "--out", out, "--samples", 2, "--frames", 2, "--no-sound", "--lang", "en")
     assert result.exit_code == 1
     assert "fix them and run the report again" in result.output
+    chinese = stationctl("report", "--config", config, "--out", tmp_path / "report-zh", "--samples", 2, "--frames", 2, "--no-sound")
+    assert chinese.exit_code == 1 and "修好后重新生成报告" in chinese.output and "1 项检查失败" in chinese.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["ok"] is False and report["counts"]["fail"] == 1 and report["counts"]["skip"] == 1
     assert "check(s) failed" in (out / "report.html").read_text(encoding="utf-8")

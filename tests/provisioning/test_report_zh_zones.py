@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from provisioning.report_render import render_html
 from provisioning.zone_draw import BOX, PALETTE
 from tests.provisioning.conftest import sim_station, stationctl
 from tests.stations import write_station
@@ -49,6 +50,12 @@ def test_report_is_chinese_by_default_with_distinct_zone_colours_and_boxes(tmp_p
     report, html, out = report_of(tmp_path, broker)
     assert '<html lang="zh-CN">' in html and "站点调试报告" in html and "全部检查通过" in html and "危险区" in html
     assert "All checks passed" not in html and "Commissioning report" not in html
+    # the rows in the page's language: the probes' Chinese summaries, in the self-test and the readings tables
+    assert "2 个读数: 0.420, 0.420 m;中位数 0.420 m" in html and "烟雾输入: 正常 正常" in html and "已连接,用时" in html
+    assert "摄像头" in html and "广播喇叭" in html and "跳过" in html  # check names and status words as `stationctl check` shows them
+    assert "reading(s)" not in html and "smoke input" not in html and "connected in" not in html
+    water = next(r for r in report["results"] if r["check"] == "water")
+    assert water["summary"].startswith("2 reading(s)") and water["summary_zh"].startswith("2 个读数")  # report.json keeps both
     (cam,) = report["cameras"]
     colours = [z["colour"] for z in cam["zones"]]
     assert len(set(colours)) == 2 and all(c in html for c in colours)  # the zone table shows each zone's colour
@@ -70,6 +77,14 @@ def test_report_is_chinese_by_default_with_distinct_zone_colours_and_boxes(tmp_p
 
 
 def test_report_in_english_on_request(tmp_path: Path, broker) -> None:
-    _, html, _ = report_of(tmp_path, broker, "--lang", "en")
+    report, html, out = report_of(tmp_path, broker, "--lang", "en")
     assert '<html lang="en">' in html and "Commissioning report" in html and "All checks passed" in html
     assert "站点调试报告" not in html
+    assert "2 reading(s): 0.420, 0.420 m; median 0.420 m" in html and "smoke input: idle idle" in html and "connected in" in html
+    assert "个读数" not in html and "烟雾输入" not in html
+
+    # a report.json written before rows carried Chinese still renders: the Chinese page shows their English
+    for row in report["results"]:
+        del row["summary_zh"], row["hint_zh"]
+    old = render_html(report, out, "zh")
+    assert "站点调试报告" in old and "2 reading(s): 0.420, 0.420 m; median 0.420 m" in old
