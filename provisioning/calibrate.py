@@ -99,7 +99,7 @@ def water(
     """Make SENSOR report the staff-gauge reading: correct its datum and write it into the station file."""
     console, lg = make_console(), language(lang)
     with handled(console, config, lg):
-        station_file = StationFile(config)
+        station_file = StationFile(config, lg)
         cfg = parse_config(station_file.dump(), str(config))
         sensor_cfg = next((s for s in cfg.water_sensors if s.id == sensor), None)
         if sensor_cfg is None:

@@ -132,7 +132,7 @@ def cert(
             raise ProvisioningError(pick(lg, (f"{certificate} 与 {key_path} 里的密钥不配套", f"{certificate} is not for the key in {key_path}")),
                                     pick(lg, ("请县里签发本站的 station.csr(重新生成的密钥需要新证书)",
                                               "ask the county to sign this station's station.csr (a key made again needs a new certificate)")), 2)
-        station_file = StationFile(config)
+        station_file = StationFile(config, lg)
         tls = station_file.section("broker").get("tls")
         if tls is None:
             raise ProvisioningError(pick(lg, (f"{config} 里没有 broker.tls 部分", f"{config} has no broker.tls section")),
@@ -188,7 +188,7 @@ def county(
             console.print(pick(lg, (f"[yellow]提示:[/] 这个版本的网关没有 commands 部分;{config} 未改动",
                                     f"[yellow]note:[/] this gateway version has no commands section; {config} is unchanged")))
         elif config is not None:
-            station_file = StationFile(config)
+            station_file = StationFile(config, lg)
             listed = station_file.section("commands").get("keys")
             if listed is None:
                 station_file.doc["commands"]["keys"] = listed = []

@@ -144,7 +144,7 @@ def install(
         if cameras and config is None:
             raise ProvisioningError(pick(lg, ("--camera 需要同时给出 --config", "--camera needs --config")),
                                     pick(lg, ("用 --config FILE 给出站点文件", "give the station file with --config FILE")), 2)
-        station_file = StationFile(config) if config is not None else None
+        station_file = StationFile(config, lg) if config is not None else None
         if station_file is not None:
             for cam in cameras:
                 station_file.item("cameras", cam)  # unknown ids are refused before anything is fetched

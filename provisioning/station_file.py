@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from foundation.atomic_file import write_atomic
 from gateway.config.station import StationConfig, parse_config
 from provisioning.errors import ProvisioningError
+from provisioning.i18n import pick
 
 
 def _yaml_for(text: str) -> YAML:
@@ -45,14 +46,16 @@ def _yaml_for(text: str) -> YAML:
 class StationFile:
     """A station file loaded for editing; `save()` validates and writes it back."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lang: str = "zh") -> None:
         self.path = Path(path)
+        self.lang = lang  # of the errors the technician reads
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ProvisioningError(
-                f"cannot read the station file {self.path}: {exc}",
-                "give the path of the station file with --config (stationctl init writes one)",
+                pick(lang, (f"无法读取站点文件 {self.path}: {exc}", f"cannot read the station file {self.path}: {exc}")),
+                pick(lang, ("用 --config 给出站点文件的路径(stationctl init 会生成一个)",
+                            "give the path of the station file with --config (stationctl init writes one)")),
                 exit_code=2,
             ) from exc
         parse_config(text, str(self.path))  # refuse to edit a file that is already broken
@@ -79,10 +82,12 @@ class StationFile:
         for entry in items:
             if isinstance(entry, dict) and str(entry.get("id")) == item_id:
                 return entry
-        known = ", ".join(str(e.get("id")) for e in items if isinstance(e, dict)) or "none"
+        known = ", ".join(str(e.get("id")) for e in items if isinstance(e, dict))
         raise ProvisioningError(
-            f"{self.path}: no {section} entry with id {item_id!r} (known: {known})",
-            "use one of the ids listed, or add it with stationctl init / an editor first",
+            pick(self.lang, (f"{self.path}: {section} 里没有 id 为 {item_id!r} 的条目(现有:{known or '无'})",
+                             f"{self.path}: no {section} entry with id {item_id!r} (known: {known or 'none'})")),
+            pick(self.lang, ("用上面列出的 id 之一,或先用 stationctl init 或编辑器添加它",
+                             "use one of the ids listed, or add it with stationctl init / an editor first")),
             exit_code=2,
         )
 

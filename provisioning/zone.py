@@ -98,7 +98,7 @@ def zone(
     console, lg = make_console(), language(lang)
     with handled(console, config, lg):
         polygon = parse_points(points, lg)
-        station_file = StationFile(config)
+        station_file = StationFile(config, lg)
         cfg = parse_config(station_file.dump(), str(config))
         cam_cfg = next((c for c in cfg.cameras if c.id == camera), None)
         if cam_cfg is None:
