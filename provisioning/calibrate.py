@@ -64,12 +64,13 @@ def median_level(sensor_cfg: WaterSensorConfig, samples: int, console: Console, 
     sensor = build_water_sensor(sensor_cfg)
     try:
         with make_progress(console) as progress:
-            task = progress.add_task(pick(lang, (f"正在读取 {sensor_cfg.id}", f"reading {sensor_cfg.id}")), total=samples)
+            reading = pick(lang, ("正在读取", "reading"))
+            task = progress.add_task(f"{reading} {sensor_cfg.id}", total=samples)
             done = 0
 
-            def say(text: str) -> None:
+            def say(text: str) -> None:  # the probe says "<id> i/n"
                 nonlocal done
-                progress.update(task, description=text, completed=done)
+                progress.update(task, description=f"{reading} {text}", completed=done)
                 done += 1
 
             levels, errors, _ = read_levels(sensor, samples, min(sensor_cfg.poll_interval_s, 0.3), say, sensor_cfg.id)

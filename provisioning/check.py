@@ -30,7 +30,7 @@ from provisioning.probes.fire import probe_fire
 from provisioning.probes.serial_ports import probe_serial
 from provisioning.probes.speaker import TEST_PHRASE, probe_speaker
 from provisioning.probes.water import probe_water
-from provisioning.results import CheckResult, overall_ok, render_table, to_json
+from provisioning.results import CHECK_NAMES, CheckResult, overall_ok, render_table, to_json
 from provisioning.ui import handled, make_console, make_progress
 
 STEPS = ("config", "serial", "water", "fire", "camera", "speaker", "broker")
@@ -69,16 +69,18 @@ def skipped_speaker(cfg: StationConfig) -> list[CheckResult]:
                            hint=("先提醒附近的人,再不带 --no-sound 运行检查", "run the check without --no-sound when people nearby can be warned first"))]
 
 
-def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any) -> list[CheckResult]:
-    """Run every planned step under a progress bar; a step that crashes becomes a failed row."""
+def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any, lang: str = "zh") -> list[CheckResult]:
+    """Run every planned step under a progress bar (the step's name in `lang`, then what the probe is at: ids and counts);
+    a step that crashes becomes a failed row."""
     results: list[CheckResult] = []
     steps = plan(cfg, opts)
     with make_progress(progress_console) as progress:
-        task = progress.add_task("self-test", total=len(steps))
+        task = progress.add_task(pick(lang, ("自检", "self-test")), total=len(steps))
         for name, run in steps:
-            progress.update(task, description=name)
+            shown = pick(lang, CHECK_NAMES.get(name, (name, name)))
+            progress.update(task, description=shown)
             try:
-                results.extend(run(lambda text: progress.update(task, description=text)))
+                results.extend(run(lambda text, shown=shown: progress.update(task, description=f"{shown}: {text}")))
             except Exception as exc:  # noqa: BLE001 - one broken probe must not hide the others' results
                 crash = f"{type(exc).__name__}: {exc}"
                 results.append(CheckResult.of(name, "-", "fail", (f"{name} 检查程序出错: {crash}", f"the {name} check crashed: {crash}"),
@@ -118,7 +120,7 @@ def check(
                                     pick(lg, (f"从这些里选: {steps}", f"choose from {steps}")), 2)
         opts = CheckOptions(samples, frames, snapshot_dir, phrase, sound, set(only) or set(STEPS))
         started = time.monotonic()
-        results = run_checks(cfg, opts, console)
+        results = run_checks(cfg, opts, console, lg)
         info = {**meta(cfg, config), "duration_s": round(time.monotonic() - started, 1)}
     if as_json:
         typer.echo(to_json(results, info))

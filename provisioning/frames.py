@@ -70,7 +70,7 @@ def grab(camera: Camera, count: int, timeout_s: float = 8.0, say: Callable[[str]
         frames.append(np.asarray(frame.image))
         stamps.append(frame.ts)
         if say is not None:
-            say(f"frame {len(frames)}/{count}")
+            say(f"{len(frames)}/{count}")
     if not frames:
         raise DeviceUnavailable(getattr(camera, "name", "camera"), f"no frame within {timeout_s:g} s")
     measured = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else 0.0

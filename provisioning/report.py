@@ -121,7 +121,7 @@ def report(
         out.mkdir(parents=True, exist_ok=True)
         opts = CheckOptions(samples, frames, out / "snapshots", TEST_PHRASE, sound, set(STEPS))
         started = time.monotonic()
-        results = run_checks(cfg, opts, console)
+        results = run_checks(cfg, opts, console, lg)
         config_text = config.read_text(encoding="utf-8")
         doc: dict[str, Any] = {
             **meta(cfg, config),

@@ -82,7 +82,7 @@ def probe_broker(cfg: StationConfig, timeout_s: float | None = None, say: Say = 
     client = _client(b, f"stationctl-{cfg.station.id}-{nonce[:6]}")
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     started = time.monotonic()
-    say(f"broker {target}: connecting")
+    say(target)
     try:
         client.connect(b.host, b.port, keepalive=max(10, b.keepalive_s))
     except (OSError, ssl.SSLError, ValueError) as exc:
@@ -102,7 +102,7 @@ def probe_broker(cfg: StationConfig, timeout_s: float | None = None, say: Say = 
             return [CheckResult.of("broker", target, "fail", ("订阅测试主题没有收到 SUBACK", "no SUBACK for the test topic"), values,
                                    hint=(f"MQTT 服务器的权限(ACL)可能不允许本站的主题:请县平台放开 {prefix}/#",
                                          f"the broker's ACL may forbid this station's topics: ask the county to allow {prefix}/#"))]
-        say(f"broker {target}: round trip")
+        say(f"{target} ⇄")
         sent = time.monotonic()
         payload = json.dumps({"selftest": nonce, "station": cfg.station.path, "tool": "stationctl check"})
         client.publish(topic, payload, qos=1)

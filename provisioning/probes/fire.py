@@ -26,7 +26,7 @@ def probe_one(cfg: FireInputConfig, samples: int, say: Say = quiet) -> CheckResu
     states: list[bool] = []
     try:
         for i in range(samples):
-            say(f"{cfg.id} read {i + 1}/{samples}")
+            say(f"{cfg.id} {i + 1}/{samples}")
             states.append(bool(device.is_active()))
             analog = getattr(device, "last_value", None)
             if analog is not None:

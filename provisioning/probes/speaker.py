@@ -20,7 +20,7 @@ def probe_speaker(cfg: StationConfig, phrase: str = TEST_PHRASE, say: Say = quie
         return []
     started = time.monotonic()
     values: dict[str, object] = {"driver": cfg.loudspeaker.driver.type, "phrase": phrase}
-    say("loudspeaker: playing the test phrase")
+    say("♪")
     try:
         speaker = build_speaker(cfg.loudspeaker)
     except (GatewayError, OSError, ValueError, RuntimeError) as exc:

@@ -30,7 +30,7 @@ def read_levels(
     errors: list[str] = []
     raw: dict[str, Any] = {}
     for i in range(samples):
-        say(f"{label} reading {i + 1}/{samples}")
+        say(f"{label} {i + 1}/{samples}")
         try:
             reading = sensor.read()
             levels.append(reading.level_m)
@@ -84,7 +84,7 @@ def probe_water(cfg: StationConfig, samples: int, say: Say = quiet) -> list[Chec
     pool = ModbusBusPool()
     for sensor_cfg in cfg.water_sensors:
         started = time.monotonic()
-        say(f"water sensor {sensor_cfg.id}")
+        say(sensor_cfg.id)
         try:
             sensor = build_water_sensor(sensor_cfg, modbus_buses=pool)
         except (GatewayError, OSError, ValueError) as exc:
