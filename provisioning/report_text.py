@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.results import CHECK_NAMES, STATUS_WORDS
+from provisioning.results import CHECK_NAMES, STATUS_WORDS, TARGET_NAMES
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("站点调试报告", "Commissioning report"),
@@ -62,6 +62,7 @@ def texts(lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {k: v[i] for k, v in TEXTS.items()}
     out["status"] = {k: v[i] for k, v in STATUS.items()}
     out["checks"] = {k: v[i] for k, v in CHECKS.items()}
+    out["targets"] = {k: v[i] for k, v in TARGET_NAMES.items()}
     out["kinds"] = {k: v[i] for k, v in KINDS.items()}
     out["lang"] = "en" if lang == "en" else "zh-CN"
     return out

@@ -30,6 +30,7 @@ CHECK_NAMES: dict[str, Pair] = {"config": ("配置", "config"), "serial": ("串�
                                 "fire": ("火情/烟雾", "fire"), "camera": ("摄像头", "camera"), "speaker": ("广播喇叭", "speaker"),
                                 "broker": ("MQTT 服务器", "broker")}
 ARTIFACT_NAMES: dict[str, Pair] = {"snapshot": ("快照", "snapshot")}
+TARGET_NAMES: dict[str, Pair] = {"station file": ("站点文件", "station file"), "loudspeaker": ("广播喇叭", "loudspeaker")}  # other targets are ids
 HEADERS: dict[str, tuple[str, ...]] = {"zh": ("检查项", "对象", "结果", "详情"), "en": ("check", "target", "result", "details")}
 NEXT: Pair = ("下一步", "next")
 NO_HINT: Pair = ("", "")
@@ -110,7 +111,8 @@ def render_table(console: Console, results: list[CheckResult], title: str, lang:
             details += f"\n{pick(lang, ARTIFACT_NAMES.get(name, (name, name)))}: {path}"
         check = pick(lang, CHECK_NAMES.get(r.check, (r.check, r.check)))
         status = pick(lang, STATUS_WORDS[r.status])
-        table.add_row(redact(check), redact(r.target), f"[{STYLE[r.status]}]{status}[/]", redact(details))
+        target = pick(lang, TARGET_NAMES.get(r.target, (r.target, r.target)))
+        table.add_row(redact(check), redact(target), f"[{STYLE[r.status]}]{status}[/]", redact(details))
     console.print(table)
     console.print(verdict(results, lang))
 

@@ -31,6 +31,7 @@ def test_the_table_is_chinese_by_default(station_file: Path) -> None:
     assert "3 个读数: 0.420, 0.420, 0.420 m;中位数 0.420 m" in out  # the simulated gauge, its numbers and units kept
     assert "烟雾输入: 正常 正常 正常" in out and "已播放测试语音" in out and "已连接,用时" in out
     assert "水位" in out and "火情/烟雾" in out and "广播喇叭" in out and "MQTT 服务器" in out
+    assert "loudspeaker" not in out  # the speaker's row names it in Chinese too
     for english in ("PASS", "all checks passed", "reading(s)", "smoke input", "connected in", "self-test of"):
         assert english not in out, english
 
