@@ -31,15 +31,18 @@ def feed(
     prefix: str = typer.Argument("vs/v1", help="Topic prefix: vs/v1/COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]]."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
+    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
 ) -> None:
-    """Print every message under a prefix as a readable line."""
+    """Print every message under a prefix as a readable line (Chinese unless --lang en)."""
+    from county.i18n import language
+
     console = Console(highlight=False)
     host, _, port = broker.rpartition(":")
 
     def show(line: FeedLine) -> None:
         console.print(f"{line.station} #{line.seq if line.seq is not None else '-'} [{line.style or 'default'}]{escape(line.text)}[/]")
 
-    sub = FeedSubscriber(host, int(port), prefix, FeedCollector(on_line=show)).start()
+    sub = FeedSubscriber(host, int(port), prefix, FeedCollector(on_line=show, lang=language(lang))).start()
     try:
         deadline = time.monotonic() + seconds if seconds else float("inf")
         while time.monotonic() < deadline:
@@ -54,13 +57,14 @@ def feed(
 def demo(
     config: str = typer.Option("examples/sim-station.yaml", help="Station config to run."),
     duration: float = typer.Option(60.0, help="Seconds before the summary."),
+    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
 ) -> None:
-    """Run the simulated station against a private broker and show the county feed."""
+    """Run the simulated station against a private broker and show the county feed (Chinese unless --lang en)."""
     from pathlib import Path
 
     from county.sim.demo import main
 
-    main(config=Path(config), duration=duration, outage_at=duration * 0.37, outage_s=6.0)
+    main(config=Path(config), duration=duration, outage_at=duration * 0.37, outage_s=6.0, lang=lang)
 
 
 @app.command()
@@ -83,13 +87,15 @@ def watch(
     once: bool = typer.Option(False, "--once", help="Listen for --seconds (default 1), print the table once and exit."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
     db: str | None = typer.Option(None, help="Ingest database to start from (shows alarms raised before the watch began)."),
+    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
 ) -> None:
-    """A live table of stations: online/offline, last seen, active alarms, queue depth, camera fps."""
+    """A live table of stations: online/offline, last seen, active alarms, queue depth, camera fps (Chinese unless --lang en)."""
+    from county.i18n import language
     from county.topics import parse_broker
     from county.watch import watch as run_watch
 
     host, port = parse_broker(broker)
-    run_watch(prefix, host, port, once, seconds, Console(), db)
+    run_watch(prefix, host, port, once, seconds, Console(), db, language(lang))
 
 
 @app.command()

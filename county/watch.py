@@ -5,6 +5,7 @@ is tested without a broker or a terminal; the subscriber and the rich `Live` dis
 shells around it. Presence comes from the retained status, alarms from their lifecycle
 (raised/updated/acked open or change one, cleared closes it), queue depth and camera fps from
 health. A redelivered old step never reopens an alarm: per alarm, only a higher `seq` counts.
+The table's words are Chinese unless `lang="en"` (`countyctl watch --lang en`), from `county.wording`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from county.i18n import pick
 from county.times import epoch
 from county.topics import normalise_prefix, parse_topic, station_filter
+from county.wording import ALARM_STATES, KINDS, OFFLINE_REASONS, PRESENCE, SEVERITIES, label
 from wire.messages import PROTOCOL
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "danger": 2, "critical": 3}
 SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "danger": "bold red", "critical": "bold white on red"}
 CHANNELS = ("status", "event/+", "health", "telemetry/+", "reply/+")
+COLUMNS: tuple[tuple[str, str, str], ...] = (("站点", "station", "left"), ("状态", "state", "left"), ("最后消息", "last seen", "right"),
+                                             ("当前告警", "active alarms", "left"), ("队列", "queue", "right"), ("摄像头帧率", "camera fps", "left"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,39 +178,50 @@ def seed_from_store(state: FleetState, store: Any) -> None:
     state.seed(stations, alarms, health)
 
 
-def _age(seconds: float | None) -> str:
+def _age(seconds: float | None, lang: str = "zh") -> str:
     if seconds is None:
         return "-"
     if seconds < 90:
-        return f"{seconds:.0f} s ago"
+        return pick(lang, (f"{seconds:.0f} 秒前", f"{seconds:.0f} s ago"))
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
+        return pick(lang, (f"{seconds / 60:.0f} 分钟前", f"{seconds / 60:.0f} min ago"))
+    return pick(lang, (f"{seconds / 3600:.1f} 小时前", f"{seconds / 3600:.1f} h ago"))
 
 
-def render(rows: list[Row], title: str) -> Table:
-    """The rich table of rows."""
+def _alarm(a: ActiveAlarm, lang: str) -> str:
+    """"水位（危险）" / "water level (danger, acked)", coloured by severity."""
+    words = [label(SEVERITIES, a.severity, lang)] + ([label(ALARM_STATES, "acked", lang)] if a.state == "acked" else [])
+    said = f"{label(KINDS, a.alarm, lang)}（{'，'.join(words)}）" if lang == "zh" else f"{label(KINDS, a.alarm, lang)} ({', '.join(words)})"
+    return f"[{SEVERITY_STYLE.get(a.severity, '')}]{escape(said)}[/]"
+
+
+def render(rows: list[Row], title: str, lang: str = "zh") -> Table:
+    """The rich table of rows, its words in `lang` ("zh" or "en")."""
     table = Table(title=title, header_style="bold", expand=False)
-    for column, justify in (("station", "left"), ("state", "left"), ("last seen", "right"), ("active alarms", "left"),
-                            ("queue", "right"), ("camera fps", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for zh, en, justify in COLUMNS:
+        table.add_column(pick(lang, (zh, en)), justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        state = "[green]online[/]" if r.online else ("[dim]?[/]" if r.online is None else f"[red]offline[/] [dim]{r.reason}[/]")
-        alarms = ", ".join(f"[{SEVERITY_STYLE.get(a.severity, '')}]{a.alarm}:{a.severity}{' (acked)' if a.state == 'acked' else ''}[/]"
-                           for a in r.alarms) or "[dim]none[/]"
-        fps = ", ".join(f"{cam} {v:.1f}" for cam, v in r.camera_fps) or "-"
-        label = r.station + (f" [dim]({r.name})[/]" if r.name else "")
-        table.add_row(label, state, _age(r.last_seen_age_s), alarms, "-" if r.queue_depth is None else str(r.queue_depth), fps)
-    online = sum(1 for r in rows if r.online)
-    table.caption = f"{len(rows)} stations, {online} online, {sum(len(r.alarms) for r in rows)} active alarms"
+        if r.online:
+            state = f"[green]{label(PRESENCE, 'online', lang)}[/]"
+        elif r.online is None:
+            state = "[dim]?[/]"
+        else:
+            state = f"[red]{label(PRESENCE, 'offline', lang)}[/] [dim]{escape(label(OFFLINE_REASONS, r.reason, lang))}[/]"
+        alarms = ", ".join(_alarm(a, lang) for a in r.alarms) or f"[dim]{pick(lang, ('无', 'none'))}[/]"
+        fps = ", ".join(f"{escape(cam)} {v:.1f}" for cam, v in r.camera_fps) or "-"
+        name = r.station + (f" [dim]({escape(r.name)})[/]" if r.name else "")
+        table.add_row(name, state, _age(r.last_seen_age_s, lang), alarms, "-" if r.queue_depth is None else str(r.queue_depth), fps)
+    online, active = sum(1 for r in rows if r.online), sum(len(r.alarms) for r in rows)
+    table.caption = pick(lang, (f"共 {len(rows)} 个站点，{online} 个在线，{active} 条当前告警", f"{len(rows)} stations, {online} online, {active} active alarms"))
     return table
 
 
 class WatchSubscriber:
     """Feeds a FleetState from a broker on paho's own network thread; `lock` guards the state."""
 
-    def __init__(self, host: str, port: int, state: FleetState, client_id: str = "") -> None:
+    def __init__(self, host: str, port: int, state: FleetState, client_id: str = "", lang: str = "zh") -> None:
         self.state = state
+        self.lang = lang
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
@@ -233,13 +250,14 @@ class WatchSubscriber:
     def table(self) -> Table:
         with self.lock:
             rows = self.state.rows(time.time())
-        return render(rows, f"{self.state.prefix} @ {self._host}:{self._port}")
+        title = pick(self.lang, ("站点实时状态", "stations")) + f" {self.state.prefix} @ {self._host}:{self._port}"
+        return render(rows, title, self.lang)
 
 
-def watch(prefix: str, host: str, port: int, once: bool, seconds: float, console: Console, db: str | None = None) -> None:
+def watch(prefix: str, host: str, port: int, once: bool, seconds: float, console: Console, db: str | None = None, lang: str = "zh") -> None:
     """Show the table: once (after `seconds` of listening) or live until Ctrl-C / `seconds`.
 
-    With `db` (an ingest database), alarms raised before the watch started are shown too.
+    With `db` (an ingest database), alarms raised before the watch started are shown too. `lang`: the table's words.
     """
     state = FleetState(prefix)
     if db is not None:
@@ -250,7 +268,7 @@ def watch(prefix: str, host: str, port: int, once: bool, seconds: float, console
             seed_from_store(state, store)
         finally:
             store.close()
-    sub = WatchSubscriber(host, port, state).start()
+    sub = WatchSubscriber(host, port, state, lang=lang).start()
     try:
         if once:
             sub.connected.wait(min(5.0, seconds or 5.0))

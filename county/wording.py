@@ -47,6 +47,32 @@ ALARM_STATES: dict[str, Pair] = {"raised": ("触发", "raised"), "updated": ("�
                                  "cleared": ("已解除", "cleared")}
 DELIVERY: dict[str, Pair] = {"sent": ("已送达", "sent"), "pending": ("待发送", "pending"), "failed": ("发送失败", "failed")}
 CASE_ACTIONS: dict[str, Pair] = {**ACTIONS, "open": ("立案派件", "opened"), "merge": ("合并", "merge"), "escalate": ("督办升级", "escalated")}
+# the terminal's words (`countyctl feed`, `watch`, `demo`): message kinds, presence, and the values stations put in them
+MESSAGES: dict[str, Pair] = {"status": ("状态", "status"), "alarm": ("告警", "alarm"), "telemetry": ("遥测", "telemetry"),
+                             "health": ("健康", "health"), "playback": ("广播", "loudspeaker"), "notice": ("通知", "notice"),
+                             "reply": ("回复", "reply"), "snapshot": ("快照", "snapshot")}
+PRESENCE: dict[str, Pair] = {"online": ("在线", "online"), "offline": ("离线", "offline")}
+OFFLINE_REASONS: dict[str, Pair] = {"connection lost": ("连接中断", "connection lost"), "shutdown": ("正常关闭", "shutdown"),
+                                    "": ("未说明原因", "no reason")}
+CAPABILITIES: dict[str, Pair] = {"water_level": ("水位", "water level"), "fire_input": ("火情探测", "fire input"),
+                                 "camera": ("摄像头", "camera"), "loudspeaker": ("广播", "loudspeaker")}
+DEVICE_STATES: dict[str, Pair] = {"ok": ("正常", "ok"), "connected": ("已连接", "connected"), "offline": ("离线", "offline")}
+PRIORITIES: dict[str, Pair] = {"emergency": ("紧急", "emergency"), "warning": ("警告", "warning"), "announcement": ("通知", "announcement")}
+PLAYBACK_OUTCOMES: dict[str, Pair] = {
+    "completed": ("已播完", "completed"), "pre-empted": ("被打断", "pre-empted"), "expired": ("已过期", "expired"),
+    "cooldown": ("冷却中未播", "cooldown"), "quiet_hours": ("静默时段未播", "quiet hours"), "silenced": ("已静音未播", "silenced"),
+    "failed": ("播放失败", "failed"),
+}
+COMMANDS: dict[str, Pair] = {"announce": ("广播", "announce"), "silence": ("静音", "silence"), "ack": ("确认告警", "ack"),
+                             "status": ("查询状态", "status"), "selftest": ("自检", "selftest"), "config/get": ("读取配置", "config/get"),
+                             "config/set": ("修改配置", "config/set"), "false_alarm": ("标记误报", "false alarm"), "update": ("软件更新", "update")}
+REPLY_OUTCOMES: dict[str, Pair] = {
+    **PLAYBACK_OUTCOMES, "done": ("已执行", "done"), "rejected": ("被拒绝", "rejected"), "refused": ("被拒绝", "refused"),
+    "failed": ("失败", "failed"), "acked": ("已确认", "acked"), "silenced": ("已静音", "silenced"), "unsilenced": ("已取消静音", "unsilenced"),
+    "suppressed": ("已屏蔽", "suppressed"), "unchanged": ("无变化", "unchanged"), "updated": ("已更新", "updated"), "applied": ("已生效", "applied"),
+    "passed": ("通过", "passed"), "rolled_back": ("已回滚", "rolled back"), "restarting": ("正在重启", "restarting"),
+    "downloading": ("正在下载", "downloading"),
+}
 
 _ZONE_IN_SUMMARY = re.compile(r"(?:person\(s\) in|vanished in) (.+?)(?:, one for [\d.]+ s| and not seen leaving.*)?$")
 _QUIET_IN_SUMMARY = re.compile(r"quiet for ([\d.]+) s")
@@ -242,7 +268,7 @@ def _device(f: _Facts, lang: str) -> str:
 def _notice(f: _Facts, lang: str) -> str:
     """A one-off notice: its words, and the station's own line for the particulars (which file, which command)."""
     what = pick(lang, KINDS[f.kind])
-    return f"{what}：{f.summary}" if f.summary else what
+    return f"{what}{pick(lang, ('：', ': '))}{f.summary}" if f.summary else what
 
 
 _RENDER: dict[str, Callable[[_Facts, str], str]] = {

@@ -21,7 +21,7 @@ from county.cases.rules import RESULTS, STATES
 from county.i18n import Pair, pick
 from county.store import Store
 from county.times import epoch
-from county.wording import Say, label
+from county.wording import PRIORITIES, Say, label
 
 ACTIONS: dict[str, Pair] = {
     "ack": ("确认告警", "acknowledged an alarm"), "announce": ("发送广播", "announced"), "login": ("登录", "logged in"),
@@ -47,7 +47,7 @@ FIELDS: dict[str, Pair] = {
 SKIPPED = {"batch", "error"}  # what ties rows together, and what is said beside each target's outcome
 SENT_TO: Pair = ("派给", "sent to")  # `to` of an opening: people, not a state
 VALUES: dict[str, dict[str, Pair]] = {
-    "priority": {"announcement": ("通知", "announcement"), "warning": ("警告", "warning"), "emergency": ("紧急", "emergency")},
+    "priority": PRIORITIES,
     "from": STATES, "to": STATES, "result": RESULTS,
     "level": {"village": ("村级", "village"), "town": ("乡镇级", "township"), "county": ("县级", "county")},
     "why": {"accept": ("未按时签收", "not accepted in time"), "handle": ("未按时处置", "not handled in time")},

@@ -89,11 +89,36 @@ def test_render_shows_every_column() -> None:
     state.handle(POND.telemetry("gauge-1"), to_payload(Telemetry(**env(POND, 2), sensor="gauge-1", values={"level_m": 1})), False, NOW)
     from rich.console import Console
 
-    console = Console(width=200, record=True)
-    console.print(render(state.rows(NOW + 3), "t"))
-    text = console.export_text()
-    assert "410421/xiaoqi/zhuwa/pond-01" in text and "online" in text and "water_level:danger" in text and "3 s ago" in text
-    assert "1 stations, 1 online, 1 active alarms" in text
+    def shown(*lang: str) -> str:
+        console = Console(width=200, record=True)
+        console.print(render(state.rows(NOW + 3), "t", *lang))
+        return console.export_text()
+
+    zh = shown()  # Chinese unless asked otherwise
+    assert "410421/xiaoqi/zhuwa/pond-01" in zh and "在线" in zh and "水位（危险）" in zh and "3 秒前" in zh
+    assert all(column in zh for column in ("站点", "状态", "最后消息", "当前告警", "队列", "摄像头帧率"))
+    assert "共 1 个站点，1 个在线，1 条当前告警" in zh and "online" not in zh and "water_level" not in zh
+    en = shown("en")
+    assert "410421/xiaoqi/zhuwa/pond-01" in en and "online" in en and "water level (danger)" in en and "3 s ago" in en
+    assert "1 stations, 1 online, 1 active alarms" in en and "在线" not in en and "水位" not in en
+
+
+def test_render_words_offline_and_acknowledged_in_both_languages() -> None:
+    state = FleetState()
+    state.handle(FORD.status, status(FORD, False, "connection lost"), True, NOW)
+    state.handle(POND.status, status(POND, True), True, NOW)
+    state.handle(POND.event("smoke"), alarm(POND, 1, "raised", "critical", event_id="s1", kind="smoke"), False, NOW - 600)
+    state.handle(POND.event("smoke"), alarm(POND, 2, "acked", "critical", event_id="s1", kind="smoke"), False, NOW - 600)
+    from rich.console import Console
+
+    texts = {}
+    for lang in ("zh", "en"):
+        console = Console(width=200, record=True)
+        console.print(render(state.rows(NOW), "t", lang))
+        texts[lang] = console.export_text()
+    assert "离线 连接中断" in texts["zh"] and "烟雾（紧急，已确认）" in texts["zh"] and "10 分钟前" in texts["zh"] and "无" in texts["zh"]
+    assert "offline connection lost" in texts["en"] and "smoke (critical, acked)" in texts["en"] and "10 min ago" in texts["en"]
+    assert "none" in texts["en"]
 
 
 def test_cli_once_against_a_broker_with_a_database_and_a_lost_station(broker: LocalBroker, tmp_path: Path, fleet: FleetFactory) -> None:
@@ -110,17 +135,22 @@ def test_cli_once_against_a_broker_with_a_database_and_a_lost_station(broker: Lo
     lost.stop(goodbye=False)  # the broker publishes its Will
     runner = CliRunner()
     try:
-        live = runner.invoke(app, ["watch", "vs/v1/410421", "--broker", f"127.0.0.1:{broker.port}", "--once", "--seconds", "1"],
+        live = runner.invoke(app, ["watch", "vs/v1/410421", "--broker", f"127.0.0.1:{broker.port}", "--once", "--seconds", "1", "--lang", "en"],
                              env={"COLUMNS": "200"})
         assert live.exit_code == 0, live.output
         assert "7 stations, 6 online" in live.output and "connection lost" in live.output  # from the retained statuses
-        assert "person_in_water_zone" not in live.output  # raised before this watch listened: only the database knows
+        assert "person in the water zone" not in live.output  # raised before this watch listened: only the database knows
         seeded = runner.invoke(app, ["watch", "410421/t00", "--broker", f"127.0.0.1:{broker.port}", "--once", "--seconds", "1",
-                                     "--db", url], env={"COLUMNS": "200"})
+                                     "--db", url, "--lang", "en"], env={"COLUMNS": "200"})
         assert seeded.exit_code == 0, seeded.output
-        assert "person_in_water_zone:critical" in seeded.output and "cam-1 12.5" in seeded.output
+        assert "person in the water zone (critical)" in seeded.output and "cam-1 12.5" in seeded.output
         first_row = next(line for line in seeded.output.splitlines() if "sim-" in line)
         assert "sim-0002" in first_row  # the critical alarm on top
+        chinese = runner.invoke(app, ["watch", "410421/t00", "--broker", f"127.0.0.1:{broker.port}", "--once", "--seconds", "1",
+                                      "--db", url], env={"COLUMNS": "200", "LANG": "C.UTF-8"})  # no --lang, no English LANG: Chinese
+        assert chinese.exit_code == 0, chinese.output
+        assert "站点实时状态" in chinese.output and "有人进入危险水域（紧急）" in chinese.output and "在线" in chinese.output
+        assert "共 7 个站点，6 个在线" in chinese.output and "离线 连接中断" in chinese.output and "online" not in chinese.output
         timed = runner.invoke(app, ["watch", "--broker", f"127.0.0.1:{broker.port}", "--seconds", "1"], env={"COLUMNS": "200"})
         assert timed.exit_code == 0 and "sim-0005" in timed.output
     finally:
