@@ -74,6 +74,8 @@ def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.nda
 
 def observations(cam: CameraConfig, media: Path, lang: str = "zh") -> Iterator[tuple[int | None, np.ndarray, Observation]]:
     """(frame index or None for an image, image, observation) of each analysed frame."""
+    if not media.is_file():
+        raise GatewayError(pick(lang, (f"{media}:文件不存在", f"{media}: no such file")))
     pipeline = build_pipeline(cam)
     if is_still(str(media)):
         image = cv2.imread(str(media), cv2.IMREAD_COLOR)

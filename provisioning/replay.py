@@ -36,6 +36,8 @@ def media_frames(
     path: Path, still_frames: int = 30, still_fps: float = 10.0, lang: str = "zh"
 ) -> tuple[float, Iterator[np.ndarray]]:
     """(frame rate, frames) of a video, or of a still image shown as a short moving clip."""
+    if not path.is_file():
+        raise GatewayError(pick(lang, (f"{path}:文件不存在", f"{path}: no such file")))
     if is_still(str(path)):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -183,7 +185,7 @@ def replay_command(
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"{pick(lg, ('配置无效', 'INVALID'))} {exc}", err=True)
+        typer.echo(f"{pick(lg, ('配置无效:', 'INVALID'))} {exc}", err=True)
         raise typer.Exit(2) from None
     try:
         cam = pick_camera(cfg.cameras, camera, lg)
@@ -193,7 +195,7 @@ def replay_command(
             summary, _ = replay_media(cam, path, out, start_wall, still_frames, lg)
             summaries.append(summary)
     except (GatewayError, ValueError) as exc:
-        typer.echo(f"{pick(lg, ('错误', 'ERROR'))} {exc}", err=True)
+        typer.echo(f"{pick(lg, ('错误:', 'ERROR'))} {exc}", err=True)
         raise typer.Exit(1) from None
     frames = sum(s["frames"] for s in summaries)
     seconds = sum(s["seconds"] for s in summaries)

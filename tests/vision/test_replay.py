@@ -64,7 +64,7 @@ def test_unknown_camera_and_bad_config_fail_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "provisioning.cli", "replay", "--config", "examples/pond-station.yaml", "--camera", "nope", str(MESSI)],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
     )
-    assert proc.returncode == 1 and "错误 配置中没有摄像头 'nope'" in proc.stderr and "pond-cam" in proc.stderr
+    assert proc.returncode == 1 and "错误: 配置中没有摄像头 'nope'" in proc.stderr and "pond-cam" in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "provisioning.cli", "replay", "--lang", "en", "--config", "examples/pond-station.yaml",
          "--camera", "nope", str(MESSI)],
@@ -77,4 +77,17 @@ def test_unknown_camera_and_bad_config_fail_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "provisioning.cli", "replay", "--config", str(bad), str(MESSI)],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
     )
-    assert proc.returncode == 2 and "driver" in proc.stderr
+    assert proc.returncode == 2 and "driver" in proc.stderr and proc.stderr.startswith("配置无效:")
+
+
+def test_missing_empty_and_garbled_media_are_named_without_a_traceback(tmp_path: Path) -> None:
+    """A technician's typo, an empty JPEG and a file that is no video each get one clear line and exit 1."""
+    empty, garbled = tmp_path / "empty.jpg", tmp_path / "garbled.mp4"
+    empty.write_bytes(b"")
+    garbled.write_bytes(b"not a video at all")
+    for media, said in ((tmp_path / "typo.mp4", "文件不存在"), (empty, "无法读取这张图片"), (garbled, "OpenCV 打不开这个视频")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "provisioning.cli", "replay", "--config", "examples/pond-station.yaml", str(media)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
+        )
+        assert proc.returncode == 1 and f"错误: {media}:{said}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
