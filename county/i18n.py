@@ -5,11 +5,11 @@ from __future__ import annotations
 from foundation.errors import GatewayError
 from foundation.language import Pair, language, pick
 
-__all__ = ["Pair", "Refused", "language", "pick"]
+__all__ = ["Pair", "Refused", "SaidInBoth", "language", "pick"]
 
 
-class Refused(GatewayError, ValueError):
-    """A request refused with a reason in both languages (`str()` is the English one, for logs)."""
+class SaidInBoth(GatewayError):
+    """An error told in both languages: `text(lang)` for people, `str()` the English one, for logs."""
 
     def __init__(self, zh: str, en: str) -> None:
         super().__init__(en)
@@ -17,3 +17,7 @@ class Refused(GatewayError, ValueError):
 
     def text(self, lang: str) -> str:
         return pick(lang, (self.zh, self.en))
+
+
+class Refused(SaidInBoth, ValueError):
+    """A request refused with a reason in both languages."""

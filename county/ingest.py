@@ -54,11 +54,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from county.i18n import pick
 from county.limits import REJECT_KEEP_BYTES, Capped
 from county.payloads import SNAPSHOT_MAX_BYTES as SNAPSHOT_MAX_BYTES  # where tests and tools have found it
 from county.payloads import arrival_limit, binary_reject, capped_reject, parse
 from county.store import Incoming, Reject, SnapshotIncoming, Store, WriteResult
 from county.topics import station_filter
+from foundation.redact import redact
 
 if TYPE_CHECKING:
     from county.cases.config import LoopConfig
@@ -345,8 +347,8 @@ class Ingest:
         log.error("ingest: %s", self.stats.last_error)
 
 def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group: str, session_expiry_s: int,
-        seconds: float, report_every_s: float, echo: Callable[[str], None], cases: LoopConfig | None = None) -> IngestStats:
-    """The `countyctl ingest` process: runs until `seconds` pass, Ctrl-C or SIGTERM; reports now and then.
+        seconds: float, report_every_s: float, echo: Callable[[str], None], cases: LoopConfig | None = None, lang: str = "en") -> IngestStats:
+    """The `countyctl ingest` process: runs until `seconds` pass, Ctrl-C or SIGTERM; reports now and then (in `lang`).
 
     `cases`: a `county.cases.config.LoopConfig` to run the closed loop (cases, escalation, notifications) beside it."""
     stop = threading.Event()
@@ -360,25 +362,30 @@ def run(db: str, host: str, port: int, prefix: str, client_id: str | None, group
         loop = CaseLoop(db, cases).start()
     ingest = Ingest(store, host, port, prefix, client_id=client_id, group=group, session_expiry_s=session_expiry_s,
                     on_stored=loop.offer if loop is not None else None).start()
-    echo(f"ingest {ingest.client_id}: {prefix} from {host}:{port} into {db} (shared group {group!r})")
+    shown = redact(db)  # a PostgreSQL URL carries its password
+    echo(pick(lang, (f"入库 {ingest.client_id}：从 {host}:{port} 接收 {prefix}，写入 {shown}（{f'共享组 {group}' if group else '不共享'}）",
+                     f"ingest {ingest.client_id}: {prefix} from {host}:{port} into {shown} (shared group {group!r})")))
     t0 = time.monotonic()
     try:
         while not stop.wait(min(report_every_s, seconds or report_every_s)):
             if seconds and time.monotonic() - t0 >= seconds:
                 break
-            echo(_line(ingest.stats))
+            echo(_line(ingest.stats, lang))
             if loop is not None:
-                echo(loop.line())
+                echo(loop.line(lang))
     finally:
         ingest.stop()
         if loop is not None:
             loop.stop()
         store.close()
-    echo(_line(ingest.stats))
+    echo(_line(ingest.stats, lang))
     return ingest.stats
 
 
-def _line(s: IngestStats) -> str:
+def _line(s: IngestStats, lang: str = "en") -> str:
+    if lang != "en":
+        return (f"已接收 {s.received}，已存 {s.stored}，快照 {s.snapshots}，重复 {s.duplicates}，状态 {s.statuses}，拒收 {s.rejected}，"
+                f"批次 {s.batches}" + (f"，钩子出错 {s.hook_errors}" if s.hook_errors else "") + (f"，最近错误：{s.last_error}" if s.last_error else ""))
     return (f"received {s.received}, stored {s.stored}, snapshots {s.snapshots}, duplicates {s.duplicates}, statuses {s.statuses}, "
             f"rejected {s.rejected}, batches {s.batches}" + (f", hook errors {s.hook_errors}" if s.hook_errors else "")
             + (f", last error: {s.last_error}" if s.last_error else ""))

@@ -16,12 +16,15 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from foundation.errors import GatewayError
+from county.i18n import SaidInBoth, language, pick
 from wire.signing import KeyInvalid, key_id, load_private_key, private_to_pem, public_to_base64
 
 
-class KeyFileError(GatewayError, OSError):
-    """A key file that must not be used (missing, readable by others, not a key)."""
+class KeyFileError(SaidInBoth, OSError):
+    """A key file that must not be used (missing, readable by others, not a key); `str()` is the English text, for logs."""
+
+    def __init__(self, en: str, zh: str = "") -> None:
+        super().__init__(zh or en, en)
 
 
 def _write_private(path: Path, data: bytes, force: bool) -> None:
@@ -45,7 +48,8 @@ def _write_private(path: Path, data: bytes, force: bool) -> None:
 def generate(path: Path, force: bool = False) -> tuple[str, str]:
     """Write a new private key to `path` (0600) and its public key to `<path>.pub`; (base64 public key, key id)."""
     if path.exists() and not force:
-        raise KeyFileError(f"{path} exists; refusing to overwrite a key (use --force to replace it)")
+        raise KeyFileError(f"{path} exists; refusing to overwrite a key (use --force to replace it)",
+                           f"{path} 已存在，不会覆盖已有密钥（确需替换请加 --force）")
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     _write_private(path, private_to_pem(key), force)
@@ -60,28 +64,37 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+            raise KeyFileError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}",
+                               f"{path} 其他用户也能读取（权限 {stat.S_IMODE(mode):o}）；请运行：chmod 600 {path}")
         return load_private_key(path.read_bytes())
     except OSError as exc:
         if isinstance(exc, KeyFileError):
             raise
-        raise KeyFileError(f"cannot read the key {path}: {exc.strerror or exc}") from None
+        raise KeyFileError(f"cannot read the key {path}: {exc.strerror or exc}", f"无法读取密钥 {path}：{exc.strerror or exc}") from None
     except KeyInvalid as exc:
-        raise KeyFileError(f"{path}: {exc}") from None
+        raise KeyFileError(f"{path}: {exc}", f"{path} 不是可用的县级私钥：{exc}") from None
 
 
 def keygen(
     path: Path = typer.Argument(..., help="Where to write the private key (the public key goes to PATH.pub)."),
     name: str = typer.Option("county", help="Label of the key in station files (e.g. county-2026)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
 ) -> None:
-    """Make a county signing key (Ed25519): private key 0600, public key printed and in PATH.pub."""
+    """Make a county signing key (Ed25519): private key 0600, public key printed and in PATH.pub (Chinese unless --lang en)."""
+    lg = language(lang)
     try:
         b64, kid = generate(path, force)
-    except (KeyFileError, OSError) as exc:
-        typer.echo(f"keygen: {exc}", err=True)
+    except KeyFileError as exc:
+        typer.echo(pick(lg, ("生成密钥：", "keygen: ")) + exc.text(lg), err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"private key: {path} (mode 600; keep it on the county machine only)", err=True)
-    typer.echo(f"public key:  {path}.pub  id {kid}", err=True)
-    typer.echo("add to each station file:", err=True)
+    except OSError as exc:
+        typer.echo(pick(lg, (f"生成密钥：无法写入 {path}：{exc.strerror or exc}", f"keygen: {exc}")), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(pick(lg, (f"私钥：{path}（权限 600；只留在县里这台机器上）", f"private key: {path} (mode 600; keep it on the county machine only)")),
+               err=True)
+    typer.echo(pick(lg, (f"公钥：{path}.pub  密钥 ID {kid}", f"public key:  {path}.pub  id {kid}")), err=True)
+    typer.echo(pick(lg, (f"下一步：把下面几行加到每个站点的配置文件并重启网关（也可把 {path}.pub 拷到站点，用 stationctl keys county 安装）：",
+                         f"next: add these lines to each station file and restart its gateway (or copy {path}.pub to the station and "
+                         "install it with stationctl keys county):")), err=True)
     typer.echo(f'commands:\n  keys:\n    - name: "{name}"\n      public_key: "{b64}"')

@@ -23,15 +23,18 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from foundation.errors import GatewayError
+from county.i18n import SaidInBoth
 from foundation.mqtt_login import read_password, set_login
 from wire.commands import INTERIM_OUTCOMES
 from wire.messages import PROTOCOL
 from wire.signing import key_id, sign
 
 
-class SendError(GatewayError, RuntimeError):
-    """The command could not be sent (broker unreachable, refused, bad options)."""
+class SendError(SaidInBoth, RuntimeError):
+    """The command could not be sent (broker unreachable, refused, bad options); `str()` is the English text, for logs."""
+
+    def __init__(self, en: str, zh: str = "") -> None:
+        super().__init__(zh or en, en)
 
 
 def build_command(
@@ -107,17 +110,19 @@ def send_and_wait(opts: BrokerOptions, doc: dict[str, Any], timeout_s: float,
     try:
         client.connect(opts.host, opts.port, keepalive=30)
     except (OSError, ssl.SSLError, ValueError) as exc:
-        raise SendError(f"cannot reach the broker {opts.host}:{opts.port}: {exc}") from None
+        raise SendError(f"cannot reach the broker {opts.host}:{opts.port}: {exc}",
+                        f"无法连接消息服务器 {opts.host}:{opts.port}：{exc}") from None
     client.loop_start()
     try:
         try:
             state = ready.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
-            raise SendError(f"no answer from the broker {opts.host}:{opts.port}") from None
+            raise SendError(f"no answer from the broker {opts.host}:{opts.port}", f"消息服务器 {opts.host}:{opts.port} 没有应答") from None
         if state == -1:
-            raise SendError("the broker refused the connection (check the credentials)")
+            raise SendError("the broker refused the connection (check the credentials)", "消息服务器拒绝连接（请检查用户名、密码或证书）")
         if state == -2:
-            raise SendError(f"the broker refused the subscription to {reply_topic(station, cid)} (check the ACL)")
+            raise SendError(f"the broker refused the subscription to {reply_topic(station, cid)} (check the ACL)",
+                            f"消息服务器不允许订阅 {reply_topic(station, cid)}（请检查访问控制 ACL）")
         info = client.publish(command_topic(station, name), json.dumps(doc, ensure_ascii=False, separators=(",", ":")), qos=1)
         info.wait_for_publish(max(0.1, deadline - time.monotonic()))
         got: list[dict[str, Any]] = []

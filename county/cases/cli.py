@@ -187,7 +187,7 @@ def run(db: str = DB, config: Path | None = CONFIG, seconds: float = typer.Optio
     try:
         while time.monotonic() < deadline:
             time.sleep(min(10.0, max(0.0, deadline - time.monotonic())))
-            typer.echo(loop.line(), err=True)
+            typer.echo(loop.line(lg), err=True)
     except KeyboardInterrupt:
         pass
     finally:

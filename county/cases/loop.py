@@ -137,9 +137,13 @@ class CaseLoop:
         self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
         log.error("cases: %s", self.stats.last_error)
 
-    def line(self) -> str:
-        """The progress line the ingest prints beside its own."""
+    def line(self, lang: str = "en") -> str:
+        """The progress line the ingest prints beside its own, in `lang` ("zh" or "en")."""
         s, n = self.stats, self.sender.stats
+        error = s.last_error or n.last_error
+        if lang != "en":
+            return (f"案件：新开 {s.opened}，督办升级 {s.escalated}，出错 {s.errors}；通知送达 {n.delivered}，发送失败 {n.failed_attempts} 次，"
+                    f"放弃 {n.given_up}" + (f"，最近错误：{error}" if error else ""))
         return (f"cases: opened {s.opened}, escalated {s.escalated}, errors {s.errors}; notifications delivered {n.delivered}, "
                 f"failed attempts {n.failed_attempts}, given up {n.given_up}"
                 + (f", last error: {s.last_error or n.last_error}" if s.last_error or n.last_error else ""))

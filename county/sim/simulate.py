@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from county.i18n import pick
 from county.sim.fleet import LinkConfig, SelectorFleet
 from county.sim.scenario import ScenarioParams
 from county.sim.station import SimStation
@@ -202,8 +203,8 @@ def run(n: int, host: str, port: int, mode: str, seconds: float, params: Scenari
 
 
 def main(n: int, broker: str, mode: str, seconds: float, county: str, telemetry_s: float, health_s: float, alarm_every_s: float,
-         workdir: Path | None, echo: Callable[[str], None]) -> dict[str, int]:
-    """`countyctl simulate`: build, run, report every 10 s, stop cleanly (goodbye statuses) at the end."""
+         workdir: Path | None, echo: Callable[[str], None], lang: str = "en") -> dict[str, int]:
+    """`countyctl simulate`: build, run, report every 10 s (in `lang`), stop cleanly (goodbye statuses) at the end."""
     from county.topics import parse_broker
 
     host, port = parse_broker(broker)
@@ -213,9 +214,11 @@ def main(n: int, broker: str, mode: str, seconds: float, county: str, telemetry_
     def report(fleet: Fleet) -> None:
         if time.monotonic() - last[0] >= 10:
             last[0] = time.monotonic()
-            echo(f"{fleet.connected()}/{n} connected, {fleet.pending()} queued in outboxes")
+            echo(pick(lang, (f"已连接 {fleet.connected()}/{n} 个站点，站点缓存中排队 {fleet.pending()} 条",
+                             f"{fleet.connected()}/{n} connected, {fleet.pending()} queued in outboxes")))
 
-    echo(f"simulating {n} stations ({mode}) of county {county} against {host}:{port}")
+    echo(pick(lang, (f"模拟县 {county} 的 {n} 个站点（{mode} 方式），连接 {host}:{port}",
+                     f"simulating {n} stations ({mode}) of county {county} against {host}:{port}")))
     result = run(n, host, port, mode, seconds, params, workdir, report, FleetLayout(county=county))
-    echo(f"done: {result['seq_allocated']} messages made")
+    echo(pick(lang, (f"完成：共产生 {result['seq_allocated']} 条消息", f"done: {result['seq_allocated']} messages made")))
     return result

@@ -251,10 +251,10 @@ def test_cli_adds_lists_and_refuses_duplicates_and_short_passwords(tmp_path: Pat
     db = f"sqlite:///{tmp_path / 'county.db'}"
     runner = CliRunner()
     added = runner.invoke(app, ["operator", "add", "zhang", "--scope", "vs/v1/410421/xiaoqi/", "--display-name", "张三",
-                                "--password-stdin", "--db", db], input=PASSWORD + "\n")
+                                "--password-stdin", "--db", db, "--lang", "en"], input=PASSWORD + "\n")
     assert added.exit_code == 0, added.output
     assert "zhang" in added.output and "410421/xiaoqi" in added.output and PASSWORD not in added.output
-    admin = runner.invoke(app, ["operator", "add", "admin", "--password-stdin", "--db", db], input=PASSWORD + "\n")
+    admin = runner.invoke(app, ["operator", "add", "admin", "--password-stdin", "--db", db, "--lang", "en"], input=PASSWORD + "\n")
     assert admin.exit_code == 0 and "whole county" in admin.output
 
     store = Store(db)
@@ -263,19 +263,74 @@ def test_cli_adds_lists_and_refuses_duplicates_and_short_passwords(tmp_path: Pat
     finally:
         store.close()
 
-    dup = runner.invoke(app, ["operator", "add", "zhang", "--password-stdin", "--db", db], input="other password\n")
+    dup = runner.invoke(app, ["operator", "add", "zhang", "--password-stdin", "--db", db, "--lang", "en"], input="other password\n")
     assert dup.exit_code == 2 and "already exists" in dup.output
-    short = runner.invoke(app, ["operator", "add", "li", "--password-stdin", "--db", db], input="short\n")
+    short = runner.invoke(app, ["operator", "add", "li", "--password-stdin", "--db", db, "--lang", "en"], input="short\n")
     assert short.exit_code == 2 and "at least 8" in short.output and "short\n" not in short.output
 
     assert runner.invoke(app, ["operator", "disable", "zhang", "--db", db]).exit_code == 0
-    listed = runner.invoke(app, ["operator", "list", "--db", db])
+    listed = runner.invoke(app, ["operator", "list", "--db", db, "--lang", "en"])
     assert listed.exit_code == 0
     rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if line.count("│") >= 4}
     assert set(rows) == {"admin", "zhang"}  # not li
     assert "张三" in rows["zhang"] and "no" in rows["zhang"].split("│")[4]
     assert "yes" in rows["admin"].split("│")[4]
     assert runner.invoke(app, ["operator", "enable", "nobody", "--db", db]).exit_code == 2
+
+
+def test_cli_speaks_chinese_unless_asked_for_english(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an administrator reads: results, refusals, the list and the audit, Chinese by default and English with --lang en."""
+    monkeypatch.delenv("LANG", raising=False)
+    db = f"sqlite:///{tmp_path / 'county.db'}"
+    runner = CliRunner()
+    added = runner.invoke(app, ["operator", "add", "wang", "--display-name", "王五", "--password-stdin", "--db", db], input=PASSWORD + "\n")
+    assert added.exit_code == 0 and "已添加账号 wang（王五），范围：全县" in added.stdout
+    added_en = runner.invoke(app, ["operator", "add", "li", "--scope", "410421/xiaoqi", "--password-stdin", "--db", db, "--lang", "en"],
+                             input=PASSWORD + "\n")
+    assert added_en.exit_code == 0 and "added operator li (li), scope: 410421/xiaoqi" in added_en.stdout
+    dup = runner.invoke(app, ["operator", "add", "wang", "--password-stdin", "--db", db], input=PASSWORD + "\n")
+    assert dup.exit_code == 2 and "账号：'wang' 已存在" in dup.stderr
+    short = runner.invoke(app, ["operator", "passwd", "wang", "--password-stdin", "--db", db], input="short\n")
+    assert short.exit_code == 2 and "密码至少要 8 个字符" in short.stderr
+    missing = runner.invoke(app, ["operator", "enable", "nobody", "--db", db])
+    assert missing.exit_code == 2 and "账号：没有 'nobody' 这个账号" in missing.stderr
+    missing_en = runner.invoke(app, ["operator", "enable", "nobody", "--db", db, "--lang", "en"])
+    assert missing_en.exit_code == 2 and "operator: no operator named 'nobody'" in missing_en.stderr
+
+    assert "已修改 wang 的密码" in runner.invoke(app, ["operator", "passwd", "wang", "--password-stdin", "--db", db], input="new password 3\n").stdout
+    assert "password of wang changed" in runner.invoke(app, ["operator", "passwd", "wang", "--password-stdin", "--db", db, "--lang", "en"],
+                                                       input="new password 4\n").stdout
+    prompted = runner.invoke(app, ["operator", "passwd", "wang", "--db", db], input="new password 5\nother words\nnew password 5\nnew password 5\n")
+    assert prompted.exit_code == 0 and "再输入一次密码" in prompted.output and "两次输入的密码不一致" in prompted.output
+    assert "new password 5" not in prompted.output
+    assert "账号 li 已停用" in runner.invoke(app, ["operator", "disable", "li", "--db", db]).stdout
+    assert "operator li enabled" in runner.invoke(app, ["operator", "enable", "li", "--db", db, "--lang", "en"]).stdout
+    assert "账号 li 已停用" in runner.invoke(app, ["operator", "disable", "li", "--db", db]).stdout
+
+    listed = runner.invoke(app, ["operator", "list", "--db", db], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0
+    assert all(word in listed.stdout for word in ("账号", "显示名", "范围", "启用"))
+    rows = {line.split("│")[1].strip(): line.split("│") for line in listed.stdout.splitlines() if line.count("│") >= 4}
+    assert "全县" in rows["wang"][3] and "是" in rows["wang"][4] and "否" in rows["li"][4]
+    listed_en = runner.invoke(app, ["operator", "list", "--db", db, "--lang", "en"], env={"COLUMNS": "200"})
+    assert "display name" in listed_en.stdout and "whole county" in listed_en.stdout
+
+    store = Store(db)
+    try:
+        Accounts(store, cheap()).log("wang", "announce", "410421/xiaoqi/zhuwa/bridge-01", T0, command_id="c-7", outcome="done")
+    finally:
+        store.close()
+    audit = runner.invoke(app, ["operator", "audit", "--db", db], env={"COLUMNS": "250"})
+    assert audit.exit_code == 0
+    assert all(word in audit.stdout for word in ("时间", "操作人", "操作", "对象", "指令编号", "结果", "详情"))
+    assert "新增账号" in audit.stdout and "修改密码" in audit.stdout and "停用账号" in audit.stdout
+    broadcast = next(line for line in audit.stdout.splitlines() if "c-7" in line)
+    assert "发送广播" in broadcast and "已执行" in broadcast and "bridge-01" in broadcast
+    audit_en = runner.invoke(app, ["operator", "audit", "--db", db, "--lang", "en"], env={"COLUMNS": "250"})
+    assert "operator_add" in audit_en.stdout and "command" in audit_en.stdout
+    assert "announce" in next(line for line in audit_en.stdout.splitlines() if "c-7" in line)
+    zone = runner.invoke(app, ["operator", "audit", "--db", db, "--tz", "Mars/Olympus"])
+    assert zone.exit_code == 2 and "没有 'Mars/Olympus' 这个时区" in zone.stderr
 
 
 def test_cli_passwd_and_audit(tmp_path: Path) -> None:
@@ -292,12 +347,12 @@ def test_cli_passwd_and_audit(tmp_path: Path) -> None:
         accounts.log("zhang", "ack", "410421/dazhuang/li/pond-01", T0 + 1, command_id="c-2")
     finally:
         store.close()
-    shown = runner.invoke(app, ["operator", "audit", "--scope", "410421/xiaoqi", "--db", db], env={"COLUMNS": "200"})
+    shown = runner.invoke(app, ["operator", "audit", "--scope", "410421/xiaoqi", "--db", db, "--lang", "en"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
     assert "bridge-01" in shown.output and "c-1" in shown.output and "pond-01" not in shown.output
     bad = runner.invoke(app, ["operator", "audit", "--scope", "410421/+", "--db", db])
     assert bad.exit_code == 2
-    everything = runner.invoke(app, ["operator", "audit", "--db", db], env={"COLUMNS": "200"})
+    everything = runner.invoke(app, ["operator", "audit", "--db", db, "--lang", "en"], env={"COLUMNS": "200"})
     assert "operator_add" in everything.output and "operator_passwd" in everything.output and "cli:" in everything.output
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
@@ -86,13 +87,24 @@ def test_schemas_are_generated_from_the_models_not_written() -> None:
     assert command is not None and command.__name__ in schemas  # the commands work's model is picked up by the hook
 
 
-def test_cli_writes_yaml_and_json(tmp_path: Path) -> None:
+def test_cli_writes_yaml_and_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
     runner = CliRunner()
     result = runner.invoke(app, ["contract", "--out", str(tmp_path / "contract.yaml")])
     assert result.exit_code == 0, result.output
     assert yaml.safe_load((tmp_path / "contract.yaml").read_text(encoding="utf-8")) == json.loads(json.dumps(build_contract()))
+    assert f"已写入接口文档 {tmp_path / 'contract.yaml'}" in result.stderr and result.stdout == ""
+    result = runner.invoke(app, ["contract", "--out", str(tmp_path / "contract.json"), "--lang", "en"])
+    assert result.exit_code == 0 and f"wrote {tmp_path / 'contract.json'}" in result.stderr
+    assert json.loads((tmp_path / "contract.json").read_text(encoding="utf-8")) == json.loads(json.dumps(build_contract()))
     result = runner.invoke(app, ["contract"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["asyncapi"] == "3.0.0"
+    assert result.exit_code == 0 and json.loads(result.stdout)["asyncapi"] == "3.0.0" and result.stderr == ""
+    assert runner.invoke(app, ["contract", "--lang", "en"]).stdout == result.stdout  # the document is the same in both languages
+    nowhere = tmp_path / "missing" / "contract.yaml"
+    result = runner.invoke(app, ["contract", "--out", str(nowhere)])
+    assert result.exit_code == 1 and f"接口文档：无法写入 {nowhere}" in result.stderr
+    result = runner.invoke(app, ["contract", "--out", str(nowhere), "--lang", "en"])
+    assert result.exit_code == 1 and f"contract: cannot write {nowhere}" in result.stderr
 
 
 def reply_to_commands(station: Station, topic: str, payload: bytes) -> None:

@@ -8,6 +8,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from county.cli import app
 from county.ingest import SNAPSHOT_MAX_BYTES, Ingest
 from county.sim.fleet import SelectorFleet
 from county.sim.scenario import ScenarioParams
@@ -239,3 +243,43 @@ def test_a_nul_in_a_valid_payload_is_a_reject_and_the_station_goes_on(broker: Lo
         pub.stop()
         member.stop()
         store.close()
+
+
+def test_cli_reports_in_the_readers_language(broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
+    runner = CliRunner()
+    db = f"sqlite:///{tmp_path / 'county.db'}"
+    common = ["--db", db, "--broker", f"127.0.0.1:{broker.port}", "--seconds", "1", "--report-every", "0.4", "--client-id", "ingest-lang"]
+    zh = runner.invoke(app, ["ingest", *common])
+    assert zh.exit_code == 0, zh.output
+    assert zh.stderr.startswith(f"入库 ingest-lang：从 127.0.0.1:{broker.port} 接收 vs/v1，写入 {db}（共享组 ingest）")
+    assert zh.stderr.splitlines()[-1].startswith("已接收 0，已存 0，")
+    en = runner.invoke(app, ["ingest", *common, "--group", "", "--lang", "en"])
+    assert en.exit_code == 0, en.output
+    assert en.stderr.startswith(f"ingest ingest-lang: vs/v1 from 127.0.0.1:{broker.port} into {db} (shared group '')")
+    assert en.stderr.splitlines()[-1].startswith("received 0, stored 0, ")
+
+
+def test_cli_refuses_in_the_readers_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop file that cannot be read, a broker that is not HOST:PORT: one line, Chinese unless --lang en, exit 2."""
+    monkeypatch.delenv("LANG", raising=False)
+    runner = CliRunner()
+    db = f"sqlite:///{tmp_path / 'county.db'}"
+    missing = tmp_path / "loop.yaml"
+    zh = runner.invoke(app, ["ingest", "--db", db, "--cases", str(missing), "--seconds", "1"])
+    assert zh.exit_code == 2 and zh.stderr.startswith(f"入库：无法读取 {missing}")
+    en = runner.invoke(app, ["ingest", "--db", db, "--cases", str(missing), "--seconds", "1", "--lang", "en"])
+    assert en.exit_code == 2 and en.stderr.startswith(f"ingest: cannot read {missing}")
+    port = runner.invoke(app, ["ingest", "--db", db, "--broker", "127.0.0.1:mqtt"])
+    assert port.exit_code == 2 and "入库：--broker '127.0.0.1:mqtt' 应写成 HOST:PORT" in port.stderr
+    port_en = runner.invoke(app, ["ingest", "--db", db, "--broker", "127.0.0.1:mqtt", "--lang", "en"])
+    assert port_en.exit_code == 2 and "ingest: --broker '127.0.0.1:mqtt' is not HOST:PORT" in port_en.stderr
+
+
+def test_cli_never_prints_the_database_password(broker: LocalBroker, postgres, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The start line names the database; a PostgreSQL URL's login is masked (the private server trusts any password)."""
+    monkeypatch.delenv("LANG", raising=False)
+    url = postgres.database().replace("postgresql://county@", "postgresql://county:s3cret@")
+    result = CliRunner().invoke(app, ["ingest", "--db", url, "--broker", f"127.0.0.1:{broker.port}", "--seconds", "1", "--client-id", "ingest-pw"])
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.stderr and "写入 postgresql://***@127.0.0.1:" in result.stderr

@@ -135,15 +135,28 @@ def test_thread_per_station_mode_refuses_what_paho_select_cannot_watch(broker: L
     finally:
         for s in stations:
             s.close()
-    result = CliRunner().invoke(app, ["simulate", "--stations", "500", "--mode", "threads", "--broker", f"127.0.0.1:{broker.port}"])
-    assert result.exit_code == 2 and "--mode selector" in result.output
+    result = CliRunner().invoke(app, ["simulate", "--stations", "500", "--mode", "threads", "--broker", f"127.0.0.1:{broker.port}", "--lang", "en"])
+    assert result.exit_code == 2 and "--mode selector" in result.output and "threads mode runs at most" in result.stderr
+
+
+def test_cli_refuses_in_the_readers_language(broker: LocalBroker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
+    runner = CliRunner()
+    too_many = runner.invoke(app, ["simulate", "--stations", str(MAX_THREADED + 1), "--mode", "threads", "--broker", f"127.0.0.1:{broker.port}"])
+    assert too_many.exit_code == 2 and f"模拟：threads 方式每个进程最多 {MAX_THREADED} 个站点" in too_many.stderr and "--mode selector" in too_many.stderr
+    mode = runner.invoke(app, ["simulate", "--mode", "fibres", "--broker", f"127.0.0.1:{broker.port}"])
+    assert mode.exit_code == 2 and "模拟：没有 'fibres' 这种方式（selector 或 threads）" in mode.stderr
+    mode_en = runner.invoke(app, ["simulate", "--mode", "fibres", "--broker", f"127.0.0.1:{broker.port}", "--lang", "en"])
+    assert mode_en.exit_code == 2 and "simulate: unknown mode 'fibres' (selector or threads)" in mode_en.stderr
+    port = runner.invoke(app, ["simulate", "--broker", "127.0.0.1:mqtt"])
+    assert port.exit_code == 2 and "模拟：--broker '127.0.0.1:mqtt' 应写成 HOST:PORT" in port.stderr
 
 
 def test_cli_runs_a_small_fleet(broker: LocalBroker, tmp_path: Path) -> None:
     capture = Capture(broker.port)
     try:
         result = CliRunner().invoke(app, ["simulate", "--stations", "5", "--broker", f"127.0.0.1:{broker.port}", "--seconds", "2",
-                                          "--telemetry-s", "0.25", "--workdir", str(tmp_path / "fleet")])
+                                          "--telemetry-s", "0.25", "--workdir", str(tmp_path / "fleet"), "--lang", "en"])
         assert result.exit_code == 0, result.output
         made = int(result.output.rsplit("done: ", 1)[1].split()[0])
         assert made >= 5 * 6
@@ -151,3 +164,13 @@ def test_cli_runs_a_small_fleet(broker: LocalBroker, tmp_path: Path) -> None:
         assert len({t.split("/")[5] for t, _, _ in capture.snapshot()}) == 5
     finally:
         capture.stop()
+    assert f"simulating 5 stations (selector) of county 410421 against 127.0.0.1:{broker.port}" in result.stderr
+
+
+def test_cli_speaks_chinese_by_default(broker: LocalBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANG", raising=False)
+    result = CliRunner().invoke(app, ["simulate", "--stations", "2", "--broker", f"127.0.0.1:{broker.port}", "--seconds", "1",
+                                      "--workdir", str(tmp_path / "fleet")])
+    assert result.exit_code == 0, result.output
+    assert f"模拟县 410421 的 2 个站点（selector 方式），连接 127.0.0.1:{broker.port}" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("完成：共产生 ") and result.stderr.endswith(" 条消息\n")
