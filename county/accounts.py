@@ -27,10 +27,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from county.i18n import SaidInBoth
 from county.store import Store
 from county.times import epoch
 from county.topics import normalise_prefix
-from foundation.errors import GatewayError
 from wire.command_args import printable_text
 from wire.messages import PROTOCOL
 
@@ -59,8 +59,11 @@ SCHEMA = [
 _OPERATOR_COLS = "name, scope, display_name, enabled, password_hash, failed_count, locked_until"
 
 
-class AccountError(GatewayError, ValueError):
-    """An account that cannot be made or changed as asked (the message says why, never the password)."""
+class AccountError(SaidInBoth, ValueError):
+    """An account that cannot be made or changed as asked (the message says why, never the password; `text(lang)` for people)."""
+
+    def __init__(self, en: str, zh: str = "") -> None:
+        super().__init__(zh or en, en)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +108,17 @@ def normalise_scope(scope: str) -> str:
     try:
         prefix = normalise_prefix(scope)
     except ValueError as exc:
-        raise AccountError(f"scope: {exc}") from None
+        raise AccountError(f"scope: {exc}", f"范围无效：{exc}") from None
     path = prefix[len(PROTOCOL):].lstrip("/")
     if any(c.isspace() or not c.isprintable() for c in path):
-        raise AccountError(f"scope {scope!r} must not contain spaces or control characters")
+        raise AccountError(f"scope {scope!r} must not contain spaces or control characters", f"范围 {scope!r} 不能含空格或控制字符")
     return path
 
 
 def _check_name(name: str) -> str:
     if not 1 <= len(name) <= MAX_NAME or any(c.isspace() or not c.isprintable() for c in name):
-        raise AccountError(f"operator name {name!r} must be 1-{MAX_NAME} printable characters without spaces")
+        raise AccountError(f"operator name {name!r} must be 1-{MAX_NAME} printable characters without spaces",
+                           f"账号名 {name!r} 应为 1-{MAX_NAME} 个可打印字符，不能有空格")
     return name
 
 
@@ -124,15 +128,15 @@ def _check_display_name(display_name: str, name: str) -> str:
     try:
         printable_text(value)
     except ValueError:
-        raise AccountError(f"display name must be at most {MAX_NAME} printable characters") from None
+        raise AccountError(f"display name must be at most {MAX_NAME} printable characters", f"显示名最多 {MAX_NAME} 个可打印字符") from None
     if len(value) > MAX_NAME:
-        raise AccountError(f"display name must be at most {MAX_NAME} printable characters")
+        raise AccountError(f"display name must be at most {MAX_NAME} printable characters", f"显示名最多 {MAX_NAME} 个可打印字符")
     return value
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password must be at least {MIN_PASSWORD} characters")
+        raise AccountError(f"password must be at least {MIN_PASSWORD} characters", f"密码至少要 {MIN_PASSWORD} 个字符")
 
 
 class Accounts:
@@ -163,7 +167,7 @@ class Accounts:
             (op.name, self._hasher.hash(password), op.scope, op.display_name, True, d.ts(time.time() if now is None else now)),
         )
         if added != 1:
-            raise AccountError(f"operator {name!r} already exists")
+            raise AccountError(f"operator {name!r} already exists", f"已有名为 {name!r} 的账号")
         return op
 
     def set_password(self, name: str, password: str) -> None:
@@ -175,12 +179,12 @@ class Accounts:
             (self._hasher.hash(password), name),
         )
         if changed != 1:
-            raise AccountError(f"no operator named {name!r}")
+            raise AccountError(f"no operator named {name!r}", f"没有 {name!r} 这个账号")
         self.end_sessions(name)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         if self._db(self._store.execute, "UPDATE operators SET enabled = ? WHERE name = ?", (enabled, name)) != 1:
-            raise AccountError(f"no operator named {name!r}")
+            raise AccountError(f"no operator named {name!r}", f"没有 {name!r} 这个账号")
         if not enabled:
             self.end_sessions(name)
 

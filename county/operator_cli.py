@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import sys
 import time
 from datetime import datetime
@@ -27,27 +26,6 @@ LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; d
 DB_OPTION = typer.Option("sqlite:///county.db", help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.")
 PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password from the first line of stdin instead of prompting.")
 OPERATOR: Pair = ("账号：", "operator: ")
-# what `county.accounts` refuses, said in Chinese (its messages are English); a message not matched here is shown as it is
-ACCOUNT_ERRORS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), zh) for pattern, zh in (
-    (r"operator (?P<n>.+) already exists", "{n} 已存在"),
-    (r"no operator named (?P<n>.+)", "没有 {n} 这个账号"),
-    (r"password must be at least (?P<k>\d+) characters", "密码至少要 {k} 个字符"),
-    (r"operator name (?P<n>.+) must be 1-(?P<k>\d+) printable characters without spaces", "名称 {n} 应为 1-{k} 个可打印字符，不能有空格"),
-    (r"display name must be at most (?P<k>\d+) printable characters", "显示名最多 {k} 个可打印字符"),
-    (r"scope (?P<s>.+) must not contain spaces or control characters", "范围 {s} 不能含空格或控制字符"),
-    (r"scope: (?P<d>.+)", "范围无效：{d}"),
-)]
-
-
-def account_error_text(message: str, lang: str) -> str:
-    """An AccountError's message in `lang`."""
-    if lang == "en":
-        return message
-    for pattern, zh in ACCOUNT_ERRORS:
-        found = pattern.fullmatch(message)
-        if found:
-            return zh.format(**found.groupdict())
-    return message
 
 
 def _password(from_stdin: bool, lang: str) -> str:
@@ -78,7 +56,7 @@ def _accounts(db: str, lang: str, action: Any, audit: tuple[str, str] | None = N
             accounts.log(f"cli:{getpass.getuser()}", audit[0], "", time.time(), {"account": audit[1]})
         return result
     except AccountError as exc:
-        typer.echo(pick(lang, OPERATOR) + account_error_text(str(exc), lang), err=True)
+        typer.echo(pick(lang, OPERATOR) + exc.text(lang), err=True)
         raise typer.Exit(2) from None
     finally:
         store.close()

@@ -81,7 +81,7 @@ def check_person(name: str, phone: str, role: str, scope: str, account: str = ""
     try:
         path = normalise_scope(scope.strip())
     except AccountError as exc:
-        raise Refused(f"范围 {scope!r} 无效:{exc}", f"scope {scope!r}: {exc}") from None
+        raise Refused(f"范围 {scope!r} 无效:{exc.zh}", f"scope {scope!r}: {exc.en}") from None
     if not path:
         raise Refused("范围不能为空:至少写到县(如 410421)", "scope must not be empty: at least the county (e.g. 410421)")
     email = email.strip()

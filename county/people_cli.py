@@ -34,11 +34,8 @@ def with_people(db: str, lang: str, action: Callable[[Any], T], audit: tuple[str
         if audit is not None:
             Accounts(loop_db.store, guard=loop_db.call).log(f"cli:{getpass.getuser()}", audit[0], audit[1], time.time(), audit[2])
         return result
-    except Refused as exc:
+    except (Refused, AccountError) as exc:  # AccountError: a malformed --scope
         typer.echo(pick(lang, ("人员:", "people: ")) + exc.text(lang), err=True)
-        raise typer.Exit(2) from None
-    except AccountError as exc:  # a malformed --scope
-        typer.echo(pick(lang, ("人员:", "people: ")) + str(exc), err=True)
         raise typer.Exit(2) from None
     finally:
         loop_db.close()

@@ -289,7 +289,7 @@ def test_cli_speaks_chinese_unless_asked_for_english(tmp_path: Path, monkeypatch
                              input=PASSWORD + "\n")
     assert added_en.exit_code == 0 and "added operator li (li), scope: 410421/xiaoqi" in added_en.stdout
     dup = runner.invoke(app, ["operator", "add", "wang", "--password-stdin", "--db", db], input=PASSWORD + "\n")
-    assert dup.exit_code == 2 and "账号：'wang' 已存在" in dup.stderr
+    assert dup.exit_code == 2 and "账号：已有名为 'wang' 的账号" in dup.stderr
     short = runner.invoke(app, ["operator", "passwd", "wang", "--password-stdin", "--db", db], input="short\n")
     assert short.exit_code == 2 and "密码至少要 8 个字符" in short.stderr
     missing = runner.invoke(app, ["operator", "enable", "nobody", "--db", db])
