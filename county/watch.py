@@ -209,7 +209,7 @@ def render(rows: list[Row], title: str, lang: str = "zh") -> Table:
             state = f"[red]{label(PRESENCE, 'offline', lang)}[/] [dim]{escape(label(OFFLINE_REASONS, r.reason, lang))}[/]"
         alarms = ", ".join(_alarm(a, lang) for a in r.alarms) or f"[dim]{pick(lang, ('无', 'none'))}[/]"
         fps = ", ".join(f"{escape(cam)} {v:.1f}" for cam, v in r.camera_fps) or "-"
-        name = r.station + (f" [dim]({escape(r.name)})[/]" if r.name else "")
+        name = escape(r.station) + (f" [dim]({escape(r.name)})[/]" if r.name else "")
         table.add_row(name, state, _age(r.last_seen_age_s, lang), alarms, "-" if r.queue_depth is None else str(r.queue_depth), fps)
     online, active = sum(1 for r in rows if r.online), sum(len(r.alarms) for r in rows)
     table.caption = pick(lang, (f"共 {len(rows)} 个站点，{online} 个在线，{active} 条当前告警", f"{len(rows)} stations, {online} online, {active} active alarms"))
