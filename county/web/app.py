@@ -110,6 +110,7 @@ class Web:
         cases = (settings.cases or LoopConfig()).model_copy(update={"tz": tz_name})  # one zone: the server's (`serve --tz`)
         self.names = settings.directory if len(settings.directory) or settings.cases is None else settings.cases.names
         self.desk = CaseDesk(settings.db, cases.with_names(self.names))  # the case pages' own connection
+        self._closed = threading.Event()  # a catch-up timer still pending at shutdown must not touch the closed database
 
     def say(self, request: Request) -> Say:
         """The words, names and times of a page or an API answer, in the session's language and the county's zone."""
@@ -126,10 +127,13 @@ class Web:
         timer.start()
 
     def _reseed(self) -> None:
+        if self._closed.is_set():
+            return
         try:
             rows = self.db.call(alarm_rows, self.db.store, time.time())
         except Exception:  # noqa: BLE001 - the database may be away too; live messages still flow
-            log.exception("web: reading alarms back after a reconnection failed")
+            if not self._closed.is_set():  # (closed meanwhile: nothing to catch up for)
+                log.exception("web: reading alarms back after a reconnection failed")
             return
         with self.lock:
             changes = self.board.seed_alarms(rows)
@@ -141,6 +145,7 @@ class Web:
         self.accounts.set_outcome(str(doc["station"]), str(doc["command_id"]), str(doc["outcome"]))
 
     def close(self) -> None:
+        self._closed.set()
         self.hub.stop()
         self.db.call(self.db.store.close)
         self.desk.close()
