@@ -118,3 +118,13 @@ def test_countyctl_feed_is_chinese_unless_asked(broker: LocalBroker) -> None:
     en = run_feed(broker, "--lang", "en")
     assert "#0 ONLINE v0.9.1" in en and "#1 ALARM RAISED flash flood [danger] gauge-1: water rising fast" in en and "告警" not in en
     assert "ALARM RAISED flash flood" in run_feed(broker, lang_env="en_US.UTF-8")  # an English LANG asks for English too
+
+
+def test_a_kind_the_feed_does_not_know_yet_is_shown_raw_not_raised() -> None:
+    """A newer station's message kind (its times already parsed to datetimes) becomes one raw line, never an exception in paho's thread."""
+    from datetime import datetime, timezone
+
+    from county.feed import _line
+
+    line = _line("zh", "forecast", {"kind": "forecast", "ts": datetime(2026, 12, 4, tzinfo=timezone.utc), "level_m": 1.5}, False, True)
+    assert line.startswith('{"kind": "forecast", "ts": "2026-12-04 00:00:00+00:00"') and '"level_m": 1.5' in line
