@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from county.cases.cli import app as cases_app
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
-from county.i18n import Pair, Refused, language, pick
+from county.i18n import LANG_OPTION, Pair, Refused, language, pick
 from county.keys import keygen
 from county.operator_cli import app as operator_app
 from county.people_cli import app as people_app
@@ -21,7 +21,6 @@ from county.update.cli import update
 from county.web.serve import serve
 
 app = typer.Typer(help="County command center tools: watch stations, send commands.", no_args_is_help=True)
-LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")
 app.command()(keygen)
 app.command()(send)
 app.command()(serve)
@@ -33,11 +32,9 @@ def feed(
     prefix: str = typer.Argument("vs/v1", help="Topic prefix: vs/v1/COUNTY\\[/TOWN\\[/VILLAGE\\[/STATION]]]."),
     broker: str = typer.Option("127.0.0.1:1883", help="Broker HOST:PORT."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Print every message under a prefix as a readable line (Chinese unless --lang en)."""
-    from county.i18n import language
-
     console = Console(highlight=False)
     host, _, port = broker.rpartition(":")
 
@@ -59,7 +56,7 @@ def feed(
 def demo(
     config: str = typer.Option("examples/sim-station.yaml", help="Station config to run."),
     duration: float = typer.Option(60.0, help="Seconds before the summary."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Run the simulated station against a private broker and show the county feed (Chinese unless --lang en)."""
     from pathlib import Path
@@ -97,10 +94,9 @@ def watch(
     once: bool = typer.Option(False, "--once", help="Listen for --seconds (default 1), print the table once and exit."),
     seconds: float = typer.Option(0, help="Stop after this long (0: until Ctrl-C)."),
     db: str | None = typer.Option(None, help="Ingest database to start from (shows alarms raised before the watch began)."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """A live table of stations: online/offline, last seen, active alarms, queue depth, camera fps (Chinese unless --lang en)."""
-    from county.i18n import language
     from county.topics import parse_broker
     from county.watch import watch as run_watch
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import typer
+
 from foundation.errors import GatewayError
 from foundation.language import Pair, language, pick
 
-__all__ = ["Pair", "Refused", "SaidInBoth", "language", "pick"]
+__all__ = ["LANG_OPTION", "Pair", "Refused", "SaidInBoth", "language", "pick"]
+
+LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")  # every countyctl command's
 
 
 class SaidInBoth(GatewayError):

@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from county.i18n import SaidInBoth, language, pick
+from county.i18n import LANG_OPTION, SaidInBoth, language, pick
 from wire.signing import KeyInvalid, key_id, load_private_key, private_to_pem, public_to_base64
 
 
@@ -79,7 +79,7 @@ def keygen(
     path: Path = typer.Argument(..., help="Where to write the private key (the public key goes to PATH.pub)."),
     name: str = typer.Option("county", help="Label of the key in station files (e.g. county-2026)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Make a county signing key (Ed25519): private key 0600, public key printed and in PATH.pub (Chinese unless --lang en)."""
     lg = language(lang)

@@ -19,10 +19,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from county.i18n import Pair, language, pick
+from county.i18n import LANG_OPTION, Pair, language, pick
 
 app = typer.Typer(help="Operator accounts of the web view, and its audit log.", no_args_is_help=True)
-LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")
 DB_OPTION = typer.Option("sqlite:///county.db", help="sqlite:///FILE or postgresql://USER@HOST:PORT/DB.")
 PASSWORD_STDIN = typer.Option(False, "--password-stdin", help="Read the password from the first line of stdin instead of prompting.")
 OPERATOR: Pair = ("账号：", "operator: ")

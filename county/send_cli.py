@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from county.broker_cli import CA_OPTION, CERT_KEY_OPTION, CERT_OPTION, PASSWORD_ENV_OPTION, PASSWORD_FILE_OPTION, USERNAME_OPTION
-from county.i18n import Pair, language, pick
+from county.i18n import LANG_OPTION, Pair, language, pick
 from county.keys import KeyFileError, load_signing_key
 from county.send import BrokerOptions, SendError, build_command, send_and_wait
 from county.wording import COMMANDS, REPLY_OUTCOMES, label
@@ -96,7 +96,7 @@ def send(
     ttl: float = typer.Option(300.0, help="Seconds the command stays valid."),
     timeout: float = typer.Option(30.0, help="Seconds to wait for the final reply."),
     command_id: str | None = typer.Option(None, "--id", help="Command id (default: a random one)."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Sign a command, send it to one station, print its replies (exit 0 done, 1 refused or failed, 3 no reply; Chinese unless --lang en)."""
     lg = language(lang)

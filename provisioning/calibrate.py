@@ -21,7 +21,7 @@ from gateway.config.devices import ModbusWaterLevel, UltrasonicWaterLevel
 from gateway.config.station import WaterSensorConfig, parse_config
 from gateway.devices import build_water_sensor
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.probes.water import read_levels
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console, make_progress
@@ -95,7 +95,7 @@ def water(
     samples: int = typer.Option(7, min=3, max=101, help="Sensor readings to take the median of."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the correction without writing it."),
     yes: bool = typer.Option(False, "--yes", help=f"Apply a correction larger than {BIG_CORRECTION_M} m."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Make SENSOR report the staff-gauge reading: correct its datum and write it into the station file."""
     console, lg = make_console(), language(lang)

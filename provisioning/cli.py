@@ -11,7 +11,7 @@ from foundation.errors import ConfigError
 from gateway.config.station import config_schema, load_config
 from provisioning import calibrate, cameras_cli, check, init_cmd, keys, model, report, service, suppressions_cli, zone
 from provisioning.detect import detect_command
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.replay import replay_command
 
 app = typer.Typer(help="Provision, check and commission a village station gateway.", no_args_is_help=True)
@@ -34,7 +34,7 @@ app.command("detect")(detect_command)
 @app.command()
 def validate(
     file: Path = typer.Argument(..., help="Station config (YAML) to check."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Check a station file; exit 0 when it is good, 2 with the field path and line of each problem.
 

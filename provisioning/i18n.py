@@ -1,5 +1,10 @@
-"""The technician's language (the rule lives in `foundation.language`, shared with the county)."""
+"""The technician's language (the rule lives in `foundation.language`, shared with the county), and the
+`--lang` option every `stationctl` command that speaks to a person takes."""
+
+import typer
 
 from foundation.language import Pair, language, pick
 
-__all__ = ["Pair", "language", "pick"]
+__all__ = ["LANG_OPTION", "Pair", "language", "pick"]
+
+LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")

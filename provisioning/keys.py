@@ -22,13 +22,12 @@ from cryptography.x509.oid import NameOID
 
 from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console
 
 DEFAULT_DIR = Path("/etc/station-gateway/keys")
 KEY_NAME, CSR_NAME, CERT_NAME = "station.key", "station.csr", "station.crt"
-LANG = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")
 
 
 def client_id(cfg: StationConfig) -> str:
@@ -77,7 +76,7 @@ def create(
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder for station.key and station.csr."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key (its certificate stops working)."),
     owner: str | None = typer.Option(None, "--owner", help="User the gateway runs as (install-service --user); it gets the key folder."),
-    lang: str | None = LANG,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Create the station's private key (0600) and a certificate signing request for the county CA."""
     console, lg = make_console(), language(lang)
@@ -114,7 +113,7 @@ def cert(
     certificate: Path = typer.Argument(..., help="The signed certificate (PEM) from the county."),
     config: Path = typer.Option(..., "--config", "-c", help="Station file; broker.tls is pointed at the key and certificate."),
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder holding station.key."),
-    lang: str | None = LANG,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Install the county-signed certificate after checking it belongs to the station key."""
     console, lg = make_console(), language(lang)
@@ -156,7 +155,7 @@ def county(
     config: Path | None = typer.Option(None, "--config", "-c", help="Station file: its commands.keys lists the installed keys."),
     key_dir: Path = typer.Option(DEFAULT_DIR, "--dir", help="Folder; the keys go into its county/ sub-folder."),
     name: str | None = typer.Option(None, "--name", help="Name of the key (one key only; default: the file name)."),
-    lang: str | None = LANG,
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Install the county's command-signing public keys (and list them in the station file)."""
     from wire.signing import KeyInvalid, key_id, load_public_key

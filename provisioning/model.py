@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from foundation.atomic_file import atomic_replace, write_atomic
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.station_file import StationFile
 from provisioning.ui import handled, make_console
 
@@ -135,7 +135,7 @@ def install(
     test_image: Path | None = typer.Option(None, "--test-image", help="Image to run the model on once (default: synthetic)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Station file to point the cameras' person detection at the model."),
     cameras: list[str] = typer.Option([], "--camera", help="Camera whose detection uses the model (repeatable; needs --config)."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Install a detection model: verify its sha256, run it once with LiteRT, then move it into place."""
     console, lg = make_console(), language(lang)

@@ -22,7 +22,7 @@ import typer
 from foundation.atomic_file import write_atomic
 from gateway.config.station import StationConfig, load_config
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.ui import handled, make_console
 
 UNIT_NAME = "station-gateway.service"
@@ -150,7 +150,7 @@ def install_service(
     watchdog_s: int | None = typer.Option(None, "--watchdog-sec", min=10, help="WatchdogSec (default: from health.loop_stall_s)."),
     persistent_journal: bool = typer.Option(False, "--persistent-journal", help="Keep logs across reboots (capped at 64 MB, synced every 15 min)."),
     exec_path: str | None = typer.Option(None, "--exec", help="Path of station-gateway on the station (default: this installation's)."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Write the systemd unit (Type=notify, watchdog, restart policy) and a journald drop-in; enable it."""
     console, lg = make_console(), language(lang)

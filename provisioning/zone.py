@@ -18,7 +18,7 @@ from ruamel.yaml.comments import CommentedMap
 from gateway.config.station import parse_config
 from provisioning.errors import ProvisioningError
 from provisioning.frames import snapshot
-from provisioning.i18n import language, pick
+from provisioning.i18n import LANG_OPTION, language, pick
 from provisioning.station_file import StationFile, to_yaml_seq
 from provisioning.ui import handled, make_console, make_progress
 from provisioning.zone_config import ZoneLayout, find_layout, zone_list, zones_of
@@ -92,7 +92,7 @@ def zone(
     name: str = typer.Option("danger", "--name", help="Zone name; a zone of the same name is replaced."),
     png: Path = typer.Option(..., "--png", help="Where to write the frame with the zone drawn (PNG)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only draw the PNG; leave the station file alone."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     """Capture a frame, set a danger zone of CAMERA, write it into the station file and draw it on a PNG."""
     console, lg = make_console(), language(lang)

@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from county.feed import FeedCollector, FeedLine, FeedSubscriber
-from county.i18n import language, pick
+from county.i18n import LANG_OPTION, language, pick
 from county.wording import ALARM_STATES, MESSAGES, PLAYBACK_OUTCOMES, label
 from gateway.config.station import load_config
 from gateway.localbroker import LocalBroker
@@ -37,7 +37,7 @@ def main(
     duration: float = typer.Option(60.0, help="Seconds to run before the summary."),
     outage_at: float = typer.Option(22.0, help="Second at which the broker is stopped (0: no outage)."),
     outage_s: float = typer.Option(6.0, help="How long the broker stays down."),
-    lang: str | None = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG."),
+    lang: str | None = LANG_OPTION,
 ) -> None:
     lg = language(lang)
     cfg = load_config(config)
