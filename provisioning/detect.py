@@ -28,7 +28,7 @@ from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import build_pipeline, region_planner, zones_of
 from provisioning.i18n import language, pick
-from provisioning.replay import media_frames, pick_camera
+from provisioning.replay import media_frames, pick_camera, read_still
 from provisioning.ui import handled, make_console
 
 HEADERS = {
@@ -73,17 +73,13 @@ def still_observation(pipeline: VisionPipeline, cam: CameraConfig, image: np.nda
 
 
 def observations(cam: CameraConfig, media: Path, lang: str = "zh") -> Iterator[tuple[int | None, np.ndarray, Observation]]:
-    """(frame index or None for an image, image, observation) of each analysed frame."""
-    if not media.is_file():
-        raise GatewayError(pick(lang, (f"{media}:文件不存在", f"{media}: no such file")))
-    pipeline = build_pipeline(cam)
+    """(frame index or None for an image, image, observation) of each analysed frame; bad media fail before the model loads."""
     if is_still(str(media)):
-        image = cv2.imread(str(media), cv2.IMREAD_COLOR)
-        if image is None:
-            raise GatewayError(pick(lang, (f"{media}:无法读取这张图片", f"{media}: not a readable image")))
-        yield None, image, still_observation(pipeline, cam, image)
+        image = read_still(media, lang)
+        yield None, image, still_observation(build_pipeline(cam), cam, image)
         return
     fps, frames = media_frames(media, lang=lang)
+    pipeline = build_pipeline(cam)
     for n, image in enumerate(frames):
         obs = pipeline.process(image, n / fps)
         if obs.analysed:

@@ -32,17 +32,28 @@ from gateway.vision.frame_processor import CameraProcessor
 from provisioning.i18n import Pair, language, pick
 
 
+def _missing(path: Path, lang: str) -> GatewayError:
+    return GatewayError(pick(lang, (f"{path}:文件不存在", f"{path}: no such file")))
+
+
+def read_still(path: Path, lang: str = "zh") -> np.ndarray:
+    """A still image as BGR; GatewayError naming a missing or unreadable file in `lang`."""
+    if not path.is_file():
+        raise _missing(path, lang)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise GatewayError(pick(lang, (f"{path}:无法读取这张图片", f"{path}: not a readable image")))
+    return image
+
+
 def media_frames(
     path: Path, still_frames: int = 30, still_fps: float = 10.0, lang: str = "zh"
 ) -> tuple[float, Iterator[np.ndarray]]:
     """(frame rate, frames) of a video, or of a still image shown as a short moving clip."""
-    if not path.is_file():
-        raise GatewayError(pick(lang, (f"{path}:文件不存在", f"{path}: no such file")))
     if is_still(str(path)):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise GatewayError(pick(lang, (f"{path}:无法读取这张图片", f"{path}: not a readable image")))
-        return still_fps, still_clip(image, frames=still_frames)
+        return still_fps, still_clip(read_still(path, lang), frames=still_frames)
+    if not path.is_file():
+        raise _missing(path, lang)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
