@@ -85,11 +85,7 @@ def make(data: Path, out: Path) -> dict[str, int]:
 
 def run_module(module: str, out: Path, argv: list[str]) -> None:
     """Run `training.fire.<module>` with the synthetic source known and `--data out`."""
-    sources.SOURCES = (*sources.SOURCES, WARM)
-    for name in ("dataset", "features", "train_head", "evaluate_head", "effnet_lite"):
-        mod = sys.modules.get(f"training.fire.{name}")
-        if mod is not None and hasattr(mod, "SOURCES"):
-            mod.SOURCES = sources.SOURCES
+    sources.SOURCES = (*sources.SOURCES, WARM)  # enough: the modules that read SOURCES are first imported by the run below
     sys.argv = [module, "--data", str(out), *argv]
     runpy.run_module(f"training.fire.{module}", run_name="__main__", alter_sys=True)
 
