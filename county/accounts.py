@@ -27,7 +27,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from county.i18n import SaidInBoth
+from county.i18n import EnglishFirst
 from county.store import Store
 from county.times import epoch
 from county.topics import normalise_prefix
@@ -59,11 +59,8 @@ SCHEMA = [
 _OPERATOR_COLS = "name, scope, display_name, enabled, password_hash, failed_count, locked_until"
 
 
-class AccountError(SaidInBoth, ValueError):
+class AccountError(EnglishFirst, ValueError):
     """An account that cannot be made or changed as asked (the message says why, never the password; `text(lang)` for people)."""
-
-    def __init__(self, en: str, zh: str = "") -> None:
-        super().__init__(zh or en, en)
 
 
 @dataclass(frozen=True, slots=True)

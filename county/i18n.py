@@ -7,7 +7,7 @@ import typer
 from foundation.errors import GatewayError
 from foundation.language import Pair, language, pick
 
-__all__ = ["LANG_OPTION", "Pair", "Refused", "SaidInBoth", "language", "pick"]
+__all__ = ["LANG_OPTION", "EnglishFirst", "Pair", "Refused", "SaidInBoth", "language", "pick"]
 
 LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")  # every countyctl command's
 
@@ -21,6 +21,13 @@ class SaidInBoth(GatewayError):
 
     def text(self, lang: str) -> str:
         return pick(lang, (self.zh, self.en))
+
+
+class EnglishFirst(SaidInBoth):
+    """A SaidInBoth raised as (English, Chinese): the errors whose English came first; a missing Chinese shows the English."""
+
+    def __init__(self, en: str, zh: str = "") -> None:
+        super().__init__(zh or en, en)
 
 
 class Refused(SaidInBoth, ValueError):

@@ -16,15 +16,12 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from county.i18n import LANG_OPTION, SaidInBoth, language, pick
+from county.i18n import LANG_OPTION, EnglishFirst, language, pick
 from wire.signing import KeyInvalid, key_id, load_private_key, private_to_pem, public_to_base64
 
 
-class KeyFileError(SaidInBoth, OSError):
+class KeyFileError(EnglishFirst, OSError):
     """A key file that must not be used (missing, readable by others, not a key); `str()` is the English text, for logs."""
-
-    def __init__(self, en: str, zh: str = "") -> None:
-        super().__init__(zh or en, en)
 
 
 def _write_private(path: Path, data: bytes, force: bool) -> None:

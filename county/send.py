@@ -23,18 +23,15 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from county.i18n import SaidInBoth
+from county.i18n import EnglishFirst
 from foundation.mqtt_login import read_password, set_login
 from wire.commands import INTERIM_OUTCOMES
 from wire.messages import PROTOCOL
 from wire.signing import key_id, sign
 
 
-class SendError(SaidInBoth, RuntimeError):
+class SendError(EnglishFirst, RuntimeError):
     """The command could not be sent (broker unreachable, refused, bad options); `str()` is the English text, for logs."""
-
-    def __init__(self, en: str, zh: str = "") -> None:
-        super().__init__(zh or en, en)
 
 
 def build_command(
