@@ -18,7 +18,7 @@ from typing import Any
 
 from county.cases.rules import ACTIONS, RESULTS, STATES
 from county.directory import Directory
-from county.i18n import Pair, pick
+from county.i18n import Pair, label, pick  # `label` is imported from here by the pages and terminals
 from county.people import ROLES
 
 # every alarm and notice kind a station raises (tests/county/test_wording.py reads them from the gateway's code)
@@ -76,12 +76,6 @@ REPLY_OUTCOMES: dict[str, Pair] = {
 
 _ZONE_IN_SUMMARY = re.compile(r"(?:person\(s\) in|vanished in) (.+?)(?:, one for [\d.]+ s| and not seen leaving.*)?$")
 _QUIET_IN_SUMMARY = re.compile(r"quiet for ([\d.]+) s")
-
-
-def label(table: Mapping[str, Pair], key: str, lang: str) -> str:
-    """`key`'s words in `lang`; an unknown key as it is (never an empty cell)."""
-    pair = table.get(key)
-    return pick(lang, pair) if pair else key
 
 
 def duration(seconds: Any, lang: str) -> str:

@@ -8,6 +8,7 @@ never shows half its lines in one language. Technicians (`stationctl`) and count
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 Pair = tuple[str, str]
 
@@ -21,3 +22,9 @@ def language(wanted: str | None = None) -> str:
 def pick(lang: str, pair: Pair) -> str:
     """The text of `pair` in `lang` ("zh" or "en")."""
     return pair[1] if lang == "en" else pair[0]
+
+
+def label(table: Mapping[str, Pair], key: str, lang: str) -> str:
+    """`key`'s words in `lang`; an unknown key as it is (never an empty cell)."""
+    pair = table.get(key)
+    return pick(lang, pair) if pair else key

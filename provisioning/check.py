@@ -22,7 +22,7 @@ import typer
 from gateway.config.station import StationConfig, load_config
 from provisioning.audit import audit
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import label, language, pick
 from provisioning.probes import Say
 from provisioning.probes.broker import probe_broker
 from provisioning.probes.camera import probe_cameras
@@ -77,7 +77,7 @@ def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any, la
     with make_progress(progress_console) as progress:
         task = progress.add_task(pick(lang, ("自检", "self-test")), total=len(steps))
         for name, run in steps:
-            shown = pick(lang, CHECK_NAMES.get(name, (name, name)))
+            shown = label(CHECK_NAMES, name, lang)
             progress.update(task, description=shown)
             try:
                 results.extend(run(lambda text, shown=shown: progress.update(task, description=f"{shown}: {text}")))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from foundation.redact import redact, redact_doc
-from provisioning.i18n import Pair, pick
+from provisioning.i18n import Pair, label, pick
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
@@ -108,10 +108,10 @@ def render_table(console: Console, results: list[CheckResult], title: str, lang:
         if r.status in ("fail", "warn") and hint:
             details += f"\n[bold]{pick(lang, NEXT)}:[/] {hint}"
         for name, path in r.artifacts.items():
-            details += f"\n{pick(lang, ARTIFACT_NAMES.get(name, (name, name)))}: {path}"
-        check = pick(lang, CHECK_NAMES.get(r.check, (r.check, r.check)))
+            details += f"\n{label(ARTIFACT_NAMES, name, lang)}: {path}"
+        check = label(CHECK_NAMES, r.check, lang)
         status = pick(lang, STATUS_WORDS[r.status])
-        target = pick(lang, TARGET_NAMES.get(r.target, (r.target, r.target)))
+        target = label(TARGET_NAMES, r.target, lang)
         table.add_row(redact(check), redact(target), f"[{STYLE[r.status]}]{status}[/]", redact(details))
     console.print(table)
     console.print(verdict(results, lang))

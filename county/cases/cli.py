@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from county.i18n import Refused, language, pick
+from county.i18n import Refused, label, language, pick
 
 T = TypeVar("T")
 app = typer.Typer(help="Cases: alarms dispatched to the village's people, followed to the end, escalated when late.", no_args_is_help=True)
@@ -146,9 +146,8 @@ def show(case_id: int = typer.Argument(...), db: str = DB, config: Path | None =
         for column in table.columns:
             column.overflow = "fold"
         for s in steps:
-            label = pick(lg, ACTIONS[s.action]) if s.action in ACTIONS else s.action
             photos = f" [{', '.join(s.photos)}]" if s.photos else ""
-            table.add_row(_when(s.at, c), escape(s.actor), escape(label), pick(lg, STATES.get(s.to_state, (s.to_state, s.to_state))),
+            table.add_row(_when(s.at, c), escape(s.actor), escape(label(ACTIONS, s.action, lg)), label(STATES, s.to_state, lg),
                           escape(s.note + photos))
         console.print(table)
         for n in notes:

@@ -26,7 +26,7 @@ from rich.live import Live
 
 from county.accounts import Accounts
 from county.broker_cli import CA_OPTION, CERT_KEY_OPTION, CERT_OPTION, PASSWORD_ENV_OPTION, PASSWORD_FILE_OPTION, USERNAME_OPTION
-from county.i18n import Refused, language, pick
+from county.i18n import Refused, label, language, pick
 from county.keys import KeyFileError, load_signing_key
 from county.send import BrokerOptions, SendError
 from county.store import Store
@@ -215,7 +215,7 @@ def _roll_out(opts: BrokerOptions, signing_key: Ed25519PrivateKey, args: dict[st
     if step.halted_by is not None:
         r = runs[step.halted_by]
         why = pick(lg, texts.CANARY_FAILED if step.canary_failed else texts.REST_FAILED).format(
-            station=r.station, state=pick(lg, texts.STATE.get(r.state, (r.state, r.state))), reason=r.reason or "-")
+            station=r.station, state=label(texts.STATE, r.state, lg), reason=r.reason or "-")
         err.print(pick(lg, texts.HALTED).format(why=why), markup=False, soft_wrap=True)
     counts = [r.state for r in runs.values()]
     err.print(pick(lg, texts.DONE).format(updated=counts.count(UPDATED), failed=sum(c in FAILED for c in counts),

@@ -9,19 +9,19 @@ from collections.abc import Iterable
 from rich.markup import escape
 from rich.table import Table
 
-from county.i18n import pick
+from county.i18n import label, pick
 from county.update import texts
 from county.update.runner import StationRun
 
 
 def state_text(run: StationRun, lang: str) -> str:
     """`下载中 45%`, `已回滚` ...: the state in the reader's language (the reason has its own column)."""
-    label = pick(lang, texts.STATE.get(run.state, (run.state, run.state)))
+    said = label(texts.STATE, run.state, lang)
     if run.state == "downloading" and run.percent is not None:
-        label += f" {run.percent}%"
+        said += f" {run.percent}%"
     if run.phase == "canary" and run.state not in ("skipped",):
-        label = pick(lang, ("[试点] ", "[canary] ")) + label
-    return label
+        said = pick(lang, ("[试点] ", "[canary] ")) + said
+    return said
 
 
 def reason_text(reason: str, lang: str) -> str:
