@@ -25,7 +25,7 @@ from foundation.redact import redact_doc
 from gateway import __version__
 from gateway.config.station import StationConfig, load_config
 from provisioning.check import STEPS, CheckOptions, meta, run_checks
-from provisioning.i18n import pick
+from provisioning.i18n import language, pick
 from provisioning.probes.speaker import TEST_PHRASE
 from provisioning.report_render import render_html
 from provisioning.results import CheckResult, counts, overall_ok, render_table, to_json
@@ -114,7 +114,7 @@ def report(
     lang: str = typer.Option("zh", "--lang", help="Language of the HTML page: zh (default, the county's archive) or en."),
 ) -> None:
     """Run the self-test and write the commissioning report (JSON and HTML) for the county's archive."""
-    console, lg = make_console(), "en" if lang.lower().startswith("en") else "zh"
+    console, lg = make_console(), language(lang)  # --lang defaults to zh here: the county archives the Chinese page
     with handled(console, config, lg):
         cfg = load_config(config)
         out = out.resolve()
