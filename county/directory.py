@@ -91,21 +91,21 @@ def parse_directory(text: str, origin: str = "directory") -> Directory:
             continue  # the header line (the first that is not a comment)
         where = f"{origin} 第 {number} 行", f"{origin} line {number}"
         if len(row) not in (2, 3):
-            raise DirectoryError(f"{where[0]}:应为 路径,中文名[,English name],实有 {len(row)} 列",
+            raise DirectoryError(f"{where[0]}：应为 路径,中文名[,English name]，实有 {len(row)} 列",
                                  f"{where[1]}: expected path,中文名[,English name], found {len(row)} column(s)")
         path = row[0].strip().strip("/")
         segments = path.split("/")
         if not 1 <= len(segments) <= len(LEVELS) or not all(SEGMENT.match(s) for s in segments):
-            raise DirectoryError(f"{where[0]}:路径 {path[:80]!r} 无效(1 至 4 级编码,字母数字 . _ -,以 / 分隔)",
+            raise DirectoryError(f"{where[0]}：路径 {path[:80]!r} 无效（1 至 4 级编码，字母数字 . _ -，以 / 分隔）",
                                  f"{where[1]}: path {path[:80]!r} is not valid (1 to 4 codes of letters, digits, . _ -, joined by /)")
         zh, en = row[1].strip(), (row[2].strip() if len(row) == 3 else "")
         for name in (zh, en):
             if len(name) > MAX_NAME or any(not c.isprintable() for c in name):
-                raise DirectoryError(f"{where[0]}:名称最多 {MAX_NAME} 个可打印字符", f"{where[1]}: a name is at most {MAX_NAME} printable characters")
+                raise DirectoryError(f"{where[0]}：名称最多 {MAX_NAME} 个可打印字符", f"{where[1]}: a name is at most {MAX_NAME} printable characters")
         if not zh:
-            raise DirectoryError(f"{where[0]}:缺少中文名", f"{where[1]}: the Chinese name is missing")
+            raise DirectoryError(f"{where[0]}：缺少中文名", f"{where[1]}: the Chinese name is missing")
         if path in names:
-            raise DirectoryError(f"{where[0]}:{path} 已在第 {first_line[path]} 行出现", f"{where[1]}: {path} is already on line {first_line[path]}")
+            raise DirectoryError(f"{where[0]}：{path} 已在第 {first_line[path]} 行出现", f"{where[1]}: {path} is already on line {first_line[path]}")
         names[path], first_line[path] = (zh, en or zh), number
     return Directory(names)
 
@@ -117,10 +117,10 @@ def load_directory(path: Path) -> Directory:
             raise DirectoryError(f"{path} 超过 {MAX_BYTES // 1024 // 1024} MB", f"{path} is larger than {MAX_BYTES // 1024 // 1024} MB")
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise DirectoryError(f"无法读取目录文件 {path}:{exc.strerror or exc}", f"cannot read the directory file {path}: {exc.strerror or exc}") from None
+        raise DirectoryError(f"无法读取目录文件 {path}：{exc.strerror or exc}", f"cannot read the directory file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise DirectoryError(f"{path} 不是 UTF-8 文本(第 {exc.start} 字节)", f"{path} is not UTF-8 text (byte {exc.start})") from None
+        raise DirectoryError(f"{path} 不是 UTF-8 文本（第 {exc.start} 字节）", f"{path} is not UTF-8 text (byte {exc.start})") from None
     try:
         return parse_directory(text, str(path))
     except csv.Error as exc:
-        raise DirectoryError(f"{path} 无法解析:{exc}", f"{path} cannot be parsed: {exc}") from None
+        raise DirectoryError(f"{path} 无法解析：{exc}", f"{path} cannot be parsed: {exc}") from None

@@ -67,7 +67,7 @@ def role_key(value: str) -> str:
         if value in (key, zh, en):
             return key
     choices = "、".join(zh for zh, _ in ROLES.values())
-    raise Refused(f"角色 {value!r} 不认识,可用:{choices}", f"unknown role {value!r}; use one of {', '.join(ROLES)}")
+    raise Refused(f"角色 {value!r} 不认识，可用：{choices}", f"unknown role {value!r}; use one of {', '.join(ROLES)}")
 
 
 def check_person(name: str, phone: str, role: str, scope: str, account: str = "", email: str = "") -> Person:
@@ -77,13 +77,13 @@ def check_person(name: str, phone: str, role: str, scope: str, account: str = ""
         raise Refused(f"姓名须为 1-{NAME_MAX} 个可打印字符", f"name must be 1-{NAME_MAX} printable characters")
     phone = phone.strip()
     if not PHONE.match(phone):
-        raise Refused(f"电话 {phone!r} 不是电话号码(数字,可带 + 和 -)", f"phone {phone!r} is not a phone number (digits, + and - allowed)")
+        raise Refused(f"电话 {phone!r} 不是电话号码（数字，可带 + 和 -）", f"phone {phone!r} is not a phone number (digits, + and - allowed)")
     try:
         path = normalise_scope(scope.strip())
     except AccountError as exc:
-        raise Refused(f"范围 {scope!r} 无效:{exc.zh}", f"scope {scope!r}: {exc.en}") from None
+        raise Refused(f"范围 {scope!r} 无效：{exc.zh}", f"scope {scope!r}: {exc.en}") from None
     if not path:
-        raise Refused("范围不能为空:至少写到县(如 410421)", "scope must not be empty: at least the county (e.g. 410421)")
+        raise Refused("范围不能为空：至少写到县（如 410421）", "scope must not be empty: at least the county (e.g. 410421)")
     email = email.strip()
     if email and not EMAIL.match(email):
         raise Refused(f"邮箱 {email!r} 格式不对", f"email {email!r} is not an e-mail address")
@@ -143,12 +143,12 @@ class People:
                 try:
                     self.upsert(person, now)
                 except Refused as exc:
-                    raise Refused(f"第 {line} 行 account:{exc.zh}", f"line {line}, field account: {exc.en}") from None
+                    raise Refused(f"第 {line} 行 account：{exc.zh}", f"line {line}, field account: {exc.en}") from None
         return len(people)
 
     def _check_account(self, person: Person) -> None:
         if person.account and not self._db.query("SELECT 1 FROM operators WHERE name = ?", (person.account,)):
-            raise Refused(f"网页账号 {person.account!r} 不存在(先用 countyctl operator add 建立)",
+            raise Refused(f"网页账号 {person.account!r} 不存在（先用 countyctl operator add 建立）",
                           f"web account {person.account!r} does not exist (create it with countyctl operator add)")
 
 
@@ -165,13 +165,13 @@ def parse_csv(text: str) -> list[tuple[int, Person]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
-        raise Refused("文件是空的:第一行应是表头 name,phone,role,scope[,account,email]",
+        raise Refused("文件是空的：第一行应是表头 name,phone,role,scope[,account,email]",
                       "the file is empty: the first line must be the header name,phone,role,scope[,account,email]")
     fields = [HEADERS.get(h.strip().lower()) for h in header]
     unknown = [h for h, f in zip(header, fields) if f is None]
     missing = [f for f in REQUIRED if f not in fields]
     if unknown or missing:
-        raise Refused(f"第 1 行 表头:不认识 {unknown},缺少 {missing}(应为 name,phone,role,scope[,account,email])",
+        raise Refused(f"第 1 行 表头：不认识 {unknown}，缺少 {missing}（应为 name,phone,role,scope[,account,email]）",
                       f"line 1, header: unknown {unknown}, missing {missing} (expected name,phone,role,scope[,account,email])")
     out: list[tuple[int, Person]] = []
     seen: dict[str, int] = {}
@@ -180,16 +180,16 @@ def parse_csv(text: str) -> list[tuple[int, Person]]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(fields):
-            raise Refused(f"第 {line} 行:有 {len(row)} 列,表头有 {len(fields)} 列", f"line {line}: {len(row)} columns, the header has {len(fields)}")
+            raise Refused(f"第 {line} 行：有 {len(row)} 列，表头有 {len(fields)} 列", f"line {line}: {len(row)} columns, the header has {len(fields)}")
         values: dict[str, Any] = {f: cell for f, cell in zip(fields, row) if f}
         for field in ("name", "phone", "role", "scope", "account", "email"):
             try:
                 _check_field(field, values)
             except Refused as exc:
-                raise Refused(f"第 {line} 行 {field}:{exc.zh}", f"line {line}, field {field}: {exc.en}") from None
+                raise Refused(f"第 {line} 行 {field}：{exc.zh}", f"line {line}, field {field}: {exc.en}") from None
         person = check_person(**values)
         if person.phone in seen:
-            raise Refused(f"第 {line} 行 phone:与第 {seen[person.phone]} 行重复", f"line {line}, field phone: same as line {seen[person.phone]}")
+            raise Refused(f"第 {line} 行 phone：与第 {seen[person.phone]} 行重复", f"line {line}, field phone: same as line {seen[person.phone]}")
         seen[person.phone] = line
         out.append((line, person))
     return out

@@ -35,7 +35,7 @@ def with_people(db: str, lang: str, action: Callable[[Any], T], audit: tuple[str
             Accounts(loop_db.store, guard=loop_db.call).log(f"cli:{getpass.getuser()}", audit[0], audit[1], time.time(), audit[2])
         return result
     except (Refused, AccountError) as exc:  # AccountError: a malformed --scope
-        typer.echo(pick(lang, ("人员:", "people: ")) + exc.text(lang), err=True)
+        typer.echo(pick(lang, ("人员：", "people: ")) + exc.text(lang), err=True)
         raise typer.Exit(2) from None
     finally:
         loop_db.close()
@@ -59,10 +59,10 @@ def add(
     try:
         person = check_person(name, phone, role, scope, account, email)
     except Refused as exc:
-        typer.echo(pick(lg, ("人员:", "people: ")) + exc.text(lg), err=True)
+        typer.echo(pick(lg, ("人员：", "people: ")) + exc.text(lg), err=True)
         raise typer.Exit(2) from None
     with_people(db, lg, lambda p: p.add(person, time.time()), ("people_add", person.scope, {"phone": person.phone, "name": person.name}))
-    typer.echo(pick(lg, (f"已添加 {person.name}({person.role_text('zh')}),范围 {person.scope}",
+    typer.echo(pick(lg, (f"已添加 {person.name}（{person.role_text('zh')}），范围 {person.scope}",
                          f"added {person.name} ({person.role_text('en')}), scope {person.scope}")))
 
 
@@ -119,7 +119,7 @@ def import_csv(
     try:
         text = decode(file.read_bytes())
     except OSError as exc:
-        typer.echo(pick(lg, (f"人员:无法读取 {file}:{exc.strerror}", f"people: cannot read {file}: {exc.strerror}")), err=True)
+        typer.echo(pick(lg, (f"人员：无法读取 {file}：{exc.strerror}", f"people: cannot read {file}: {exc.strerror}")), err=True)
         raise typer.Exit(2) from None
     count = with_people(db, lg, lambda p: p.import_csv(text, time.time()), ("people_import", "", {"file": str(file)}))
     typer.echo(pick(lg, (f"已导入 {count} 人", f"imported {count} people")))

@@ -97,7 +97,7 @@ def days(first: date, last: date, tz: tzinfo) -> list[Bucket]:
     if last < first:
         raise PeriodError(f"结束日期 {last} 早于开始日期 {first}", f"the period ends ({last}) before it starts ({first})")
     if (last - first).days + 1 > MAX_DAYS:
-        raise PeriodError(f"按日统计最多 {MAX_DAYS} 天;更长的时段请选“按月”", f"at most {MAX_DAYS} days by day; choose months for a longer period")
+        raise PeriodError(f"按日统计最多 {MAX_DAYS} 天；更长的时段请选“按月”", f"at most {MAX_DAYS} days by day; choose months for a longer period")
     out = []
     for n in range((last - first).days + 1):
         day = first + timedelta(days=n)
@@ -138,7 +138,7 @@ def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(f"日期格式应为 年-月-日(YYYY-MM-DD):{text[:40]!r}", f"not a date (YYYY-MM-DD): {text[:40]!r}") from None
+        raise PeriodError(f"日期格式应为 年-月-日（YYYY-MM-DD）：{text[:40]!r}", f"not a date (YYYY-MM-DD): {text[:40]!r}") from None
 
 
 def bucket_of(buckets: list[Bucket], moment: float) -> int | None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 
 Pair = tuple[str, str]
+COLON: Pair = ("：", ": ")  # between a label and its value: full-width in Chinese, no space after it
 
 
 def language(wanted: str | None = None) -> str:

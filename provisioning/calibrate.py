@@ -50,10 +50,10 @@ def correction_for(sensor: WaterSensorConfig, delta_m: float, lang: str = "zh") 
             return Correction("mount_height_m", d.mount_height_m, round(d.mount_height_m + delta_m, 4))
         return Correction("offset", d.offset, round(d.offset + delta_m, 4))
     raise ProvisioningError(
-        pick(lang, (f"传感器 {sensor.id!r} 用的是 {d.type} 驱动,没有可标定的基准(模拟水位计按其 scenario 播放水位)",
+        pick(lang, (f"传感器 {sensor.id!r} 用的是 {d.type} 驱动，没有可标定的基准（模拟水位计按其 scenario 播放水位）",
                     f"sensor {sensor.id!r} uses the {d.type} driver, which has no datum to calibrate "
                     "(a simulated gauge plays the levels of its scenario)")),
-        pick(lang, ("请标定真实的水位计(超声波或 modbus);模拟水位计请直接改它 scenario 里的水位",
+        pick(lang, ("请标定真实的水位计（超声波或 modbus）；模拟水位计请直接改它 scenario 里的水位",
                     "calibrate a real gauge (ultrasonic or modbus); for a simulated one, edit its scenario levels instead")),
         exit_code=2,
     )
@@ -80,9 +80,9 @@ def median_level(sensor_cfg: WaterSensorConfig, samples: int, console: Console, 
     if len(levels) < (samples + 1) // 2:
         why = errors[0] if errors else pick(lang, ("没有读数", "no reading"))
         raise ProvisioningError(
-            pick(lang, (f"{sensor_cfg.id} 读了 {samples} 次,只成功 {len(levels)} 次: {why}",
+            pick(lang, (f"{sensor_cfg.id} 读了 {samples} 次，只成功 {len(levels)} 次：{why}",
                         f"only {len(levels)} of {samples} readings of {sensor_cfg.id} succeeded: {why}")),
-            pick(lang, ("先修好传感器(stationctl check --config FILE --only water),再重新标定",
+            pick(lang, ("先修好传感器（stationctl check --config FILE --only water），再重新标定",
                         "fix the sensor first (stationctl check --config FILE --only water), then calibrate again")),
         )
     return statistics.median(levels), levels, errors
@@ -111,7 +111,7 @@ def water(
         delta = staff_gauge - median
         fix = correction_for(sensor_cfg, delta, lg)
         spread = max(levels) - min(levels)
-        failed = pick(lg, (f"  (失败 {len(errors)} 次)", f"  ({len(errors)} failed)")) if errors else ""
+        failed = pick(lg, (f"  （失败 {len(errors)} 次）", f"  ({len(errors)} failed)")) if errors else ""
         table = Table(title=pick(lg, (f"{sensor} 的标定", f"calibration of {sensor}")), show_header=False)
         table.add_row(pick(lg, ("读数", "readings")), ", ".join(f"{v:.3f}" for v in levels) + failed)
         table.add_row(pick(lg, ("中位数", "median")), f"{median:.3f} m")
@@ -120,30 +120,30 @@ def water(
         table.add_row(f"driver.{fix.field}", f"{fix.old:g} -> {fix.new:g}")
         console.print(table)
         if spread > UNSTEADY_M:
-            console.print(pick(lg, (f"[yellow]注意:[/] 几次读数相差 {spread:.3f} m;已取中位数;若水面平静,请检查传感器的波束和安装",
+            console.print(pick(lg, (f"[yellow]注意：[/]几次读数相差 {spread:.3f} m；已取中位数；若水面平静，请检查传感器的波束和安装",
                                     f"[yellow]warning:[/] the readings spread {spread:.3f} m; the median is used, but check the "
                                     "sensor's beam and mount if the water is calm")))
         if abs(delta) > BIG_CORRECTION_M and not yes:
             raise ProvisioningError(
-                pick(lg, (f"修正量为 {delta:+.3f} m,超过 {BIG_CORRECTION_M} m", f"the correction is {delta:+.3f} m, more than {BIG_CORRECTION_M} m")),
-                pick(lg, ("请核对水尺读数,确认选的是这个传感器;确实无误可加 --yes 照样写入",
+                pick(lg, (f"修正量为 {delta:+.3f} m，超过 {BIG_CORRECTION_M} m", f"the correction is {delta:+.3f} m, more than {BIG_CORRECTION_M} m")),
+                pick(lg, ("请核对水尺读数，确认选的是这个传感器；确实无误可加 --yes 照样写入",
                           "check the staff reading and that this is the right sensor; add --yes to apply it anyway")),
                 exit_code=2,
             )
         if dry_run:
-            console.print(pick(lg, ("[bold]试运行:[/] 没有写入任何内容", "[bold]dry run:[/] nothing written")))
+            console.print(pick(lg, ("[bold]试运行：[/]没有写入任何内容", "[bold]dry run:[/] nothing written")))
             return
         station_file.item("water_sensors", sensor)["driver"][fix.field] = fix.new
         new_cfg = station_file.save()
         new_sensor = next(s for s in new_cfg.water_sensors if s.id == sensor)
         after, _, _ = median_level(new_sensor, 3, console, lg)
     setting = f"{sensor} driver.{fix.field} = {fix.new:g}"
-    console.print(pick(lg, (f"[green]已写入[/] {config}: {setting};现在读数为 {after:.3f} m(水尺 {staff_gauge:.3f} m)",
+    console.print(pick(lg, (f"[green]已写入[/] {config}：{setting}；现在读数为 {after:.3f} m（水尺 {staff_gauge:.3f} m）",
                             f"[green]wrote[/] {config}: {setting}; it now reads {after:.3f} m (staff gauge {staff_gauge:.3f} m)")))
     if abs(after - staff_gauge) > UNSTEADY_M:
-        console.print(pick(lg, ("[yellow]注意:[/] 新读数仍有偏差,可能水位在变;请重新标定",
+        console.print(pick(lg, ("[yellow]注意：[/]新读数仍有偏差，可能水位在变；请重新标定",
                                 "[yellow]warning:[/] the new reading is still off: the water may have moved; calibrate again")))
-    console.print(pick(lg, ("[bold]下一步:[/] 重启网关后生效(systemctl restart station-gateway)",
+    console.print(pick(lg, ("[bold]下一步：[/]重启网关后生效（systemctl restart station-gateway）",
                             "[bold]next:[/] restart the gateway to use it (systemctl restart station-gateway)")))
 
 

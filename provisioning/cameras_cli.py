@@ -87,8 +87,8 @@ def probe(
                                            say=lambda s: status.update(redact(s)))
         if unreachable is not None:
             raise ProvisioningError(
-                pick(lg, (f"连不上摄像头: {unreachable}", f"cannot reach the camera: {unreachable}")),
-                pick(lg, ("检查摄像头电源、网线和 IP 地址(ping 它);RTSP 端口不是 554 时加 --port",
+                pick(lg, (f"连不上摄像头：{unreachable}", f"cannot reach the camera: {unreachable}")),
+                pick(lg, ("检查摄像头电源、网线和 IP 地址（ping 它）；RTSP 端口不是 554 时加 --port",
                           "check the camera's power, cable and address (ping it); add --port when RTSP is not on 554")), 1)
     if as_json:
         typer.echo(json.dumps({"host": host, "port": port, "attempts": [r.to_dict() for r in rows]}, ensure_ascii=False, indent=2))
@@ -105,18 +105,18 @@ def probe(
     if found is None:
         console.print(pick(lg, ("[bold red]没有一个路径能打开。[/]", "[bold red]no path opened.[/]")))
         if any(r.status == 401 for r in rows):
-            console.print(pick(lg, ("[bold]下一步:[/] 摄像头需要登录(401):加 --user 和 --password-file,核对用户名和密码",
+            console.print(pick(lg, ("[bold]下一步：[/]摄像头需要登录（401）：加 --user 和 --password-file，核对用户名和密码",
                                     "[bold]next:[/] the camera needs a login (401): add --user and --password-file, and check both")))
             raise typer.Exit(1)
-        console.print(pick(lg, ("[bold]下一步:[/] 用 stationctl cameras discover 查 ONVIF 地址,或在摄像头网页/说明书里查 RTSP 路径",
+        console.print(pick(lg, ("[bold]下一步：[/]用 stationctl cameras discover 查 ONVIF 地址，或在摄像头网页/说明书里查 RTSP 路径",
                                 "[bold]next:[/] try stationctl cameras discover (ONVIF), or look up the RTSP path in the camera's web page or manual")))
         raise typer.Exit(1)
     entry, main = found
-    note = pick(lg, ("# 粘贴到站点文件(子码流:解码省 CPU)", "# paste into the station file (sub-stream: cheaper to decode)")) + "\n"
+    note = pick(lg, ("# 粘贴到站点文件（子码流：解码省 CPU）", "# paste into the station file (sub-stream: cheaper to decode)")) + "\n"
     if main is not None:
-        note += pick(lg, (f"# 主码流(远处落水者像素更多,更费 CPU): {main.url}\n", f"# main stream (more pixels for far swimmers, more CPU): {main.url}\n"))
+        note += pick(lg, (f"# 主码流（远处落水者像素更多，更费 CPU）：{main.url}\n", f"# main stream (more pixels for far swimmers, more CPU): {main.url}\n"))
     if PLACEHOLDER in str(entry["driver"]["url"]):
-        note += pick(lg, (f"# 把 {PLACEHOLDER} 换成摄像头密码(密码不会被打印)\n", f"# replace {PLACEHOLDER} with the camera's password (it is never printed)\n"))
+        note += pick(lg, (f"# 把 {PLACEHOLDER} 换成摄像头密码（密码不会被打印）\n", f"# replace {PLACEHOLDER} with the camera's password (it is never printed)\n"))
     console.print(snippet([entry], note), markup=False, highlight=False)
 
 
@@ -166,13 +166,13 @@ def discover_command(
                     problems.pop(cam.epr, None)
                     break
                 except ProvisioningError as exc:
-                    problems[cam.epr] = f"{exc} ({pick(lg, ('下一步', 'next'))}: {exc.hint})"
+                    problems[cam.epr] = pick(lg, (f"{exc}（下一步：{exc.hint}）", f"{exc} (next: {exc.hint})"))
     if as_json:
         typer.echo(json.dumps([{**c.to_dict(), "streams": [s.to_dict() for s in st], "error": problems.get(c.epr, "")}
                                for c, st in found], ensure_ascii=False, indent=2))
     if not cameras:
         console.print(pick(lg, ("[bold red]没有摄像头应答。[/]", "[bold red]no camera answered.[/]")))
-        console.print(pick(lg, ("[bold]下一步:[/] 确认摄像头与本机在同一网段、网页里已开启 ONVIF;跨网段时用 --address IP,或用 stationctl cameras probe IP",
+        console.print(pick(lg, ("[bold]下一步：[/]确认摄像头与本机在同一网段、网页里已开启 ONVIF；跨网段时用 --address IP，或用 stationctl cameras probe IP",
                                 "[bold]next:[/] check the camera is on this subnet with ONVIF switched on; across subnets use --address IP, or stationctl cameras probe IP")))
         raise typer.Exit(1)
     if not as_json:
@@ -189,9 +189,9 @@ def discover_command(
     entries = discover_entries(found, user, password)
     if not entries:
         raise typer.Exit(1)
-    note = pick(lg, ("# 粘贴到站点文件(每个摄像头取最小的配置,即子码流)", "# paste into the station file (each camera's smallest profile: the sub-stream)")) + "\n"
+    note = pick(lg, ("# 粘贴到站点文件（每个摄像头取最小的配置，即子码流）", "# paste into the station file (each camera's smallest profile: the sub-stream)")) + "\n"
     if password:
-        note += pick(lg, (f"# 把 {PLACEHOLDER} 换成摄像头密码(密码不会被打印)\n", f"# replace {PLACEHOLDER} with the camera's password (it is never printed)\n"))
+        note += pick(lg, (f"# 把 {PLACEHOLDER} 换成摄像头密码（密码不会被打印）\n", f"# replace {PLACEHOLDER} with the camera's password (it is never printed)\n"))
     console.print(snippet(entries, note), markup=False, highlight=False)
     if problems:
         raise typer.Exit(1)

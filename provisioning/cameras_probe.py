@@ -170,14 +170,14 @@ def probe_host(
 def explain(row: StreamFound, zh: bool, login_given: bool, any_opened: bool) -> str:
     """Why a path failed, in the technician's words (a bare DESCRIBE cannot tell a wrong login from a wrong path)."""
     if row.status == 401 and not login_given:
-        return "需要登录(401):加 --user 和 --password-file" if zh else "needs a login (401): add --user and --password-file"
+        return "需要登录（401）：加 --user 和 --password-file" if zh else "needs a login (401): add --user and --password-file"
     if row.status == 401 and any_opened:
         return "此型号无此路径" if zh else "not a path of this camera"
     if row.status == 401:
-        return ("拒绝登录或无此路径(401):核对 --user 和密码文件" if zh
+        return ("拒绝登录或无此路径（401）：核对 --user 和密码文件" if zh
                 else "login refused or no such path (401): check --user and the password file")
     if row.status == 404:
-        return "无此路径(404)" if zh else "no such path (404)"
+        return "无此路径（404）" if zh else "no such path (404)"
     if row.status is not None and row.status >= 400:
         return f"RTSP {row.status}"
     return row.error

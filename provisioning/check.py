@@ -65,8 +65,8 @@ def plan(cfg: StationConfig, opts: CheckOptions) -> list[tuple[str, Callable[[Sa
 def skipped_speaker(cfg: StationConfig) -> list[CheckResult]:
     if cfg.loudspeaker is None:
         return []
-    return [CheckResult.of("speaker", "loudspeaker", "skip", ("没有播放(--no-sound)", "not played (--no-sound)"),
-                           hint=("先提醒附近的人,再不带 --no-sound 运行检查", "run the check without --no-sound when people nearby can be warned first"))]
+    return [CheckResult.of("speaker", "loudspeaker", "skip", ("没有播放（--no-sound）", "not played (--no-sound)"),
+                           hint=("先提醒附近的人，再不带 --no-sound 运行检查", "run the check without --no-sound when people nearby can be warned first"))]
 
 
 def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any, lang: str = "zh") -> list[CheckResult]:
@@ -83,7 +83,7 @@ def run_checks(cfg: StationConfig, opts: CheckOptions, progress_console: Any, la
                 results.extend(run(lambda text, shown=shown: progress.update(task, description=f"{shown}: {text}")))
             except Exception as exc:  # noqa: BLE001 - one broken probe must not hide the others' results
                 crash = f"{type(exc).__name__}: {exc}"
-                results.append(CheckResult.of(name, "-", "fail", (f"{name} 检查程序出错: {crash}", f"the {name} check crashed: {crash}"),
+                results.append(CheckResult.of(name, "-", "fail", (f"{name} 检查程序出错：{crash}", f"the {name} check crashed: {crash}"),
                                               hint=("把上面的输出发给网关开发人员", "report this to the gateway developers with the output above")))
             progress.advance(task)
     return results
@@ -116,8 +116,8 @@ def check(
         cfg = load_config(config)
         unknown, steps = ", ".join(sorted(set(only) - set(STEPS))), ", ".join(STEPS)
         if unknown:
-            raise ProvisioningError(pick(lg, (f"没有这项检查: {unknown}", f"unknown check(s) {unknown}")),
-                                    pick(lg, (f"从这些里选: {steps}", f"choose from {steps}")), 2)
+            raise ProvisioningError(pick(lg, (f"没有这项检查：{unknown}", f"unknown check(s) {unknown}")),
+                                    pick(lg, (f"从这些里选：{steps}", f"choose from {steps}")), 2)
         opts = CheckOptions(samples, frames, snapshot_dir, phrase, sound, set(only) or set(STEPS))
         started = time.monotonic()
         results = run_checks(cfg, opts, console, lg)
@@ -128,7 +128,7 @@ def check(
         render_table(console, results, pick(lg, (f"{cfg.station.path} 自检", f"self-test of {cfg.station.path}")), lg)
     if not overall_ok(results):
         if not as_json:
-            console.print(pick(lg, ("[bold]下一步:[/] 按各行的“下一步”修好失败的项,然后再检查一次",
+            console.print(pick(lg, ("[bold]下一步：[/]按各行的“下一步”修好失败的项，然后再检查一次",
                                     "[bold]next:[/] fix the failed rows (see 'next:' in each), then run the check again")))
         raise typer.Exit(1)
 

@@ -44,12 +44,12 @@ def validate(
         cfg = load_config(file)
     except ConfigError as exc:
         typer.echo(f"INVALID {exc}", err=True)
-        typer.echo(pick(lg, ("下一步:按上面指出的字段改正(每个字段的说明见 `stationctl schema`),然后再次校验",
+        typer.echo(pick(lg, ("下一步：按上面指出的字段改正（每个字段的说明见 `stationctl schema`），然后再次校验",
                              "next: fix the field(s) named above (see `stationctl schema` for every field), then validate again")), err=True)
         raise typer.Exit(2) from None
     counts = (len(cfg.water_sensors), len(cfg.fire_inputs), len(cfg.cameras))
     typer.echo(pick(lg, (
-        f"OK {file}:站点 {cfg.station.path},水位传感器 {counts[0]} 个,火情输入 {counts[1]} 个,摄像头 {counts[2]} 个,"
+        f"OK {file}：站点 {cfg.station.path}，水位传感器 {counts[0]} 个，火情输入 {counts[1]} 个，摄像头 {counts[2]} 个，"
         f"配置指纹 {cfg.fingerprint()}",
         f"OK {file}: station {cfg.station.path}, {counts[0]} water sensor(s), {counts[1]} fire input(s), {counts[2]} camera(s), "
         f"config hash {cfg.fingerprint()}",

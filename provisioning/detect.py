@@ -32,7 +32,7 @@ from provisioning.replay import media_frames, pick_camera, read_still
 from provisioning.ui import handled, make_console
 
 HEADERS = {
-    "zh": ("文件", "帧", "人数", "最高分", "人框(像素 x1,y1,x2,y2)", "火", "烟"),
+    "zh": ("文件", "帧", "人数", "最高分", "人框（像素 x1,y1,x2,y2）", "火", "烟"),
     "en": ("media", "frame", "people", "best score", "boxes (pixels x1,y1,x2,y2)", "fire", "smoke"),
 }
 
@@ -48,10 +48,10 @@ def region_load(cam: CameraConfig, width: int, height: int, lang: str) -> str | 
     count = len(planner.layout(width, height))
     far = sum(1 for r in planner.regions if r.far)
     every = math.ceil(count / s.overdue_share)  # while tiles move, only that share revisits still ones
-    zh = f"区域: {width}x{height} 的画面共 {count} 个(远区 {far} 个),每帧最多推理 {s.max_invokes} 次;有人活动时,静止的区域最久每 {every} 个分析帧才再看一次"
+    zh = f"区域：{width}x{height} 的画面共 {count} 个（远区 {far} 个），每帧最多推理 {s.max_invokes} 次；有人活动时，静止的区域最久每 {every} 个分析帧才再看一次"
     en = f"regions: {count} in a {width}x{height} frame ({far} in the far band), at most {s.max_invokes} invokes a frame; while tiles move, a still region is seen again at worst every {every} analysed frames"
     if every > 10:
-        zh += "。要看得更勤:提高 regions.max_invokes,或减小 far_band / 增大 tile_size"
+        zh += "。要看得更勤：提高 regions.max_invokes，或减小 far_band / 增大 tile_size"
         en += ". To look more often: raise regions.max_invokes, or lower far_band / raise tile_size"
     return zh if lang == "zh" else en
 

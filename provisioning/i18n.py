@@ -3,8 +3,8 @@
 
 import typer
 
-from foundation.language import Pair, label, language, pick
+from foundation.language import COLON, Pair, label, language, pick
 
-__all__ = ["LANG_OPTION", "Pair", "label", "language", "pick"]
+__all__ = ["COLON", "LANG_OPTION", "Pair", "label", "language", "pick"]
 
 LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")

@@ -83,8 +83,8 @@ def init(
                 interview(parts, out, lg)
             except typer.Abort:
                 draft = keep_draft(parts, data_dir, out)
-                raise ProvisioningError(pick(lg, (f"已中断;已答内容保存在草稿 {draft}", f"interrupted; the answers so far are kept in the draft {draft}")),
-                                        pick(lg, (f"在草稿里补全后: stationctl validate {draft},再改名为 {out}",
+                raise ProvisioningError(pick(lg, (f"已中断；已答内容保存在草稿 {draft}", f"interrupted; the answers so far are kept in the draft {draft}")),
+                                        pick(lg, (f"在草稿里补全后：stationctl validate {draft}，再改名为 {out}",
                                                   f"complete the draft, check it with stationctl validate {draft}, then rename it to {out}")), 2) from None
         doc = build_parts(parts, data_dir)
         text = render(doc, out)
@@ -94,8 +94,8 @@ def init(
             draft = draft_path(out)
             draft.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(draft, text)
-            raise ProvisioningError(f"{exc}\n" + pick(lg, (f"没有写 {out};草稿保存在 {draft}", f"{out} was not written; the draft is kept at {draft}")),
-                                    pick(lg, (f"改好草稿里上面指出的字段,用 stationctl validate {draft} 检查,再改名为 {out}",
+            raise ProvisioningError(f"{exc}\n" + pick(lg, (f"没有写 {out}；草稿保存在 {draft}", f"{out} was not written; the draft is kept at {draft}")),
+                                    pick(lg, (f"改好草稿里上面指出的字段，用 stationctl validate {draft} 检查，再改名为 {out}",
                                               f"fix the field(s) named above in {draft}, check it with stationctl validate {draft}, then rename it to {out}")), 2) from None
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, text)
@@ -129,16 +129,17 @@ def interview(parts: dict[str, Any], out: Path, lg: str) -> None:
     """Ask for everything, filling `parts` as the answers come (so an interruption loses nothing)."""
     if parts["site"] is None:
         keys = sites.names()
-        typer.echo(pick(lg, ("站点类型: ", "Kind of site: ")) + "; ".join(f"{k} = {sites.load(k).name[lg]}" for k in keys) + "; other")
+        sep = pick(lg, ("；", "; "))
+        typer.echo(pick(lg, ("站点类型：", "Kind of site: ")) + sep.join(f"{k} = {sites.load(k).name[lg]}" for k in keys) + f"{sep}other")
         chosen = ask.choose(pick(lg, ("站点类型", "Kind of site")), [*keys, "other"], "other")
         parts["site"] = sites.load(chosen) if chosen != "other" else None
     template = parts["site"]
     identity = parts["identity"]
-    words = {"county": ("县(区)代码", "County code"), "town": ("乡镇代码", "Township code"), "village": ("村代码", "Village code"),
+    words = {"county": ("县（区）代码", "County code"), "town": ("乡镇代码", "Township code"), "village": ("村代码", "Village code"),
              "id": ("站点编号", "Station id")}
     for key in ("county", "town", "village", "id"):
         identity[key] = typer.prompt(pick(lg, words[key]), default=identity[key] or None, value_proc=answers.level(lg, pick(lg, words[key])))
-    identity["name"] = typer.prompt(pick(lg, ("站点名称(可用中文,显示给值班人员)", "Station name (shown to operators)")), default=identity["name"] or "", show_default=False)
+    identity["name"] = typer.prompt(pick(lg, ("站点名称（可用中文，显示给值班人员）", "Station name (shown to operators)")), default=identity["name"] or "", show_default=False)
     parts["host"], parts["port"] = typer.prompt(pick(lg, ("县平台 MQTT 地址 主机:端口", "County broker HOST:PORT")),
                                                 default=f"{parts['host']}:{parts['port']}", value_proc=answers.broker(lg))
     ask_tls(parts, lg)
@@ -159,18 +160,18 @@ def interview(parts: dict[str, Any], out: Path, lg: str) -> None:
 
 def ask_tls(parts: dict[str, Any], lg: str) -> None:
     """TLS towards the county broker (port 8883): its CA file, and the station's login."""
-    if parts["tls_ca"] is None and typer.confirm(pick(lg, ("使用 TLS 加密连接(端口 8883)?", "Use TLS (port 8883)?")), default=parts["port"] == 8883):
+    if parts["tls_ca"] is None and typer.confirm(pick(lg, ("使用 TLS 加密连接（端口 8883）?", "Use TLS (port 8883)?")), default=parts["port"] == 8883):
         if parts["port"] == 1883:
             parts["port"] = 8883
             typer.echo(pick(lg, ("  端口改为 8883", "  port set to 8883")))
-        parts["tls_ca"] = Path(typer.prompt(pick(lg, ("  县平台证书的 CA 文件(PEM,站点上的路径)", "  CA file of the broker's certificate (PEM, path on the station)")),
+        parts["tls_ca"] = Path(typer.prompt(pick(lg, ("  县平台证书的 CA 文件（PEM，站点上的路径）", "  CA file of the broker's certificate (PEM, path on the station)")),
                                             default="/etc/station-gateway/ca.pem"))
     if parts["username"] is None:
-        user = typer.prompt(pick(lg, ("  MQTT 用户名(留空:无)", "  MQTT user name (empty: none)")), default="", show_default=False).strip()
+        user = typer.prompt(pick(lg, ("  MQTT 用户名（留空：无）", "  MQTT user name (empty: none)")), default="", show_default=False).strip()
         if user:
             parts["username"] = user
             if parts["password_file"] is None:
-                parts["password_file"] = Path(typer.prompt(pick(lg, ("  MQTT 密码文件(站点上的路径)", "  MQTT password file (path on the station)")),
+                parts["password_file"] = Path(typer.prompt(pick(lg, ("  MQTT 密码文件（站点上的路径）", "  MQTT password file (path on the station)")),
                                                            default="/etc/station-gateway/mqtt-password"))
 
 

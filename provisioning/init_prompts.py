@@ -112,12 +112,12 @@ def ask_thresholds(flat: dict[str, Any], lang: str, rise_default: float | None) 
     """Warning, then danger above it, both within what the gauge can measure; the rate of rise."""
     top = _highest(flat)
     reach = pick(lang, ("水位计能测到的最高水位", "the highest level the gauge can measure"))
-    flat["warning_m"] = typer.prompt(pick(lang, ("  预警水位(米,基准面以上)", "  warning level above the datum, m")),
+    flat["warning_m"] = typer.prompt(pick(lang, ("  预警水位（米，基准面以上）", "  warning level above the datum, m")),
                                      value_proc=check.number(lang, high=top, high_says=reach))
-    flat["danger_m"] = typer.prompt(pick(lang, ("  危险水位(米,须高于预警水位)", "  danger level above the datum, m (above the warning level)")),
+    flat["danger_m"] = typer.prompt(pick(lang, ("  危险水位（米，须高于预警水位）", "  danger level above the datum, m (above the warning level)")),
                                     value_proc=check.number(lang, low=flat["warning_m"], high=None,
                                                             low_says=pick(lang, ("预警水位", "the warning level"))))
-    rate = typer.prompt(pick(lang, ("  急涨(山洪)报警速率,米/分钟(0:不用)", "  rate of rise for a flash-flood alarm, m/min (0: off)")),
+    rate = typer.prompt(pick(lang, ("  急涨（山洪）报警速率，米/分钟（0：不用）", "  rate of rise for a flash-flood alarm, m/min (0: off)")),
                         default=str(rise_default or 0), value_proc=check.number(lang, low=-1e-9))
     if rate > 0:
         flat["rise_rate_m_per_min"] = rate
@@ -153,7 +153,7 @@ def ask_fire_inputs(lang: str = "zh", taken: set[str] | None = None, first_defau
 def _existing_file(lang: str) -> Any:
     def ok(value: str) -> str:
         if value.strip() and not Path(value.strip()).is_file():
-            raise typer.BadParameter(pick(lang, (f"{value} 不存在;留空以后再装", f"{value} does not exist; leave empty to install it later")))
+            raise typer.BadParameter(pick(lang, (f"{value} 不存在；留空以后再装", f"{value} does not exist; leave empty to install it later")))
         return value.strip()
 
     return ok
@@ -177,25 +177,25 @@ def ask_watch(flat: dict[str, Any], watch: str, lang: str, out: Path) -> None:
     if watch == "fire_smoke":
         flat["fire_smoke"] = {}  # the built-in colour-and-flicker detector: no model file needed
         return
-    model = typer.prompt(pick(lang, ("  人员检测模型 .tflite 路径(留空:以后用 stationctl model install 安装)",
+    model = typer.prompt(pick(lang, ("  人员检测模型 .tflite 路径（留空：以后用 stationctl model install 安装）",
                                      "  person detector .tflite (empty: install later with stationctl model install)")),
                          default="", show_default=False, value_proc=_existing_file(lang))
     later_model = f"stationctl model install MODEL --sha256 HEX --config {out} --camera {cam}"
     later_zone = f'stationctl zone {cam} --config {out} --points "x,y x,y x,y ..." --png {cam}-zone.png'
     if not model:
-        typer.echo(pick(lang, (f"  以后请运行: {later_model}\n  然后画危险区: {later_zone}",
+        typer.echo(pick(lang, (f"  以后请运行：{later_model}\n  然后画危险区：{later_zone}",
                                f"  later run: {later_model}\n  then set the danger zone: {later_zone}")))
         return
-    labels = typer.prompt(pick(lang, ("  标签文件(留空:无)", "  label file (empty: none)")), default="", show_default=False,
+    labels = typer.prompt(pick(lang, ("  标签文件（留空：无）", "  label file (empty: none)")), default="", show_default=False,
                           value_proc=_existing_file(lang))
     flat["detection"] = {"model": {"path": model, **({"labels": labels} if labels else {})}}
-    points = typer.prompt(pick(lang, ('  危险区角点 "x,y x,y x,y"(画面比例 0..1;留空:以后看着画面用 stationctl zone 画)',
+    points = typer.prompt(pick(lang, ('  危险区角点 "x,y x,y x,y"（画面比例 0..1；留空：以后看着画面用 stationctl zone 画）',
                                       '  danger zone corners "x,y x,y x,y" (fractions 0..1; empty: set it later on the picture with stationctl zone)')),
                           default="", show_default=False, value_proc=_points(lang))
     if points:
         flat["zones"] = [{"id": "danger", "polygon": [list(p) for p in parse_points(points, lang)]}]
     else:
-        typer.echo(pick(lang, (f"  以后请运行: {later_zone}", f"  later run: {later_zone}")))
+        typer.echo(pick(lang, (f"  以后请运行：{later_zone}", f"  later run: {later_zone}")))
 
 
 def ask_cameras(lang: str = "zh", taken: set[str] | None = None, first_default: bool = False, watch: str = "person",
@@ -203,7 +203,7 @@ def ask_cameras(lang: str = "zh", taken: set[str] | None = None, first_default: 
     taken = taken if taken is not None else set()
     found: list[dict[str, Any]] = []
     while typer.confirm(pick(lang, ("添加摄像头?", "Add a camera?")), default=first_default and not found):
-        typer.echo(pick(lang, (f"摄像头 {len(found) + 1}(不知道 RTSP 地址时: stationctl cameras probe IP)",
+        typer.echo(pick(lang, (f"摄像头 {len(found) + 1}（不知道 RTSP 地址时：stationctl cameras probe IP）",
                                f"Camera {len(found) + 1} (RTSP address unknown? stationctl cameras probe IP)")))
         flat: dict[str, Any] = {"id": typer.prompt("  id", default=f"cam-{len(found) + 1}", value_proc=check.device_id(lang, taken))}
         taken.add(flat["id"])

@@ -27,12 +27,12 @@ KEY_AHEAD = re.compile(r"\s*[a-z_][a-z0-9_.]*\s*=")  # config keys are lower-cas
 DEFAULT_WARNINGS: dict[str, tuple[str, str, str]] = {
     # alarm kind: (text, min_severity, priority)
     # neutral words: a site template (`--site pond|river|forest`) gives the words of its kind of place
-    "water_level": ("水位上涨,危险,请马上远离水边", "danger", "emergency"),
-    "flash_flood": ("山洪预警,水位快速上涨,请立即撤离到高处", "warning", "emergency"),
-    "fire": ("发现火情,请立即远离并报警", "warning", "emergency"),
-    "smoke": ("发现烟雾,请立即检查并远离火源", "warning", "emergency"),
-    "person_in_water_zone": ("水深危险,请马上离开水边", "warning", "emergency"),
-    "possible_submersion": ("紧急情况,有人在水中消失,可能溺水,请立即救援并拨打110", "critical", "emergency"),
+    "water_level": ("水位上涨，危险，请马上远离水边", "danger", "emergency"),
+    "flash_flood": ("山洪预警，水位快速上涨，请立即撤离到高处", "warning", "emergency"),
+    "fire": ("发现火情，请立即远离并报警", "warning", "emergency"),
+    "smoke": ("发现烟雾，请立即检查并远离火源", "warning", "emergency"),
+    "person_in_water_zone": ("水深危险，请马上离开水边", "warning", "emergency"),
+    "possible_submersion": ("紧急情况，有人在水中消失，可能溺水，请立即救援并拨打110", "critical", "emergency"),
 }
 
 

@@ -85,7 +85,7 @@ def create(
         key_path, csr_path = key_dir / KEY_NAME, key_dir / CSR_NAME
         if key_path.exists() and not force:
             raise ProvisioningError(pick(lg, (f"{key_path} 已存在", f"{key_path} exists")),
-                                    pick(lg, ("保留它(它的证书仍然有效);或加 --force 生成新密钥,再把新的证书请求送去签发",
+                                    pick(lg, ("保留它（它的证书仍然有效）；或加 --force 生成新密钥，再把新的证书请求送去签发",
                                               "keep it (its certificate is valid), or add --force to make a new key "
                                               "and have the new request signed")), exit_code=2)
         key_dir.mkdir(parents=True, exist_ok=True)
@@ -99,13 +99,13 @@ def create(
                     shutil.chown(path, user=owner)
                 except LookupError as exc:
                     raise ProvisioningError(pick(lg, (f"本机没有用户 {owner!r}", f"no user {owner!r} on this system")),
-                                            pick(lg, ("请给出服务运行所用的用户,或不加 --owner",
+                                            pick(lg, ("请给出服务运行所用的用户，或不加 --owner",
                                                       "give the user the service runs as, or leave --owner out")), 2) from exc
     who, station = owner or pick(lg, ("当前用户", "you")), f"{client_id(cfg)} ({cfg.station.path})"
     install = f"stationctl keys cert CERT --config {config} --dir {key_dir}"
-    console.print(pick(lg, (f"[green]已写入[/] {key_path}(权限 0600,属主 {who})和 {csr_path},用于 {station}",
+    console.print(pick(lg, (f"[green]已写入[/] {key_path}（权限 0600，属主 {who}）和 {csr_path}，用于 {station}",
                             f"[green]wrote[/] {key_path} (mode 0600, owner {who}) and {csr_path} for {station}")))
-    console.print(pick(lg, (f"[bold]下一步:[/] 把 {csr_path} 发给县里签发;收到证书后用这条命令安装: {install}",
+    console.print(pick(lg, (f"[bold]下一步：[/]把 {csr_path} 发给县里签发；收到证书后用这条命令安装：{install}",
                             f"[bold]next:[/] send {csr_path} to the county; install the signed certificate with: {install}")))
 
 
@@ -123,19 +123,19 @@ def cert(
             crt = x509.load_pem_x509_certificate(certificate.read_bytes())
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:
-            raise ProvisioningError(pick(lg, (f"无法读取证书或 {key_path}: {exc}", f"cannot read the certificate or {key_path}: {exc}")),
-                                    pick(lg, ("请给出县里发来的 PEM 证书;还没有密钥时先运行 stationctl keys create",
+            raise ProvisioningError(pick(lg, (f"无法读取证书或 {key_path}：{exc}", f"cannot read the certificate or {key_path}: {exc}")),
+                                    pick(lg, ("请给出县里发来的 PEM 证书；还没有密钥时先运行 stationctl keys create",
                                               "give the PEM certificate the county sent; create the key first with stationctl keys create")), 2) from exc
         spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         if crt.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
             raise ProvisioningError(pick(lg, (f"{certificate} 与 {key_path} 里的密钥不配套", f"{certificate} is not for the key in {key_path}")),
-                                    pick(lg, ("请县里签发本站的 station.csr(重新生成的密钥需要新证书)",
+                                    pick(lg, ("请县里签发本站的 station.csr（重新生成的密钥需要新证书）",
                                               "ask the county to sign this station's station.csr (a key made again needs a new certificate)")), 2)
         station_file = StationFile(config, lg)
         tls = station_file.section("broker").get("tls")
         if tls is None:
             raise ProvisioningError(pick(lg, (f"{config} 里没有 broker.tls 部分", f"{config} has no broker.tls section")),
-                                    pick(lg, ("先把 broker.tls.ca_file 设为县里的 CA 证书(stationctl init --tls-ca FILE),再运行本命令",
+                                    pick(lg, ("先把 broker.tls.ca_file 设为县里的 CA 证书（stationctl init --tls-ca FILE），再运行本命令",
                                               "set broker.tls.ca_file to the county CA (stationctl init --tls-ca FILE), then run this again")), 2)
         dest = key_dir / CERT_NAME
         shutil.copyfile(certificate, dest)
@@ -144,9 +144,9 @@ def cert(
         station_file.save()
     cn = crt.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     name, until = cn[0].value if cn else pick(lg, ("无 CN", "no CN")), f"{crt.not_valid_after_utc:%Y-%m-%d}"
-    console.print(pick(lg, (f"[green]已安装[/] {dest}({name},有效期至 {until});broker.tls 已改用它",
+    console.print(pick(lg, (f"[green]已安装[/] {dest}（{name}，有效期至 {until}）；broker.tls 已改用它",
                             f"[green]installed[/] {dest} ({name}, valid until {until}); broker.tls now uses it")))
-    console.print(pick(lg, (f"[bold]下一步:[/] 检查与县里服务器的连接: stationctl check --config {config} --only broker",
+    console.print(pick(lg, (f"[bold]下一步：[/]检查与县里服务器的连接：stationctl check --config {config} --only broker",
                             f"[bold]next:[/] stationctl check --config {config} --only broker")))
 
 
@@ -164,13 +164,13 @@ def county(
     with handled(console, config, lg):
         if name and len(keys) != 1:
             raise ProvisioningError(pick(lg, ("--name 只能配一个密钥文件", "--name needs exactly one key file")),
-                                    pick(lg, ("请逐个安装密钥,每个带上自己的 --name", "install the keys one by one, each with its --name")), 2)
+                                    pick(lg, ("请逐个安装密钥，每个带上自己的 --name", "install the keys one by one, each with its --name")), 2)
         loaded = []
         for path in keys:
             try:
                 key = load_public_key(path.read_bytes())
             except (OSError, KeyInvalid) as exc:
-                raise ProvisioningError(f"{path}: {exc}", pick(lg, ("请向县里要它的公钥(countyctl keygen 会打印出来)",
+                raise ProvisioningError(f"{path}: {exc}", pick(lg, ("请向县里要它的公钥（countyctl keygen 会打印出来）",
                                                                    "ask the county for its public key (countyctl keygen prints it)")), 2) from exc
             loaded.append((name or path.stem, path, key_id(key)))
         dest_dir = key_dir / "county"
@@ -181,10 +181,10 @@ def county(
             shutil.copyfile(path, dest)
             os.chmod(dest, 0o644)
             installed.append((key_name, dest, kid))
-            console.print(pick(lg, (f"[green]已安装[/] {dest}: 密钥 ID [bold]{kid}[/](请与县里的核对)",
+            console.print(pick(lg, (f"[green]已安装[/] {dest}：密钥 ID [bold]{kid}[/]（请与县里的核对）",
                                     f"[green]installed[/] {dest}: key id [bold]{kid}[/] (compare it with the county's)")))
         if config is not None and "commands" not in StationConfig.model_fields:
-            console.print(pick(lg, (f"[yellow]提示:[/] 这个版本的网关没有 commands 部分;{config} 未改动",
+            console.print(pick(lg, (f"[yellow]提示：[/]这个版本的网关没有 commands 部分；{config} 未改动",
                                     f"[yellow]note:[/] this gateway version has no commands section; {config} is unchanged")))
         elif config is not None:
             station_file = StationFile(config, lg)
@@ -199,9 +199,9 @@ def county(
                 else:
                     listed[index] = entry
             station_file.save()
-            console.print(pick(lg, (f"[green]已更新[/] {config}: commands.keys 共 {len(listed)} 个密钥",
+            console.print(pick(lg, (f"[green]已更新[/] {config}：commands.keys 共 {len(listed)} 个密钥",
                                     f"[green]updated[/] {config}: commands.keys lists {len(listed)} key(s)")))
-    console.print(pick(lg, ("[bold]下一步:[/] 重启网关(systemctl restart station-gateway),之后就接受县里签名的指令",
+    console.print(pick(lg, ("[bold]下一步：[/]重启网关（systemctl restart station-gateway），之后就接受县里签名的指令",
                             "[bold]next:[/] restart the gateway (systemctl restart station-gateway); signed county commands are then accepted")))
 
 

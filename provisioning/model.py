@@ -44,8 +44,8 @@ def _open(src: str, timeout_s: float, lang: str) -> tuple[BinaryIO, int | None]:
             resp = urllib.request.urlopen(src, timeout=timeout_s)  # noqa: S310 - http(s) only, checked above
         except (urllib.error.URLError, OSError, ValueError) as exc:
             why = getattr(exc, "reason", exc)
-            raise ProvisioningError(pick(lang, (f"无法下载 {src}: {why}", f"cannot download {src}: {why}")),
-                                    pick(lang, ("检查网址和本站的网络,或把文件拷到本机后给出它的路径",
+            raise ProvisioningError(pick(lang, (f"无法下载 {src}：{why}", f"cannot download {src}: {why}")),
+                                    pick(lang, ("检查网址和本站的网络，或把文件拷到本机后给出它的路径",
                                                 "check the URL and the station's network, or copy the file over and give its path"))) from exc
         length = resp.headers.get("Content-Length")
         return resp, int(length) if length and length.isdigit() else None
@@ -54,7 +54,7 @@ def _open(src: str, timeout_s: float, lang: str) -> tuple[BinaryIO, int | None]:
         return path.open("rb"), path.stat().st_size
     except OSError as exc:
         why = exc.strerror or exc
-        raise ProvisioningError(pick(lang, (f"无法读取 {path}: {why}", f"cannot read {path}: {why}")),
+        raise ProvisioningError(pick(lang, (f"无法读取 {path}：{why}", f"cannot read {path}: {why}")),
                                 pick(lang, ("请给出 .tflite 文件的路径或 http(s) 网址", "give the path of the .tflite file or an http(s) URL")), 2) from exc
 
 
@@ -73,8 +73,8 @@ def fetch(src: str, dest: Path, progress: Progress, timeout_s: float = 30.0, lan
                 digest.update(chunk)
                 progress.advance(task, len(chunk))
     except OSError as exc:
-        raise ProvisioningError(pick(lang, (f"{src} 传输中断: {exc}", f"the transfer of {src} broke off: {exc}")),
-                                pick(lang, ("请重新安装(本次未安装任何文件)", "run the install again (nothing was installed)"))) from exc
+        raise ProvisioningError(pick(lang, (f"{src} 传输中断：{exc}", f"the transfer of {src} broke off: {exc}")),
+                                pick(lang, ("请重新安装（本次未安装任何文件）", "run the install again (nothing was installed)"))) from exc
     return digest.hexdigest()
 
 
@@ -99,8 +99,8 @@ def trial_run(model_path: Path, image: np.ndarray, labels: list[str] | None = No
         outputs = model.run(image)
         invoke_ms = (time.perf_counter() - started) * 1000
     except (ModelError, ValueError, RuntimeError) as exc:
-        raise ProvisioningError(pick(lang, (f"模型无法运行: {exc}", f"the model does not run: {exc}")),
-                                pick(lang, (f"请确认它是本运行时能用的 TFLite 模型;{NOTHING[0]}",
+        raise ProvisioningError(pick(lang, (f"模型无法运行：{exc}", f"the model does not run: {exc}")),
+                                pick(lang, (f"请确认它是本运行时能用的 TFLite 模型；{NOTHING[0]}",
                                             f"check that it is a TFLite model for this runtime; {NOTHING[1]}"))) from exc
     trial = TrialRun(model.input_size, np.dtype(model.input.dtype).name, [o.shape for o in model.outputs], round(invoke_ms, 1))
     try:
@@ -122,7 +122,7 @@ def test_frame(path: Path | None, lang: str = "zh") -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ProvisioningError(pick(lang, (f"无法读取测试图片 {path}", f"cannot read the test image {path}")),
-                                pick(lang, ("用 --test-image 给出 JPEG 或 PNG 图片,或不加这一项", "give a JPEG or PNG with --test-image, or leave it out")), 2)
+                                pick(lang, ("用 --test-image 给出 JPEG 或 PNG 图片，或不加这一项", "give a JPEG or PNG with --test-image, or leave it out")), 2)
     return image
 
 
@@ -149,7 +149,7 @@ def install(
             for cam in cameras:
                 station_file.item("cameras", cam)  # unknown ids are refused before anything is fetched
         if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-            raise ProvisioningError(pick(lg, (f"--sha256 {sha256!r} 不是 sha256 校验值(应为 64 位十六进制)",
+            raise ProvisioningError(pick(lg, (f"--sha256 {sha256!r} 不是 sha256 校验值（应为 64 位十六进制）",
                                               f"--sha256 {sha256!r} is not a sha256 (64 hex digits)")),
                                     pick(lg, ("按发布方给出的校验值原样复制", "copy the hash exactly as published")), 2)
         filename = name or Path(source.split("?")[0]).name or "model.tflite"
@@ -161,7 +161,7 @@ def install(
             try:
                 label_list = load_labels(labels)
             except ModelError as exc:
-                raise ProvisioningError(str(exc), pick(lg, ("请给出随模型一起提供的标签文件,或不加 --labels",
+                raise ProvisioningError(str(exc), pick(lg, ("请给出随模型一起提供的标签文件，或不加 --labels",
                                                             "give the label file that came with the model, or leave --labels out")), 2) from exc
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / filename
@@ -171,13 +171,13 @@ def install(
                 actual = fetch(source, tmp, progress, lang=lg)
             if actual != expected:
                 raise ProvisioningError(
-                    pick(lg, (f"{source} 的校验值 sha256 不符: 实际 {actual},应为 {expected}",
+                    pick(lg, (f"{source} 的校验值 sha256 不符：实际 {actual}，应为 {expected}",
                               f"sha256 mismatch for {source}: got {actual}, expected {expected}")),
-                    pick(lg, (f"文件已损坏或不是发布的那个文件: 请重新获取,或向发布方要正确的文件和校验值;{NOTHING[0]}",
+                    pick(lg, (f"文件已损坏或不是发布的那个文件：请重新获取，或向发布方要正确的文件和校验值；{NOTHING[0]}",
                               "the file is corrupt or not the published one: fetch it again or ask for the right file and hash; "
                               f"{NOTHING[1]}")), exit_code=2)
             size = tmp.stat().st_size
-            console.print(pick(lg, (f"校验值 sha256 正确({actual[:16]}...),{size} 字节;先试运行一次",
+            console.print(pick(lg, (f"校验值 sha256 正确（{actual[:16]}...），{size} 字节；先试运行一次",
                                     f"sha256 ok ({actual[:16]}...), {size} bytes; trying it once")))
             trial = trial_run(tmp, image, label_list, lang=lg)
         if labels is not None:
@@ -187,20 +187,20 @@ def install(
                 use_model(station_file, cam, final, expected, dest / labels.name if labels is not None else None)
             station_file.save()
     size = f"{trial.input_size[0]}x{trial.input_size[1]} {trial.input_dtype}"
-    console.print(pick(lg, (f"[green]已安装[/] {final}: 输入 {size},{len(trial.outputs)} 个输出,运行一次 {trial.invoke_ms} ms",
+    console.print(pick(lg, (f"[green]已安装[/] {final}：输入 {size}，{len(trial.outputs)} 个输出，运行一次 {trial.invoke_ms} ms",
                             f"[green]installed[/] {final}: input {size}, {len(trial.outputs)} output(s), one run {trial.invoke_ms} ms")))
     if trial.detections:
         found = ", ".join(f"{d['label']} {d['score']}" for d in trial.detections)
-        console.print(pick(lg, (f"测试画面上检测到: {found}", f"detections on the test frame: {found}")))
+        console.print(pick(lg, (f"测试画面上检测到：{found}", f"detections on the test frame: {found}")))
     if cameras:
         which = ", ".join(cameras)
-        console.print(pick(lg, (f"[green]已更新[/] {config}: {which} 的人员检测改用 {final}",
+        console.print(pick(lg, (f"[green]已更新[/] {config}：{which} 的人员检测改用 {final}",
                                 f"[green]updated[/] {config}: person detection of {which} uses {final}")))
-        console.print(pick(lg, (f"[bold]下一步:[/] 设置危险区域(stationctl zone CAMERA --config {config} ...),然后重启网关",
+        console.print(pick(lg, (f"[bold]下一步：[/]设置危险区域（stationctl zone CAMERA --config {config} ...），然后重启网关",
                                 f"[bold]next:[/] set the danger zones (stationctl zone CAMERA --config {config} ...) and restart the gateway")))
     else:
-        console.print(pick(lg, (f"[bold]下一步:[/] 把摄像头的检测模型指向 {final}(sha256 {expected}),例如加 "
-                                "--config FILE --camera ID,然后重启网关",
+        console.print(pick(lg, (f"[bold]下一步：[/]把摄像头的检测模型指向 {final}（sha256 {expected}），例如加 "
+                                "--config FILE --camera ID，然后重启网关",
                                 f"[bold]next:[/] point the camera's detection model at {final} (sha256 {expected}), e.g. with "
                                 "--config FILE --camera ID, and restart the gateway")))
 

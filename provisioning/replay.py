@@ -29,11 +29,11 @@ from gateway.alarms import AlarmBook, Transition
 from gateway.config.station import load_config
 from gateway.config.vision import CameraConfig
 from gateway.vision.frame_processor import CameraProcessor
-from provisioning.i18n import Pair, language, pick
+from provisioning.i18n import COLON, Pair, language, pick
 
 
 def _missing(path: Path, lang: str) -> GatewayError:
-    return GatewayError(pick(lang, (f"{path}:文件不存在", f"{path}: no such file")))
+    return GatewayError(pick(lang, (f"{path}：文件不存在", f"{path}: no such file")))
 
 
 def read_still(path: Path, lang: str = "zh") -> np.ndarray:
@@ -42,7 +42,7 @@ def read_still(path: Path, lang: str = "zh") -> np.ndarray:
         raise _missing(path, lang)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise GatewayError(pick(lang, (f"{path}:无法读取这张图片", f"{path}: not a readable image")))
+        raise GatewayError(pick(lang, (f"{path}：无法读取这张图片", f"{path}: not a readable image")))
     return image
 
 
@@ -57,7 +57,7 @@ def media_frames(
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise GatewayError(pick(lang, (f"{path}:OpenCV 打不开这个视频", f"{path}: OpenCV cannot open this video")))
+        raise GatewayError(pick(lang, (f"{path}：OpenCV 打不开这个视频", f"{path}: OpenCV cannot open this video")))
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 10.0
 
     def frames() -> Iterator[np.ndarray]:
@@ -80,7 +80,7 @@ def pick_camera(cameras: list[CameraConfig], wanted: str | None, lang: str = "zh
             if cam.id == wanted:
                 return cam
         ids = ", ".join(c.id for c in cameras)
-        raise GatewayError(pick(lang, (f"配置中没有摄像头 {wanted!r}(现有摄像头:{ids or '无'})",
+        raise GatewayError(pick(lang, (f"配置中没有摄像头 {wanted!r}（现有摄像头：{ids or '无'}）",
                                        f"no camera {wanted!r} in the config (cameras: {ids or 'none'})")))
     useful = [c for c in cameras if c.detection is not None or c.fire_smoke is not None]
     if len(useful) == 1:
@@ -89,7 +89,7 @@ def pick_camera(cameras: list[CameraConfig], wanted: str | None, lang: str = "zh
         raise GatewayError(pick(lang, ("配置中没有带 detection 或 fire_smoke 设置的摄像头",
                                        "the config has no camera with detection or fire_smoke settings")))
     ids = ", ".join(c.id for c in useful)
-    raise GatewayError(pick(lang, (f"有多个摄像头,请用 --camera 选一个({ids})", f"several cameras; choose one with --camera ({ids})")))
+    raise GatewayError(pick(lang, (f"有多个摄像头，请用 --camera 选一个（{ids}）", f"several cameras; choose one with --camera ({ids})")))
 
 
 def _event(tr: Transition, media: Path, frame: int, t: float, snapshot: str | None) -> dict[str, Any]:
@@ -167,15 +167,15 @@ def human_summary(total: dict[str, Any], fire_scores: bool, lang: str) -> str:
     lines = []
     for s in total["per_file"]:
         alarms = ", ".join(f"{kind}×{n}" for kind, n in s["alarms"].items())
-        line = f"  {Path(s['media']).name}: " + pick(lang, (f"告警 {alarms}", f"alarms {alarms}") if alarms else ("无告警", "no alarm"))
+        line = f"  {Path(s['media']).name}{pick(lang, COLON)}" + pick(lang, (f"告警 {alarms}", f"alarms {alarms}") if alarms else ("无告警", "no alarm"))
         if fire_scores:
-            line += pick(lang, (f";火焰最高分 {s['fire_score_max']:.2f},烟雾最高分 {s['smoke_score_max']:.2f}",
+            line += pick(lang, (f"；火焰最高分 {s['fire_score_max']:.2f}，烟雾最高分 {s['smoke_score_max']:.2f}",
                                 f"; highest fire score {s['fire_score_max']:.2f}, smoke {s['smoke_score_max']:.2f}"))
         lines.append(line)
     raised = ", ".join(f"{kind}×{n}" for kind, n in total["alarms"].items()) or pick(lang, ("无", "none"))
     head: Pair = (
-        f"回放 {total['files']} 个文件,共 {total['frames']} 帧(分析 {total['analysed']} 帧),每秒 {total['fps']} 帧,"
-        f"推理中位数 {total['inference_ms_median']} 毫秒;触发告警:{raised}",
+        f"回放 {total['files']} 个文件，共 {total['frames']} 帧（分析 {total['analysed']} 帧），每秒 {total['fps']} 帧，"
+        f"推理中位数 {total['inference_ms_median']} 毫秒；触发告警：{raised}",
         f"replayed {total['files']} file(s), {total['frames']} frames ({total['analysed']} analysed) at {total['fps']} fps, "
         f"inference median {total['inference_ms_median']} ms; alarms raised: {raised}",
     )
@@ -196,7 +196,7 @@ def replay_command(
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"{pick(lg, ('配置无效:', 'INVALID'))} {exc}", err=True)
+        typer.echo(f"{pick(lg, ('配置无效：', 'INVALID '))}{exc}", err=True)
         raise typer.Exit(2) from None
     try:
         cam = pick_camera(cfg.cameras, camera, lg)
@@ -206,7 +206,7 @@ def replay_command(
             summary, _ = replay_media(cam, path, out, start_wall, still_frames, lg)
             summaries.append(summary)
     except (GatewayError, ValueError) as exc:
-        typer.echo(f"{pick(lg, ('错误:', 'ERROR'))} {exc}", err=True)
+        typer.echo(f"{pick(lg, ('错误：', 'ERROR '))}{exc}", err=True)
         raise typer.Exit(1) from None
     frames = sum(s["frames"] for s in summaries)
     seconds = sum(s["seconds"] for s in summaries)

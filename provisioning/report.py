@@ -143,10 +143,10 @@ def report(
     console.print(pick(lg, (f"[green]已写入[/] {json_file} 和 {html_file}", f"[green]wrote[/] {json_file} and {html_file}")))
     if not overall_ok(results):
         failed = counts(results)["fail"]
-        console.print(pick(lg, (f"[bold]下一步:[/] {failed} 项检查失败:修好后重新生成报告,再移交站点",
+        console.print(pick(lg, (f"[bold]下一步：[/]{failed} 项检查失败：修好后重新生成报告，再移交站点",
                                 f"[bold]next:[/] {failed} check(s) failed: fix them and run the report again before handing the station over")))
         raise typer.Exit(1)
-    console.print(pick(lg, ("[bold]下一步:[/] 把报告文件夹发给县里存档", "[bold]next:[/] send the report folder to the county for its archive")))
+    console.print(pick(lg, ("[bold]下一步：[/]把报告文件夹发给县里存档", "[bold]next:[/] send the report folder to the county for its archive")))
 
 
 def register(app: typer.Typer) -> None:

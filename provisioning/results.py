@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from foundation.redact import redact, redact_doc
-from provisioning.i18n import Pair, label, pick
+from provisioning.i18n import COLON, Pair, label, pick
 
 Status = Literal["pass", "warn", "fail", "skip"]
 STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
@@ -92,7 +92,7 @@ def verdict(results: list[CheckResult], lang: str) -> str:
         head = pick(lang, ("[green]全部检查通过[/]", "[green]all checks passed[/]"))
     else:
         head = pick(lang, (f"[bold red]{c['fail']} 项检查失败[/]", f"[bold red]{c['fail']} check(s) failed[/]"))
-    tally = pick(lang, (f"(通过 {c['pass']} 项,警告 {c['warn']} 项,失败 {c['fail']} 项,跳过 {c['skip']} 项)",
+    tally = pick(lang, (f"（通过 {c['pass']} 项，警告 {c['warn']} 项，失败 {c['fail']} 项，跳过 {c['skip']} 项）",
                         f" ({c['pass']} pass, {c['warn']} warn, {c['fail']} fail, {c['skip']} skipped)"))
     return head + tally
 
@@ -106,9 +106,9 @@ def render_table(console: Console, results: list[CheckResult], title: str, lang:
         details = r.text(lang)
         hint = r.next_step(lang)
         if r.status in ("fail", "warn") and hint:
-            details += f"\n[bold]{pick(lang, NEXT)}:[/] {hint}"
+            details += f"\n[bold]{pick(lang, NEXT)}{pick(lang, COLON)}[/]{hint}"
         for name, path in r.artifacts.items():
-            details += f"\n{label(ARTIFACT_NAMES, name, lang)}: {path}"
+            details += f"\n{label(ARTIFACT_NAMES, name, lang)}{pick(lang, COLON)}{path}"
         check = label(CHECK_NAMES, r.check, lang)
         status = pick(lang, STATUS_WORDS[r.status])
         target = label(TARGET_NAMES, r.target, lang)

@@ -53,7 +53,7 @@ def gateway_executable(lang: str = "zh") -> str:
     found = shutil.which("station-gateway")
     if found is None:
         raise ProvisioningError(pick(lang, ("本机没有安装 station-gateway", "station-gateway is not installed here")),
-                                pick(lang, ("先在这个环境里安装软件包(pip install .)", "install the package (pip install .) in this environment first")))
+                                pick(lang, ("先在这个环境里安装软件包（pip install .）", "install the package (pip install .) in this environment first")))
     return str(Path(found).resolve())
 
 
@@ -130,13 +130,13 @@ def systemctl(args: list[str], lang: str = "zh") -> None:
     exe = shutil.which("systemctl")
     if exe is None:
         raise ProvisioningError(pick(lang, ("找不到 systemctl", "systemctl not found")),
-                                pick(lang, ("本系统没有运行 systemd;请用别的方式启动网关,或加 --no-enable",
+                                pick(lang, ("本系统没有运行 systemd；请用别的方式启动网关，或加 --no-enable",
                                             "this system does not run systemd; start the gateway another way, or use --no-enable")))
     done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
         why, cmd = (done.stderr or done.stdout).strip(), f"systemctl {' '.join(args)}"
-        raise ProvisioningError(pick(lang, (f"{cmd} 失败: {why}", f"{cmd} failed: {why}")),
-                                pick(lang, ("看上面的信息;用 root 运行本命令", "read the message above; run the command as root")))
+        raise ProvisioningError(pick(lang, (f"{cmd} 失败：{why}", f"{cmd} failed: {why}")),
+                                pick(lang, ("看上面的信息；用 root 运行本命令", "read the message above; run the command as root")))
 
 
 def install_service(
@@ -167,7 +167,7 @@ def install_service(
         write_atomic(unit_path, unit_text(opts), mode=0o644)
         dropin = journald / "50-station-gateway.conf"
         write_atomic(dropin, journald_text(persistent_journal), mode=0o644)
-        console.print(pick(lg, (f"[green]已写入[/] {unit_path}(WatchdogSec={opts.watchdog_s})和 {dropin}",
+        console.print(pick(lg, (f"[green]已写入[/] {unit_path}（WatchdogSec={opts.watchdog_s}）和 {dropin}",
                                 f"[green]wrote[/] {unit_path} (WatchdogSec={opts.watchdog_s}) and {dropin}")))
         if root == Path("/"):
             for complaint in verify_unit(unit_path):
@@ -183,15 +183,15 @@ def install_service(
         if now:
             if root != Path("/") or not systemd_running():
                 raise ProvisioningError(pick(lg, ("--now 需要本机正在运行 systemd", "--now needs a running systemd on this machine")),
-                                        pick(lg, ("在开着机的站点主机上运行: systemctl restart station-gateway",
+                                        pick(lg, ("在开着机的站点主机上运行：systemctl restart station-gateway",
                                                   "boot the station and run: systemctl restart station-gateway")))
             for args in (["daemon-reload"], ["restart", "systemd-journald"], ["restart", UNIT_NAME]):
                 systemctl(args, lg)
-            console.print(pick(lg, (f"[green]已启动[/] {UNIT_NAME};查看日志: journalctl -u station-gateway -f",
+            console.print(pick(lg, (f"[green]已启动[/] {UNIT_NAME}；查看日志：journalctl -u station-gateway -f",
                                     f"[green]started[/] {UNIT_NAME}; follow it with: journalctl -u station-gateway -f")))
     if not now:
         steps = "systemctl daemon-reload && systemctl restart systemd-journald && systemctl start station-gateway"
-        console.print(pick(lg, (f"[bold]下一步:[/] 启动服务: {steps}", f"[bold]next:[/] {steps}")))
+        console.print(pick(lg, (f"[bold]下一步：[/]启动服务：{steps}", f"[bold]next:[/] {steps}")))
 
 
 def verify_unit(unit_path: Path) -> list[str]:

@@ -53,8 +53,8 @@ class StationFile:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ProvisioningError(
-                pick(lang, (f"无法读取站点文件 {self.path}: {exc}", f"cannot read the station file {self.path}: {exc}")),
-                pick(lang, ("用 --config 给出站点文件的路径(stationctl init 会生成一个)",
+                pick(lang, (f"无法读取站点文件 {self.path}：{exc}", f"cannot read the station file {self.path}: {exc}")),
+                pick(lang, ("用 --config 给出站点文件的路径（stationctl init 会生成一个）",
                             "give the path of the station file with --config (stationctl init writes one)")),
                 exit_code=2,
             ) from exc
@@ -84,9 +84,9 @@ class StationFile:
                 return entry
         known = ", ".join(str(e.get("id")) for e in items if isinstance(e, dict))
         raise ProvisioningError(
-            pick(self.lang, (f"{self.path}: {section} 里没有 id 为 {item_id!r} 的条目(现有:{known or '无'})",
+            pick(self.lang, (f"{self.path}：{section} 里没有 id 为 {item_id!r} 的条目（现有：{known or '无'}）",
                              f"{self.path}: no {section} entry with id {item_id!r} (known: {known or 'none'})")),
-            pick(self.lang, ("用上面列出的 id 之一,或先用 stationctl init 或编辑器添加它",
+            pick(self.lang, ("用上面列出的 id 之一，或先用 stationctl init 或编辑器添加它",
                              "use one of the ids listed, or add it with stationctl init / an editor first")),
             exit_code=2,
         )

@@ -23,7 +23,7 @@ app = typer.Typer(help="List and clear the county's false-alarm suppressions (ca
 CONFIG = typer.Option(..., "--config", "-c", help="Station config (YAML).")
 CAMERA = typer.Option(None, "--camera", help="Only this camera id.")
 LANG = typer.Option(None, "--lang", help="zh (default) or en; default from LANG.")
-HEADERS = {"zh": ("摄像头", "类型", "区域 (x1, y1, x2, y2)", "有效至", "告警编号"),
+HEADERS = {"zh": ("摄像头", "类型", "区域（x1, y1, x2, y2）", "有效至", "告警编号"),
            "en": ("camera", "kind", "region (x1, y1, x2, y2)", "until", "event_id")}
 KIND_ZH = {"fire": "火", "smoke": "烟"}
 
@@ -40,7 +40,7 @@ def list_command(config: Path = CONFIG, camera: str | None = CAMERA, lang: str |
         store = _store(config)
         items = store.items(time.time(), camera)
         if store.problem:
-            console.print(pick(lg, (f"警告: 文件已损坏, 已另存为 .bad: {store.problem}", f"warning: {store.problem}")))
+            console.print(pick(lg, (f"警告：文件已损坏，已另存为 .bad：{store.problem}", f"warning: {store.problem}")))
         if not items:
             console.print(pick(lg, ("没有生效的误报屏蔽。", "No false-alarm suppression in force.")))
             return
@@ -60,7 +60,7 @@ def clear_command(config: Path = CONFIG, camera: str | None = CAMERA, lang: str 
     with handled(console, config, lg):
         gone = _store(config).clear(time.time(), camera)
         where = camera or pick(lg, ("所有摄像头", "all cameras"))
-        console.print(pick(lg, (f"已清除 {gone} 条误报屏蔽 ({where})。", f"Cleared {gone} suppression(s) ({where}).")))
+        console.print(pick(lg, (f"已清除 {gone} 条误报屏蔽（{where}）。", f"Cleared {gone} suppression(s) ({where}).")))
 
 
 def register(parent: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from foundation.errors import ConfigError, DeviceUnavailable, GatewayError
 from provisioning.errors import ProvisioningError
-from provisioning.i18n import language, pick
+from provisioning.i18n import COLON, language, pick
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -38,9 +38,9 @@ def make_progress(console: Console) -> Progress:
 
 
 def show_error(console: Console, message: str, hint: str = "", lang: str = "zh") -> None:
-    console.print(f"[bold red]{pick(lang, ('错误', 'error'))}:[/] {message}", markup=True, highlight=False)
+    console.print(f"[bold red]{pick(lang, ('错误', 'error'))}{pick(lang, COLON)}[/]{message}", markup=True, highlight=False)
     if hint:
-        console.print(f"[bold]{pick(lang, ('下一步', 'next'))}:[/] {hint}", markup=True, highlight=False)
+        console.print(f"[bold]{pick(lang, ('下一步', 'next'))}{pick(lang, COLON)}[/]{hint}", markup=True, highlight=False)
 
 
 @contextmanager
@@ -57,22 +57,22 @@ def handled(console: Console, config: Path | None = None, lang: str | None = Non
         raise typer.Exit(exc.exit_code) from None
     except ConfigError as exc:
         shown = f" {config}" if config is not None else " FILE"
-        show_error(console, str(exc), pick(lg, (f"按上面指出的字段改正,然后再检查:stationctl validate{shown}",
+        show_error(console, str(exc), pick(lg, (f"按上面指出的字段改正，然后再检查：stationctl validate{shown}",
                                                  f"fix the field(s) named above, then check again with: stationctl validate{shown}")), lg)
         raise typer.Exit(2) from None
     except DeviceUnavailable as exc:
         show_error(console, str(exc), pick(lg, (
-            "检查设备的电源、接线和端口;如果网关正占用这个端口,先停止网关(systemctl stop station-gateway);"
-            "然后运行:stationctl check --config FILE",
+            "检查设备的电源、接线和端口；如果网关正占用这个端口，先停止网关（systemctl stop station-gateway）；"
+            "然后运行：stationctl check --config FILE",
             "check the device's power, wiring and port; stop the gateway if it holds the port "
             "(systemctl stop station-gateway); then run: stationctl check --config FILE")), lg)
         raise typer.Exit(1) from None
     except GatewayError as exc:
-        show_error(console, str(exc), pick(lg, ("排除上面指出的原因后,再运行一次命令", "fix the cause named above and run the command again")), lg)
+        show_error(console, str(exc), pick(lg, ("排除上面指出的原因后，再运行一次命令", "fix the cause named above and run the command again")), lg)
         raise typer.Exit(1) from None
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         show_error(console, f"{exc.strerror or exc}{where}", pick(lg, (
-            "检查路径是否存在、是否有写权限(系统目录需要 root:sudo stationctl ...)",
+            "检查路径是否存在、是否有写权限（系统目录需要 root：sudo stationctl ...）",
             "check that the path exists and that you may write there (system folders need root: sudo stationctl ...)")), lg)
         raise typer.Exit(1) from None

@@ -27,8 +27,8 @@ from provisioning.zone_draw import draw_zones, polygon_area
 Point = tuple[float, float]
 MIN_AREA = 1e-4  # a zone smaller than this fraction of the frame is a typo, not a zone
 POINTS_HELP = 'Corners as normalized "x,y" pairs (0..1, origin top left), separated by spaces: "0.1,0.6 0.9,0.6 0.9,1 0.1,1".'
-POINTS_HINT = ('区域角点写成 "x,y"(画面宽、高的比例 0..1,原点在左上角),用空格分开: "0.1,0.6 0.9,0.6 0.9,1 0.1,1"', POINTS_HELP)
-RESTART = ("[bold]下一步:[/] 重启网关后生效(systemctl restart station-gateway)",
+POINTS_HINT = ('区域角点写成 "x,y"（画面宽、高的比例 0..1，原点在左上角），用空格分开："0.1,0.6 0.9,0.6 0.9,1 0.1,1"', POINTS_HELP)
+RESTART = ("[bold]下一步：[/]重启网关后生效（systemctl restart station-gateway）",
            "[bold]next:[/] restart the gateway to use it (systemctl restart station-gateway)")
 WHAT_ZH = {"added": "已添加", "replaced": "已替换"}
 
@@ -42,20 +42,20 @@ def parse_points(text: str, lang: str = "zh") -> list[Point]:
         try:
             x, y = (float(v) for v in parts)
         except ValueError:
-            raise ProvisioningError(pick(lang, (f"--points: {pair!r} 不是 x,y 形式", f"--points: {pair!r} is not x,y")),
+            raise ProvisioningError(pick(lang, (f"--points：{pair!r} 不是 x,y 形式", f"--points: {pair!r} is not x,y")),
                                     pick(lang, POINTS_HINT), exit_code=2) from None
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ProvisioningError(pick(lang, (f"--points: {pair!r} 超出画面(应在 0..1 之间)", f"--points: {pair!r} is outside the frame (0..1)")),
-                                    pick(lang, ("坐标是画面宽、高的比例,不是像素", "give coordinates as fractions of the frame width and height, not pixels")),
+            raise ProvisioningError(pick(lang, (f"--points：{pair!r} 超出画面（应在 0..1 之间）", f"--points: {pair!r} is outside the frame (0..1)")),
+                                    pick(lang, ("坐标是画面宽、高的比例，不是像素", "give coordinates as fractions of the frame width and height, not pixels")),
                                     exit_code=2)
         points.append((round(x, 4), round(y, 4)))
     if len(points) < 3:
-        raise ProvisioningError(pick(lang, (f"--points: 区域至少要 3 个角点,现在只有 {len(points)} 个",
+        raise ProvisioningError(pick(lang, (f"--points：区域至少要 3 个角点，现在只有 {len(points)} 个",
                                             f"--points: a zone needs at least 3 corners, got {len(points)}")),
                                 pick(lang, POINTS_HINT), exit_code=2)
     if polygon_area(points) < MIN_AREA:
-        raise ProvisioningError(pick(lang, ("--points: 这个多边形(几乎)没有面积", "--points: the polygon has (almost) no area")),
-                                pick(lang, ("检查角点的顺序和数值,应沿区域边缘绕一圈",
+        raise ProvisioningError(pick(lang, ("--points：这个多边形（几乎）没有面积", "--points: the polygon has (almost) no area")),
+                                pick(lang, ("检查角点的顺序和数值，应沿区域边缘绕一圈",
                                             "check the order and values of the corners; they should go round the zone")), exit_code=2)
     return points
 
@@ -116,16 +116,16 @@ def zone(
                                     pick(lg, ("--png 请给一个可写文件夹里、以 .png 结尾的路径",
                                               "choose a --png path in a folder you can write, ending in .png")))
         size = f"{sample.width}x{sample.height}"
-        console.print(pick(lg, (f"[green]已写入[/] {png}({size}):区域 {name!r} 用红色画出,请目视核对",
+        console.print(pick(lg, (f"[green]已写入[/] {png}（{size}）：区域 {name!r} 用红色画出，请目视核对",
                                 f"[green]wrote[/] {png} ({size}): zone {name!r} drawn in red; check it by eye")))
         if dry_run:
-            console.print(pick(lg, ("[bold]试运行:[/] 站点文件未改动", "[bold]dry run:[/] the station file is unchanged")))
+            console.print(pick(lg, ("[bold]试运行：[/]站点文件未改动", "[bold]dry run:[/] the station file is unchanged")))
             return
         if layout is None:
             raise ProvisioningError(
-                pick(lg, ("这个版本的网关,摄像头设置里还没有危险区域(gateway/config/vision.py)",
+                pick(lg, ("这个版本的网关，摄像头设置里还没有危险区域（gateway/config/vision.py）",
                           "this gateway version's camera settings have no danger zones yet (gateway/config/vision.py)")),
-                pick(lg, ("PNG 上已画出区域;请保留这组 --points,等网关支持区域后再运行本命令",
+                pick(lg, ("PNG 上已画出区域；请保留这组 --points，等网关支持区域后再运行本命令",
                           "the PNG shows the zone; keep the --points and run this command again once the gateway supports zones")),
                 exit_code=3,
             )
@@ -133,9 +133,9 @@ def zone(
         if cam_cfg.detection is None:
             install = f"stationctl model install MODEL --sha256 HEX --labels LABELS --config {config} --camera {camera}"
             raise ProvisioningError(
-                pick(lg, (f"摄像头 {camera} 没有人员检测器,危险区域需要它(PNG 已写出)",
+                pick(lg, (f"摄像头 {camera} 没有人员检测器，危险区域需要它（PNG 已写出）",
                           f"camera {camera} has no person detector, and a danger zone needs one (the PNG is written)")),
-                pick(lg, (f"先给它安装检测模型: {install};然后再运行本命令",
+                pick(lg, (f"先给它安装检测模型：{install}；然后再运行本命令",
                           f"install the detection model for it: {install}; then run this command again")),
                 exit_code=2,
             )
@@ -144,8 +144,8 @@ def zone(
         what = put_zone(zones, layout, zone_entry(layout, name, polygon))
         station_file.save()
     share = f"{polygon_area(polygon) * 100:.1f}%"
-    console.print(pick(lg, (f"[green]{WHAT_ZH.get(what, what)}[/] 摄像头 {camera} 的区域 {name!r},已写入 {config}"
-                            f"({len(polygon)} 个角点,占画面 {share})",
+    console.print(pick(lg, (f"[green]{WHAT_ZH.get(what, what)}[/] 摄像头 {camera} 的区域 {name!r}，已写入 {config}"
+                            f"（{len(polygon)} 个角点，占画面 {share}）",
                             f"[green]{what}[/] zone {name!r} of camera {camera} in {config} ({len(polygon)} corners, {share} of the frame)")))
     console.print(pick(lg, RESTART))
 

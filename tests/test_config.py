@@ -127,14 +127,14 @@ def test_stationctl_validate_exit_codes(tmp_path: Path) -> None:
     good.write_text(GOOD, encoding="utf-8")
     ok = run_cli("validate", str(good))
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("OK ") and "站点 410421/xiaoqi/zhuwa/pond-01,水位传感器 1 个" in ok.stdout
+    assert ok.stdout.startswith("OK ") and "站点 410421/xiaoqi/zhuwa/pond-01，水位传感器 1 个" in ok.stdout
     english = run_cli("validate", "--lang", "en", str(good))
     assert english.stdout.startswith("OK ") and "station 410421/xiaoqi/zhuwa/pond-01, 1 water sensor(s)" in english.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("warning_m: 1.0", "warning_m: high"), encoding="utf-8")
     refused = run_cli("validate", str(bad))
     assert refused.returncode == 2
-    assert "water_sensors[0].rules.warning_m (line 9)" in refused.stderr and "下一步:按上面指出的字段改正" in refused.stderr
+    assert "water_sensors[0].rules.warning_m (line 9)" in refused.stderr and "下一步：按上面指出的字段改正" in refused.stderr
     missing = run_cli("validate", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "cannot read the station file" in missing.stderr
 

@@ -50,7 +50,7 @@ def with_cases(db: str, config: Path | None, lang: str, account: str | None, act
             actor = found
         return action(cases, actor)
     except Refused as exc:
-        typer.echo(pick(lang, ("案件:", "cases: ")) + exc.text(lang), err=True)
+        typer.echo(pick(lang, ("案件：", "cases: ")) + exc.text(lang), err=True)
         raise typer.Exit(2) from None
     finally:
         if loop_db is not None:
@@ -74,7 +74,7 @@ def open_case(station: str = typer.Argument(..., help="Station path COUNTY/TOWN/
     """Open a case for any alarm and dispatch it."""
     lg = language(lang)
     case = with_cases(db, config, lg, account, lambda c, actor: c.open_for_alarm(actor, station, event_id, time.time(), note))
-    typer.echo(_summary_line(case, lg) + pick(lg, (f",派给:{'、'.join(a.name for a in case.assignees) or '(无)'}",
+    typer.echo(_summary_line(case, lg) + pick(lg, (f"，派给：{'、'.join(a.name for a in case.assignees) or '（无）'}",
                                                  f", dispatched to: {', '.join(a.name for a in case.assignees) or '(nobody)'}")))
 
 
@@ -85,7 +85,7 @@ def merge(case_id: int = typer.Argument(..., help="The case that keeps the alarm
     """Merge alarms of one station into one case (a case left empty is closed as a duplicate)."""
     lg = language(lang)
     case = with_cases(db, config, lg, account, lambda c, actor: c.merge(actor, case_id, event_ids, time.time()))
-    typer.echo(_summary_line(case, lg) + pick(lg, (f",含告警 {len(case.alarms)} 条", f", {len(case.alarms)} alarm(s)")))
+    typer.echo(_summary_line(case, lg) + pick(lg, (f"，含告警 {len(case.alarms)} 条", f", {len(case.alarms)} alarm(s)")))
 
 
 @app.command("step")
@@ -140,8 +140,8 @@ def show(case_id: int = typer.Argument(...), db: str = DB, config: Path | None =
         case, steps, notes = c.show(actor, case_id)
         console.print(escape(_summary_line(case, lg)) + (pick(lg, (f"({RESULTS[case.result][0]})", f" ({case.result})")) if case.result else ""))
         console.print(escape(f"{case.kind} {case.severity}: {case.summary}"))
-        console.print(pick(lg, ("告警:", "alarms: ")) + escape(", ".join(case.alarms)))
-        console.print(pick(lg, ("负责人:", "assigned: ")) + escape(", ".join(f"{a.name} {a.phone}" for a in case.assignees)))
+        console.print(pick(lg, ("告警：", "alarms: ")) + escape(", ".join(case.alarms)))
+        console.print(pick(lg, ("负责人：", "assigned: ")) + escape(", ".join(f"{a.name} {a.phone}" for a in case.assignees)))
         table = Table(*pick(lg, (("时间", "操作人", "操作", "状态", "说明"), ("time", "actor", "action", "state", "note"))))  # type: ignore[arg-type]
         for column in table.columns:
             column.overflow = "fold"
@@ -166,7 +166,7 @@ def tick(db: str = DB, config: Path | None = CONFIG, lang: str | None = LANG) ->
         return len(c.sweep(now)), len(c.tick(now))
 
     opened, escalated = with_cases(db, config, lg, None, once)
-    typer.echo(pick(lg, (f"新开案件 {opened} 件,督办升级 {escalated} 件", f"opened {opened}, escalated {escalated}")))
+    typer.echo(pick(lg, (f"新开案件 {opened} 件，督办升级 {escalated} 件", f"opened {opened}, escalated {escalated}")))
 
 
 @app.command("run")
@@ -180,7 +180,7 @@ def run(db: str = DB, config: Path | None = CONFIG, seconds: float = typer.Optio
     try:
         loop = CaseLoop(db, load_config(config)).start()
     except Refused as exc:
-        typer.echo(pick(lg, ("案件:", "cases: ")) + exc.text(lg), err=True)
+        typer.echo(pick(lg, ("案件：", "cases: ")) + exc.text(lg), err=True)
         raise typer.Exit(2) from None
     deadline = time.monotonic() + seconds if seconds else float("inf")
     try:

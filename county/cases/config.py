@@ -166,12 +166,12 @@ def load_config(path: Path | None) -> LoopConfig:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise Refused(f"无法读取 {path}:{exc}", f"cannot read {path}: {exc}") from None
+        raise Refused(f"无法读取 {path}：{exc}", f"cannot read {path}: {exc}") from None
     try:
         config = LoopConfig.model_validate(doc)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise Refused(f"{path} 有误:{problems}", f"{path} is not valid: {problems}") from None
+        raise Refused(f"{path} 有误：{problems}", f"{path} is not valid: {problems}") from None
     if config.directory is not None:
         config.directory = path.parent / config.directory  # an absolute path stays as it is
         config.with_names(load_directory(config.directory))  # DirectoryError is a Refused: a start-up error, with the line

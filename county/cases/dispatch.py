@@ -22,7 +22,7 @@ from county.wording import SEVERITIES as SEVERITY_WORDS
 KINDS = {k: zh for k, (zh, _) in KIND_WORDS.items()}
 SEVERITIES = {k: zh for k, (zh, _) in SEVERITY_WORDS.items()}
 LEVELS = {"village": ("村级", "village"), "town": ("乡镇级", "township"), "county": ("县级", "county")}
-EVENTS = {"case_dispatched": ("新案件", "new case"), "case_escalated": ("督办(已超时升级)", "escalated (overdue)"),
+EVENTS = {"case_dispatched": ("新案件", "new case"), "case_escalated": ("督办（已超时升级）", "escalated (overdue)"),
           "case_sent_back": ("案件退回重办", "case sent back")}
 
 
@@ -43,9 +43,9 @@ def notify(queue: NotifyQueue, config: LoopConfig, case: Case, event: str, now: 
     what = "签收" if case.state == "dispatched" else "处置并反馈"
     level_zh, level_en = LEVELS[config.ladder[min(case.level, len(config.ladder) - 1)].level]
     kind, severity = KINDS.get(case.kind, case.kind), SEVERITIES.get(case.severity, case.severity)
-    names = "、".join(a.name for a in case.assignees) or "(该站无负责人,请值班员派件)"
-    text = (f"【{config.county_name}】{EVENTS[event][0]} #{case.id}:{place} {kind}{severity}。{case.summary} "
-            f"已派{level_zh}:{names}。请于 {due_text} 前{what}。")
+    names = "、".join(a.name for a in case.assignees) or "（该站无负责人，请值班员派件）"
+    text = (f"【{config.county_name}】{EVENTS[event][0]} #{case.id}：{place} {kind}{severity}。{case.summary} "
+            f"已派{level_zh}：{names}。请于 {due_text} 前{what}。")
     link = f"{config.public_url.rstrip('/')}/cases/{case.id}" if config.public_url else ""
     if link:
         text += f" {link}"

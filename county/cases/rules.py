@@ -61,15 +61,15 @@ def apply(case: CaseState, step: Step, now: float, accept_s: float, handle_s: fl
         raise Refused(f"不认识的操作 {step.action!r}", f"unknown action {step.action!r}; use one of {', '.join(ACTIONS)}")
     zh_action = ACTIONS[step.action][0]
     if case.state == "closed":
-        raise Refused(f"案件已结案,不能再{zh_action}", f"the case is closed; it cannot {step.action}")
+        raise Refused(f"案件已结案，不能再{zh_action}", f"the case is closed; it cannot {step.action}")
     _check_text(step)
     if step.action in DISPATCHER_ONLY and case.handled_by is not None and step.actor == case.handled_by:
-        raise Refused("验收、退回和结案须由派件方完成,不能由处置人自己完成", "verify, send back and close are the dispatcher's: not the person who handled it")
+        raise Refused("验收、退回和结案须由派件方完成，不能由处置人自己完成", "verify, send back and close are the dispatcher's: not the person who handled it")
     if step.action == "close":
         return _close(case, step)
     before, after = MOVES[step.action]
     if case.state != before:
-        raise Refused(f"案件{STATES[case.state][0]},不能{zh_action}(须先{STATES[before][0]})",
+        raise Refused(f"案件{STATES[case.state][0]}，不能{zh_action}（须先{STATES[before][0]}）",
                       f"the case is {STATES[case.state][1]}; {step.action} needs it {STATES[before][1]}")
     if step.action == "handle":
         if not step.note.strip():
@@ -84,10 +84,10 @@ def apply(case: CaseState, step: Step, now: float, accept_s: float, handle_s: fl
 
 def _close(case: CaseState, step: Step) -> CaseState:
     if step.result not in RESULTS:
-        raise Refused(f"结案须给出结果:{'、'.join(f'{k}({v[0]})' for k, v in RESULTS.items())}",
+        raise Refused(f"结案须给出结果：{'、'.join(f'{k}（{v[0]}）' for k, v in RESULTS.items())}",
                       f"closing needs a result: {', '.join(RESULTS)}")
     if step.result == "resolved" and case.state != "verified":
-        raise Refused("须先验收才能以“已解决”结案(误报、重复可直接结案)",
+        raise Refused("须先验收才能以“已解决”结案（误报、重复可直接结案）",
                       "a case is closed as resolved only once verified (false_alarm and duplicate may close at once)")
     return replace(case, state="closed", result=step.result)
 
@@ -96,7 +96,7 @@ def _check_text(step: Step) -> None:
     if len(step.note) > NOTE_MAX or any(not (c.isprintable() or c in "\n\t") for c in step.note):
         raise Refused(f"说明最多 {NOTE_MAX} 个可打印字符", f"the note must be at most {NOTE_MAX} printable characters")
     if len(step.photos) > PHOTOS_MAX or any(not p or len(p) > PHOTO_ID_MAX or not p.isprintable() or " " in p for p in step.photos):
-        raise Refused(f"照片最多 {PHOTOS_MAX} 张,编号须为 1-{PHOTO_ID_MAX} 个字符", f"at most {PHOTOS_MAX} photos, ids of 1-{PHOTO_ID_MAX} characters")
+        raise Refused(f"照片最多 {PHOTOS_MAX} 张，编号须为 1-{PHOTO_ID_MAX} 个字符", f"at most {PHOTOS_MAX} photos, ids of 1-{PHOTO_ID_MAX} characters")
 
 
 def is_late(case: CaseState, now: float) -> str | None:

@@ -67,7 +67,7 @@ class _Taken(Exception):
 
 def not_found(what: str, key: object) -> Refused:
     zh = {"case": "案件", "alarm": "告警"}.get(what, what)
-    return Refused(f"找不到{zh} {key}(或不在您的范围内)", f"no {what} {key} (or not in your scope)")
+    return Refused(f"找不到{zh} {key}（或不在您的范围内）", f"no {what} {key} (or not in your scope)")
 
 
 class Cases:
@@ -174,7 +174,7 @@ class Cases:
         after = apply(before, Step(action, actor.name, note, tuple(photos), result), now, deadline.accept_min * 60, deadline.handle_min * 60)
         with self.db.transaction():
             if not self.store.save(case, before, after, now):
-                raise Refused("案件刚被他人更新,请刷新后重试", "the case was changed meanwhile; look again and retry")
+                raise Refused("案件刚被他人更新，请刷新后重试", "the case was changed meanwhile; look again and retry")
             self.store.add_step(case.id, now, actor.name, action, before.state, after.state, note, photos)
             self._audit(actor.name, f"case_{action}", case.station, now, case.id,
                         {"from": before.state, "to": after.state, "note": note, "photos": list(photos), "result": result})

@@ -27,7 +27,7 @@ def send_mail(conf: Smtp, to: str, subject: str, body: str, now: float) -> str:
                 client.login(conf.username, password)
             refused = client.send_message(msg)
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"邮件未送出:{exc}", f"mail not sent: {exc}") from None
+        raise DeliveryFailed(f"邮件未送出：{exc}", f"mail not sent: {exc}") from None
     if refused:
-        raise DeliveryFailed(f"邮件被拒收:{refused}", f"recipient refused: {refused}")
+        raise DeliveryFailed(f"邮件被拒收：{refused}", f"recipient refused: {refused}")
     return f"SMTP accepted for {to}"

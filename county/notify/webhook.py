@@ -35,9 +35,9 @@ def read_secret(path: Path) -> bytes:
     try:
         secret = path.read_bytes().strip()
     except OSError as exc:
-        raise Refused(f"无法读取 webhook 密钥 {path}:{exc.strerror}", f"cannot read the webhook secret {path}: {exc.strerror}") from None
+        raise Refused(f"无法读取 webhook 密钥 {path}：{exc.strerror}", f"cannot read the webhook secret {path}: {exc.strerror}") from None
     if len(secret) < 16:
-        raise Refused(f"webhook 密钥 {path} 太短(至少 16 个字符)", f"the webhook secret in {path} is too short (at least 16 characters)")
+        raise Refused(f"webhook 密钥 {path} 太短（至少 16 个字符）", f"the webhook secret in {path} is too short (at least 16 characters)")
     return secret
 
 
@@ -68,7 +68,7 @@ def post(hook: Webhook, secret: bytes, delivery_id: int, payload: dict[str, Any]
         raise DeliveryFailed(f"接收方回答 HTTP {exc.code}", f"receiver answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryFailed(f"无法送达:{reason}", f"not delivered: {reason}") from None
+        raise DeliveryFailed(f"无法送达：{reason}", f"not delivered: {reason}") from None
     if hook.format != "json":
         robot_refusal(answer)
     return f"HTTP {status}"
@@ -82,5 +82,5 @@ def robot_refusal(answer: bytes) -> None:
         return
     code = doc.get("errcode", 0) if isinstance(doc, dict) else 0
     if code:
-        raise DeliveryFailed(f"机器人拒收:{code} {doc.get('errmsg', '')}", f"robot refused: {code} {doc.get('errmsg', '')}")
+        raise DeliveryFailed(f"机器人拒收：{code} {doc.get('errmsg', '')}", f"robot refused: {code} {doc.get('errmsg', '')}")
 

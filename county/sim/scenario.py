@@ -86,7 +86,7 @@ def step(state: ScenarioState, now: float, wall: float, params: ScenarioParams, 
         kind, source, severity = rng.choice(ALARM_KINDS)
         alarm = OpenSimAlarm(f"{rng.getrandbits(64):016x}", kind, source, severity, wall, now + params.alarm_duration_s)
         emits.append(Emit("alarm", _alarm_fields(alarm, "raised"), alarm.event_id))
-        emits.append(Emit("playback", {"key": kind, "ref": alarm.event_id, "what": "危险,请远离", "priority": "emergency",
+        emits.append(Emit("playback", {"key": kind, "ref": alarm.event_id, "what": "危险，请远离", "priority": "emergency",
                                        "outcome": "completed", "plays": 1}))
         s = replace(s, alarm=alarm)
     elif s.alarm is not None and now >= s.alarm.clear_at:

@@ -42,14 +42,14 @@ def _size_of(path: Path) -> int:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise Refused(f"无法读取 {path}:{exc.strerror or exc}", f"cannot read {path}: {exc.strerror or exc}") from None
+        raise Refused(f"无法读取 {path}：{exc.strerror or exc}", f"cannot read {path}: {exc.strerror or exc}") from None
     if not 0 < size <= MAX_UPDATE_BYTES:
-        raise Refused(f"{path} 大小 {size} 字节,须在 1 字节到 512 MiB 之间", f"{path} is {size} bytes; it must be 1 byte to 512 MiB")
+        raise Refused(f"{path} 大小 {size} 字节，须在 1 字节到 512 MiB 之间", f"{path} is {size} bytes; it must be 1 byte to 512 MiB")
     return size
 
 
 def _bad(path: Path, zh: str, en: str) -> Refused:
-    return Refused(f"{path.name} 不是完好的更新包:{zh}", f"{path.name} is not a sound bundle: {en}")
+    return Refused(f"{path.name} 不是完好的更新包：{zh}", f"{path.name} is not a sound bundle: {en}")
 
 
 def _members(path: Path) -> tuple[str, dict[str, str], bytes | None, bytes | None]:
@@ -80,7 +80,7 @@ def _members(path: Path) -> tuple[str, dict[str, str], bytes | None, bytes | Non
                 else:
                     digests[rel] = sha256_stream(f)
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise _bad(path, f"不是 tar.gz({exc})", f"not a tar.gz ({exc})") from None
+        raise _bad(path, f"不是 tar.gz（{exc}）", f"not a tar.gz ({exc})") from None
     if top is None:
         raise _bad(path, "包是空的", "the archive is empty")
     return top, digests, manifest, version
@@ -103,9 +103,9 @@ def read_bundle(path: Path) -> UpdateFile:
     problems += [f"{rel}: not in {MANIFEST}" for rel in sorted(set(digests) - set(listed) - {MANIFEST})]
     if problems:
         shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5})" if len(problems) > 5 else "")
-        raise _bad(path, f"与 {MANIFEST} 不符:{shown}", f"it does not match {MANIFEST}: {shown}")
+        raise _bad(path, f"与 {MANIFEST} 不符：{shown}", f"it does not match {MANIFEST}: {shown}")
     if version_bytes is None or VERSION_FILE not in listed:
-        raise _bad(path, f"缺少 {VERSION_FILE}(或它不在 {MANIFEST} 里)", f"{VERSION_FILE} is missing (or not in {MANIFEST})")
+        raise _bad(path, f"缺少 {VERSION_FILE}（或它不在 {MANIFEST} 里）", f"{VERSION_FILE} is missing (or not in {MANIFEST})")
     version = version_bytes.decode("utf-8", errors="replace").strip()
     if not _VERSION.match(version):
         raise _bad(path, f"{VERSION_FILE} 的内容 {version[:40]!r} 不是版本号", f"{VERSION_FILE} holds {version[:40]!r}, not a version")
@@ -119,12 +119,12 @@ def read_bundle(path: Path) -> UpdateFile:
 def read_model(path: Path, version: str) -> UpdateFile:
     """A detection model (.tflite) under the version the operator names."""
     if not _VERSION.match(version):
-        raise Refused(f"版本 {version[:40]!r} 不合格(字母数字和 .+_-,最多 64 个)", f"version {version[:40]!r} is not valid (letters, digits, .+_-, up to 64)")
+        raise Refused(f"版本 {version[:40]!r} 不合格（字母数字和 .+_-，最多 64 个）", f"version {version[:40]!r} is not valid (letters, digits, .+_-, up to 64)")
     size = _size_of(path)
     with path.open("rb") as f:
         head = f.read(8)
         f.seek(0)
         sha = sha256_stream(f)
     if head[4:8] != TFLITE_MAGIC:
-        raise Refused(f"{path.name} 不是 TFLite 模型(文件头不是 TFL3)", f"{path.name} is not a TFLite model (no TFL3 header)")
+        raise Refused(f"{path.name} 不是 TFLite 模型（文件头不是 TFL3）", f"{path.name} is not a TFLite model (no TFL3 header)")
     return UpdateFile(path, "model", version, size, sha)

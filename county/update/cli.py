@@ -47,7 +47,7 @@ WAIT_MARGIN_S = 600  # beyond the deadline: the download and the install over a 
 
 def _stop(lang: str, pair: tuple[str, str], **values: object) -> typer.Exit:
     text = pick(lang, pair)
-    typer.echo(pick(lang, ("更新:", "update: ")) + (text.format(**values) if values else text), err=True)
+    typer.echo(pick(lang, ("更新：", "update: ")) + (text.format(**values) if values else text), err=True)
     return typer.Exit(EXIT_BAD)
 
 
@@ -142,7 +142,7 @@ def update(
     try:
         store = Store(db)
     except Exception as exc:  # noqa: BLE001 - SQLite or PostgreSQL, whatever their error: one line, nothing sent
-        raise _stop(lg, (redact(f"无法打开数据库 {db}:{exc}", [db]), redact(f"cannot open the database {db}: {exc}", [db]))) from None
+        raise _stop(lg, (redact(f"无法打开数据库 {db}：{exc}", [db]), redact(f"cannot open the database {db}: {exc}", [db]))) from None
     try:
         try:
             targets = known_targets(stored_targets(store, stations), live_targets(opts, stations))
@@ -156,7 +156,7 @@ def update(
             try:
                 server = OneFileServer(file, address[0], address[1]).start()
             except OSError as exc:
-                raise _stop(lg, (f"无法在 {serve_on} 提供文件:{exc.strerror or exc}", f"cannot serve on {serve_on}: {exc.strerror or exc}")) from None
+                raise _stop(lg, (f"无法在 {serve_on} 提供文件：{exc.strerror or exc}", f"cannot serve on {serve_on}: {exc.strerror or exc}")) from None
         try:
             url = server.url(url_base or f"http://{address[0]}:{server.port}") if server and address else f"{(url_base or '').rstrip('/')}/{quote(file.path.name)}"
             try:

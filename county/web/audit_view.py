@@ -42,7 +42,7 @@ FIELDS: dict[str, Pair] = {
     "photos": ("照片", "photos"), "result": ("结果", "result"), "why": ("原因", "why"), "level": ("升级到", "level"),
     "account": ("账号", "account"), "ip": ("地址", "address"), "phone": ("电话", "phone"), "name": ("姓名", "name"),
     "file": ("文件", "file"), "error": ("错误", "error"), "clip": ("音频", "clip"), "interval_s": ("间隔秒数", "interval (s)"),
-    "expires_s": ("有效秒数", "valid for (s)"), "truncated": ("(过长,已截断)", "(too long, cut)"), "reason": ("原因", "reason"),
+    "expires_s": ("有效秒数", "valid for (s)"), "truncated": ("（过长，已截断）", "(too long, cut)"), "reason": ("原因", "reason"),
 }
 SKIPPED = {"batch", "error"}  # what ties rows together, and what is said beside each target's outcome
 SENT_TO: Pair = ("派给", "sent to")  # `to` of an opening: people, not a state
@@ -124,7 +124,7 @@ def readable(rows: list[tuple[Any, ...]], say: Say) -> list[AuditRow]:
 
 def _who(operator: str, say: Say) -> str:
     if operator.startswith("cli:"):
-        return say.t(f"命令行({operator[4:]})", f"command line ({operator[4:]})")
+        return say.t(f"命令行（{operator[4:]}）", f"command line ({operator[4:]})")
     return say.actor(operator)
 
 

@@ -30,7 +30,7 @@ from county.web.login import csrf_ok
 if TYPE_CHECKING:
     from county.web.app import Web
 
-STALE = Refused("页面已过期,请刷新后重试", "the page expired (missing or stale CSRF token); reload and retry")
+STALE = Refused("页面已过期，请刷新后重试", "the page expired (missing or stale CSRF token); reload and retry")
 LIST_LIMIT = 500
 EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -114,7 +114,7 @@ def routes(w: Callable[[], Web]) -> list[Route]:
         def call(form: dict[str, str]) -> None:
             ids = [e for e in re.split(r"[\s,;]+", form.get("event_ids", "")) if e]
             if not ids or len(ids) > 50 or not all(EVENT_ID.match(e) for e in ids):
-                raise Refused("请填写要并入的告警编号(空格分隔)", "give the event ids of the alarms to merge, separated by spaces")
+                raise Refused("请填写要并入的告警编号（空格分隔）", "give the event ids of the alarms to merge, separated by spaces")
             cases.merge(op, case_id(request) or -1, ids, time.time())
 
         return await change(request, op, call)

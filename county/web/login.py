@@ -31,7 +31,7 @@ WRONG = "用户名或密码错误 Wrong name or password."
 
 
 def _too_many(wait: float) -> str:
-    return f"尝试次数过多,请 {wait:.0f} 秒后再试 Too many failed attempts; try again in {wait:.0f} s."
+    return f"尝试次数过多，请 {wait:.0f} 秒后再试 Too many failed attempts; try again in {wait:.0f} s."
 
 
 def client_address(request: Request) -> str:
@@ -55,7 +55,7 @@ class Logins:
         form = await request.form()
         name, password = str(form.get("username", "")).strip()[: MAX_NAME + 1], str(form.get("password", ""))[:1024]
         if not csrf_ok(request, str(form.get("csrf", ""))):
-            return web.page(request, "login.html", None, 403, error="页面已过期,请重新登录 The page expired; log in again.")
+            return web.page(request, "login.html", None, 403, error="页面已过期，请重新登录 The page expired; log in again.")
         address, now = client_address(request), time.time()
         wait = web.throttle.attempt(address, name, now)
         if wait > 0:

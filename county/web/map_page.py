@@ -72,7 +72,7 @@ def map_settings(tiles: str | None, attribution: str, outline: Path | None, leaf
 def check_tiles(url: str) -> str:
     """A tile URL template the server can fetch: http(s), with {z}, {x} and {y}."""
     if not re.match(r"^https?://[^/\s]+", url) or any(p not in url for p in ("{z}", "{x}", "{y}")):
-        raise MapConfigError(f"--tiles 须为含 {{z}}、{{x}}、{{y}} 的 http(s) 地址,例 https://tiles.example/{{z}}/{{x}}/{{y}}.png;不能用 {url[:200]!r}",
+        raise MapConfigError(f"--tiles 须为含 {{z}}、{{x}}、{{y}} 的 http(s) 地址，例 https://tiles.example/{{z}}/{{x}}/{{y}}.png；不能用 {url[:200]!r}",
                              f"--tiles must be an http(s) URL with {{z}}, {{x}} and {{y}}, e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png; "
                              f"not {url[:200]!r}")
     return url
@@ -82,15 +82,15 @@ def load_outline(path: Path) -> bytes:
     """The county outline as compact GeoJSON, or MapConfigError saying what is wrong with the file."""
     try:
         if path.stat().st_size > MAX_OUTLINE_BYTES:
-            raise MapConfigError(f"{path}:超过 {MAX_OUTLINE_BYTES // 1024 // 1024} MB,请先简化边界(如 mapshaper)", f"{path}: larger than {MAX_OUTLINE_BYTES // 1024 // 1024} MB; simplify the outline (e.g. mapshaper)")
+            raise MapConfigError(f"{path}：超过 {MAX_OUTLINE_BYTES // 1024 // 1024} MB，请先简化边界（如 mapshaper）", f"{path}: larger than {MAX_OUTLINE_BYTES // 1024 // 1024} MB; simplify the outline (e.g. mapshaper)")
         doc = json.loads(path.read_bytes())
     except OSError as exc:
-        raise MapConfigError(f"{path}:无法读取县界文件:{exc.strerror or exc}", f"{path}: cannot read the outline: {exc.strerror or exc}") from None
+        raise MapConfigError(f"{path}：无法读取县界文件：{exc.strerror or exc}", f"{path}: cannot read the outline: {exc.strerror or exc}") from None
     except (ValueError, RecursionError) as exc:
-        raise MapConfigError(f"{path}:不是 JSON:{exc}", f"{path}: not JSON: {exc}") from None
+        raise MapConfigError(f"{path}：不是 JSON：{exc}", f"{path}: not JSON: {exc}") from None
     problem = _geojson_problem(doc)
     if problem:
-        raise MapConfigError(f"{path}:不是以经纬度(WGS 84)表示的 GeoJSON 县界:{problem}", f"{path}: not a GeoJSON outline in degrees: {problem}")
+        raise MapConfigError(f"{path}：不是以经纬度（WGS 84）表示的 GeoJSON 县界：{problem}", f"{path}: not a GeoJSON outline in degrees: {problem}")
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

@@ -91,7 +91,7 @@ def routes(w: Callable[[], Web]) -> list[Route]:
             form = await request.form(max_files=PHOTOS_PER_STEP + 1, max_fields=10)
         except HTTPException as exc:  # too many parts, or the body limit (413) passed while reading
             text = too_many().text(lang) if exc.status_code == 400 else Refused(
-                f"上传内容过大(每张照片最多 {PHOTO_MAX_BYTES // (1024 * 1024)} MB,最多 {PHOTOS_PER_STEP} 张)",
+                f"上传内容过大（每张照片最多 {PHOTO_MAX_BYTES // (1024 * 1024)} MB，最多 {PHOTOS_PER_STEP} 张）",
                 f"the upload is too large (photos of at most {PHOTO_MAX_BYTES // (1024 * 1024)} MB, {PHOTOS_PER_STEP} at most)").text(lang)
             return await show(request, op, exc.status_code, text)
         if not csrf_ok(request, _text(form.get("csrf"))):

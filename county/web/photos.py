@@ -48,7 +48,7 @@ def to_jpeg(name: str, data: bytes) -> bytes:
         except cv2.error:
             image = None
     if image is None or image.size == 0:
-        raise BadPhoto(f"文件 {name} 不是可识别的图片(请拍照或选择 JPEG/PNG 照片)", f"file {name} is not a readable image (take a photo or pick a JPEG/PNG)")
+        raise BadPhoto(f"文件 {name} 不是可识别的图片（请拍照或选择 JPEG/PNG 照片）", f"file {name} is not a readable image (take a photo or pick a JPEG/PNG)")
     height, width = image.shape[:2]
     scale = MAX_SIDE / max(height, width)
     if scale < 1:

@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 PERIODS = ("30d", "12m", "range")
 COLUMNS: list[tuple[str, str, str]] = [  # (field, zh, en)
     ("period", "时段", "period"), ("key", "分组", "group"), ("name", "名称", "name"), ("alarms", "告警数", "alarms"),
-    ("cases", "案件数", "cases"), ("median_accept_min", "签收时长中位数(分钟)", "median time to accept (min)"),
-    ("median_close_min", "结案时长中位数(分钟)", "median time to close (min)"), ("overdue", "超期数", "overdue"),
-    ("closed", "已结案", "closed"), ("false_alarm_pct", "误报占比(%)", "false-alarm share (%)"),
+    ("cases", "案件数", "cases"), ("median_accept_min", "签收时长中位数（分钟）", "median time to accept (min)"),
+    ("median_close_min", "结案时长中位数（分钟）", "median time to close (min)"), ("overdue", "超期数", "overdue"),
+    ("closed", "已结案", "closed"), ("false_alarm_pct", "误报占比（%）", "false-alarm share (%)"),
 ]
 CACHE_S = 60.0
 CACHE_ENTRIES = 64

@@ -11,7 +11,7 @@ from provisioning.i18n import Pair
 from provisioning.probes import Say, quiet
 from provisioning.results import NO_HINT, CheckResult
 
-GPIO_HINT: Pair = ("检查接线和引脚号(BCM 编号);在没接板子的台子上测试时,设置 GPIOZERO_PIN_FACTORY=mock",
+GPIO_HINT: Pair = ("检查接线和引脚号（BCM 编号）；在没接板子的台子上测试时，设置 GPIOZERO_PIN_FACTORY=mock",
              "check the wiring and the pin number (BCM numbering); on a bench without the board, set GPIOZERO_PIN_FACTORY=mock")
 KIND: dict[str, Pair] = {"fire": ("火焰", "fire"), "smoke": ("烟雾", "smoke")}
 
@@ -22,7 +22,7 @@ def probe_one(cfg: FireInputConfig, samples: int, say: Say = quiet) -> CheckResu
     try:
         device = build_fire_input(cfg)
     except (GatewayError, OSError, ValueError, RuntimeError) as exc:
-        return CheckResult.of("fire", cfg.id, "fail", (f"驱动启动失败: {exc}", f"cannot start the driver: {exc}"), values, hint=GPIO_HINT)
+        return CheckResult.of("fire", cfg.id, "fail", (f"驱动启动失败：{exc}", f"cannot start the driver: {exc}"), values, hint=GPIO_HINT)
     states: list[bool] = []
     try:
         for i in range(samples):
@@ -34,7 +34,7 @@ def probe_one(cfg: FireInputConfig, samples: int, say: Say = quiet) -> CheckResu
             time.sleep(0.05)
     except (GatewayError, OSError, ValueError, RuntimeError) as exc:
         values["states"] = states
-        return CheckResult.of("fire", cfg.id, "fail", (f"读取失败: {exc}", f"read failed: {exc}"), values, hint=GPIO_HINT)
+        return CheckResult.of("fire", cfg.id, "fail", (f"读取失败：{exc}", f"read failed: {exc}"), values, hint=GPIO_HINT)
     finally:
         device.close()
     values["states"] = states
@@ -42,10 +42,10 @@ def probe_one(cfg: FireInputConfig, samples: int, say: Say = quiet) -> CheckResu
     shown_zh = " ".join("报警" if s else "正常" for s in states)
     shown_en = " ".join("ACTIVE" if s else "idle" for s in states)
     active = any(states)  # a warning: the input says fire/smoke now
-    hint = ("输入现在报有火/烟:如果现场并没有,检查 pull 和 active 设置(常闭触点要设 active: high)和接线",
+    hint = ("输入现在报有火/烟：如果现场并没有，检查 pull 和 active 设置（常闭触点要设 active: high）和接线",
             "the input reports fire/smoke now: if there is none, check the pull and active settings "
             "(a normally-closed contact is active: high) and the wiring") if active else NO_HINT
-    return CheckResult.of("fire", cfg.id, "warn" if active else "pass", (f"{kind_zh}输入: {shown_zh}", f"{kind_en} input: {shown_en}"),
+    return CheckResult.of("fire", cfg.id, "warn" if active else "pass", (f"{kind_zh}输入：{shown_zh}", f"{kind_en} input: {shown_en}"),
                           values, hint=hint, duration_s=round(time.monotonic() - started, 2))
 
 

@@ -41,23 +41,23 @@ def check_url(url: str, users: list[str], listed: list[dict[str, str]]) -> Check
         matches = [p.device for p in list_ports.grep(pattern)]
         if matches:
             found = ", ".join(matches)
-            return CheckResult.of("serial", url, "pass", (f"{names}: 在 {found} 找到串口适配器", f"{names}: adapter found at {found}"),
+            return CheckResult.of("serial", url, "pass", (f"{names}：在 {found} 找到串口适配器", f"{names}: adapter found at {found}"),
                                   {"matches": matches})
-        return CheckResult.of("serial", url, "fail", (f"{names}: 没有适配器匹配 {pattern!r}(现有串口: {known_zh})",
+        return CheckResult.of("serial", url, "fail", (f"{names}：没有适配器匹配 {pattern!r}（现有串口：{known_zh}）",
                                                       f"{names}: no adapter matches {pattern!r} (ports: {known_en})"),
-                              {"matches": []}, hint=("插上 USB 转串口适配器,或改正端口地址里的 VID:PID(参照列出的各串口的 vid_pid)",
+                              {"matches": []}, hint=("插上 USB 转串口适配器，或改正端口地址里的 VID:PID（参照列出的各串口的 vid_pid）",
                                                      "plug the USB-serial adapter in, or correct the VID:PID in the port URL "
                                                      "(see the vid_pid of the ports listed)"))
     if url.startswith(REMOTE_SCHEMES):
-        return CheckResult.of("serial", url, "pass", (f"{names}: 网络或虚拟串口;能否应答见下面该传感器的检查",
+        return CheckResult.of("serial", url, "pass", (f"{names}：网络或虚拟串口；能否应答见下面该传感器的检查",
                                                       f"{names}: network or virtual port; its sensor check below shows whether it answers"))
     path = Path(url)
     if path.exists():
         target = str(path.resolve()) if path.is_symlink() else url
-        return CheckResult.of("serial", url, "pass", (f"{names}: 串口存在({target})", f"{names}: port present ({target})"), {"resolved": target})
-    return CheckResult.of("serial", url, "fail", (f"{names}: 串口 {url} 不存在(现有串口: {known_zh})",
+        return CheckResult.of("serial", url, "pass", (f"{names}：串口存在（{target}）", f"{names}: port present ({target})"), {"resolved": target})
+    return CheckResult.of("serial", url, "fail", (f"{names}：串口 {url} 不存在（现有串口：{known_zh}）",
                                                   f"{names}: port {url} does not exist (ports: {known_en})"),
-                          hint=("插上适配器,用 `dmesg | tail` 查看;站点文件里最好用 /dev/serial/by-id/ 下的固定名称或 hwgrep://VID:PID",
+                          hint=("插上适配器，用 `dmesg | tail` 查看；站点文件里最好用 /dev/serial/by-id/ 下的固定名称或 hwgrep://VID:PID",
                                 "plug the adapter in and check `dmesg | tail`; better use a stable name from "
                                 "/dev/serial/by-id/ or hwgrep://VID:PID in the station file"))
 
@@ -65,7 +65,7 @@ def check_url(url: str, users: list[str], listed: list[dict[str, str]]) -> Check
 def probe_serial(cfg: StationConfig) -> list[CheckResult]:
     listed = found_ports()
     ports = ", ".join(f"{p['device']} ({p['description']})" for p in listed)
-    rows = [CheckResult.of("serial", "system", "pass", (f"系统共有 {len(listed)} 个串口: {ports or '无'}",
+    rows = [CheckResult.of("serial", "system", "pass", (f"系统共有 {len(listed)} 个串口：{ports or '无'}",
                                                         f"{len(listed)} serial port(s): {ports or 'none'}"), {"ports": listed})]
     for url, users in configured_ports(cfg).items():
         rows.append(check_url(url, users, listed))

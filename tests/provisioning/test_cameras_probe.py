@@ -98,7 +98,7 @@ def test_probe_without_the_login_says_it_needs_one_and_exits_1(camera) -> None:
     assert result.exit_code == 1
     assert "the camera needs a login (401)" in result.output and "no path opened" in result.output and "next:" in result.output
     zh = stationctl("cameras", "probe", "127.0.0.1", "--port", port, "--timeout", 3, "--lang", "zh")
-    assert "摄像头需要登录(401)" in zh.output and "下一步" in zh.output
+    assert "摄像头需要登录（401）" in zh.output and "下一步" in zh.output
 
 
 def test_a_dead_address_fails_fast_with_a_next_step() -> None:

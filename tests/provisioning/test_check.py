@@ -102,7 +102,7 @@ def test_check_failures_exit_1_with_next_steps(tmp_path: Path, broker, pin_facto
     assert "FAIL" in table.output and "next:" in table.output and "1 check(s) failed" in table.output
     chinese = stationctl("check", "--config", config, "--only", "broker", "--lang", "zh")
     assert chinese.exit_code == 1
-    assert "失败" in chinese.output and "下一步:" in chinese.output and "1 项检查失败" in chinese.output and "FAIL" not in chinese.output
+    assert "失败" in chinese.output and "下一步：" in chinese.output and "1 项检查失败" in chinese.output and "FAIL" not in chinese.output
 
 
 def test_check_refuses_a_broken_station_file(tmp_path: Path) -> None:

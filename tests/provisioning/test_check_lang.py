@@ -27,9 +27,9 @@ def test_the_table_is_chinese_by_default(station_file: Path) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "自检" in out and "检查项" in out and "结果" in out and "详情" in out
-    assert "通过" in out and "全部检查通过" in out and "(通过 4 项,警告 0 项,失败 0 项,跳过 0 项)" in out
-    assert "3 个读数: 0.420, 0.420, 0.420 m;中位数 0.420 m" in out  # the simulated gauge, its numbers and units kept
-    assert "烟雾输入: 正常 正常 正常" in out and "已播放测试语音" in out and "已连接,用时" in out
+    assert "通过" in out and "全部检查通过" in out and "（通过 4 项，警告 0 项，失败 0 项，跳过 0 项）" in out
+    assert "3 个读数：0.420, 0.420, 0.420 m；中位数 0.420 m" in out  # the simulated gauge, its numbers and units kept
+    assert "烟雾输入：正常 正常 正常" in out and "已播放测试语音" in out and "已连接，用时" in out
     assert "水位" in out and "火情/烟雾" in out and "广播喇叭" in out and "MQTT 服务器" in out
     assert "loudspeaker" not in out  # the speaker's row names it in Chinese too
     for english in ("PASS", "all checks passed", "reading(s)", "smoke input", "connected in", "self-test of"):
@@ -58,8 +58,9 @@ def test_failures_and_next_steps_in_chinese_and_json_in_both(tmp_path: Path, bro
     assert table.exit_code == 1
     out = table.output
     assert "失败" in out and "3 项检查失败" in out and "FAIL" not in out
-    assert f"串口 {tmp_path / 'ttyUSB9'} 不存在" in out and "试了 2 次都没有读数" in out and "连不上" in out
-    assert "下一步:" in out and "确认 MQTT 服务器在运行" in out and "修好失败的项,然后再检查一次" in out
+    # the table wraps long cells at spaces: whole sentences are checked in the JSON below
+    assert "gauge-1：串口" in out and "不存在（现有串口：" in out and "次都没有读数：gauge-1:" in out and "连不上：" in out
+    assert "下一步：" in out and "确认 MQTT 服务器在运行" in out and "修好失败的项，然后再检查一次" in out
     assert "cannot open serial port" in out  # what the driver said is quoted as it came
 
     result = stationctl("check", "--config", config, *only, "--json")
@@ -71,12 +72,14 @@ def test_failures_and_next_steps_in_chinese_and_json_in_both(tmp_path: Path, bro
     assert "cannot connect" in link["summary"] and "refused" in link["summary"] and "broker.host" in link["hint"]
     assert link["summary_zh"].startswith("连不上") and "MQTT 服务器" in link["hint_zh"]
     water = next(r for r in rows if r["check"] == "water")
-    assert water["summary"].startswith("no reading in 2 attempt(s)") and water["summary_zh"].startswith("试了 2 次都没有读数")
+    assert water["summary"].startswith("no reading in 2 attempt(s)") and water["summary_zh"].startswith("试了 2 次都没有读数：gauge-1: ")
+    port = next(r for r in rows if r["check"] == "serial" and r["target"] == str(tmp_path / "ttyUSB9"))
+    assert port["summary_zh"].startswith(f"gauge-1：串口 {tmp_path / 'ttyUSB9'} 不存在（现有串口：") and port["summary_zh"].endswith("）")
 
 
 def test_an_unknown_check_is_refused_in_the_chosen_language(station_file: Path) -> None:
     zh = stationctl("check", "--config", station_file, "--only", "sonar")
-    assert zh.exit_code == 2 and "没有这项检查: sonar" in zh.output and "从这些里选: config, serial" in zh.output
+    assert zh.exit_code == 2 and "没有这项检查：sonar" in zh.output and "从这些里选：config, serial" in zh.output
     en = stationctl("check", "--config", station_file, "--only", "sonar", "--lang", "en")
     assert en.exit_code == 2 and "unknown check(s) sonar" in en.output
 
@@ -95,7 +98,7 @@ def test_a_broken_station_file_is_told_in_the_technicians_language(tmp_path: Pat
     bad = tmp_path / "bad.yaml"
     bad.write_text("station: {county: '1', town: t, village: v, id: s}\ncameras: [{id: c, driver: {type: file}}]\n", encoding="utf-8")
     zh = stationctl("check", "--config", bad)
-    assert zh.exit_code == 2 and "错误:" in zh.output and f"下一步: 按上面指出的字段改正,然后再检查:stationctl validate {bad}" in zh.output
+    assert zh.exit_code == 2 and "错误：" in zh.output and f"下一步：按上面指出的字段改正，然后再检查：stationctl validate {bad}" in zh.output
     en = stationctl("check", "--config", bad, "--lang", "en")
     assert en.exit_code == 2 and "error:" in en.output and f"next: fix the field(s) named above, then check again with: stationctl validate {bad}" in en.output
     assert "错误" not in en.output

@@ -56,7 +56,7 @@ def test_pond_interview_checks_each_answer_and_writes_a_station_that_checks(tmp_
     assert gauge.driver.type == "ultrasonic" and (gauge.rules.warning_m, gauge.rules.danger_m) == (1.8, 2.4)
     assert cfg.loudspeaker is not None and cfg.loudspeaker.driver.type == "alsa"
     words = {a.alarm: a.text for a in cfg.loudspeaker.actions}
-    assert words["person_in_water_zone"] == "水深危险,请马上离开水边"
+    assert words["person_in_water_zone"] == "水深危险，请马上离开水边"
     assert "河" not in out.read_text(encoding="utf-8") and RIVER_TEXT not in out.read_text(encoding="utf-8")
     # what was commissioned can be raised: the config step of check passes
     checked = stationctl("check", "--config", out, "--only", "config")

@@ -51,7 +51,7 @@ def test_report_is_chinese_by_default_with_distinct_zone_colours_and_boxes(tmp_p
     assert '<html lang="zh-CN">' in html and "站点调试报告" in html and "全部检查通过" in html and "危险区" in html
     assert "All checks passed" not in html and "Commissioning report" not in html
     # the rows in the page's language: the probes' Chinese summaries, in the self-test and the readings tables
-    assert "2 个读数: 0.420, 0.420 m;中位数 0.420 m" in html and "烟雾输入: 正常 正常" in html and "已连接,用时" in html
+    assert "2 个读数：0.420, 0.420 m；中位数 0.420 m" in html and "烟雾输入：正常 正常" in html and "已连接，用时" in html
     assert "摄像头" in html and "广播喇叭" in html and "跳过" in html  # check names and status words as `stationctl check` shows them
     assert "reading(s)" not in html and "smoke input" not in html and "connected in" not in html
     water = next(r for r in report["results"] if r["check"] == "water")

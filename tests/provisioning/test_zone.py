@@ -84,7 +84,7 @@ def test_zone_dry_run_and_bad_points(tmp_path: Path, monkeypatch: pytest.MonkeyP
     too_few = stationctl("zone", "cam-1", "--config", config, "--points", "0.1,0.1 0.9,0.1", "--png", png)
     assert too_few.exit_code == 2 and "至少要 3 个角点" in too_few.output and "原点在左上角" in too_few.output
     unknown = stationctl("zone", "cam-9", "--config", config, "--points", POINTS, "--png", png)
-    assert unknown.exit_code == 2 and "cameras 里没有 id 为 'cam-9' 的条目(现有:cam-1)" in unknown.output and "错误:" in unknown.output
+    assert unknown.exit_code == 2 and "cameras 里没有 id 为 'cam-9' 的条目（现有：cam-1）" in unknown.output and "错误：" in unknown.output
     unknown_en = stationctl("zone", "cam-9", "--config", config, "--points", POINTS, "--png", png, "--lang", "en")
     assert unknown_en.exit_code == 2 and "no cameras entry with id 'cam-9' (known: cam-1)" in unknown_en.output
 

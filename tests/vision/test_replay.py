@@ -40,7 +40,7 @@ def test_pond_example_raises_the_person_alarm(vtest_clip: Path, tmp_path: Path) 
     snapshots = sorted(out.glob("*.jpg"))
     assert len(snapshots) == len([e for e in events if "snapshot" in e]) >= 1
     assert cv2.imdecode(np.frombuffer(snapshots[0].read_bytes(), np.uint8), cv2.IMREAD_COLOR) is not None
-    assert "触发告警:person_in_water_zone×1" in human and "vtest" in human and "火焰最高分" not in human
+    assert "触发告警：person_in_water_zone×1" in human and "vtest-60.avi：告警 person_in_water_zone×1" in human and "vtest" in human and "火焰最高分" not in human
 
 
 def test_forest_example_on_fire_smoke_and_people_stills() -> None:
@@ -64,7 +64,7 @@ def test_unknown_camera_and_bad_config_fail_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "provisioning.cli", "replay", "--config", "examples/pond-station.yaml", "--camera", "nope", str(MESSI)],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
     )
-    assert proc.returncode == 1 and "错误: 配置中没有摄像头 'nope'" in proc.stderr and "pond-cam" in proc.stderr
+    assert proc.returncode == 1 and "错误：配置中没有摄像头 'nope'" in proc.stderr and "pond-cam" in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "provisioning.cli", "replay", "--lang", "en", "--config", "examples/pond-station.yaml",
          "--camera", "nope", str(MESSI)],
@@ -77,7 +77,7 @@ def test_unknown_camera_and_bad_config_fail_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "provisioning.cli", "replay", "--config", str(bad), str(MESSI)],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
     )
-    assert proc.returncode == 2 and "driver" in proc.stderr and proc.stderr.startswith("配置无效:")
+    assert proc.returncode == 2 and "driver" in proc.stderr and proc.stderr.startswith("配置无效：")
 
 
 def test_missing_empty_and_garbled_media_are_named_without_a_traceback(tmp_path: Path) -> None:
@@ -90,4 +90,4 @@ def test_missing_empty_and_garbled_media_are_named_without_a_traceback(tmp_path:
             [sys.executable, "-m", "provisioning.cli", "replay", "--config", "examples/pond-station.yaml", str(media)],
             cwd=ROOT, capture_output=True, text=True, timeout=60, env=ZH,
         )
-        assert proc.returncode == 1 and f"错误: {media}:{said}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 1 and f"错误：{media}：{said}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -220,7 +220,7 @@ def test_stats_page_and_csv_open_in_excel_with_chinese_headers_and_keep_the_scop
         csv_zh = duty.get("/stats.csv?group=station")
         assert csv_zh.headers["content-type"].startswith("text/csv") and csv_zh.content.startswith(b"\xef\xbb\xbf")
         header = csv_zh.content.decode("utf-8-sig").splitlines()[0]
-        assert header.startswith("时段,分组,名称,告警数,案件数") and "误报占比(%)" in header
+        assert header.startswith("时段,分组,名称,告警数,案件数") and "误报占比（%）" in header
         assert duty.get("/stats.csv?group=station&lang=en").content.decode("utf-8-sig").startswith("period,group,name,alarms,cases")
         mine = xiaoqi.get("/stats.csv?group=station").content.decode("utf-8-sig")
         assert BRIDGE in mine and FERRY not in mine and "dongfeng" not in mine

@@ -292,7 +292,7 @@ async function ack(a, button) {
   } catch (err) {
     button.disabled = false;
     button.textContent = T("确认", "Ack");
-    alert(`${T("确认失败", "Ack failed")}: ${err.message}`);
+    alert(`${T("确认失败：", "Ack failed: ")}${err.message}`);
   }
 }
 
@@ -317,7 +317,7 @@ document.getElementById("announce-form")?.addEventListener("submit", async (ev) 
     const sent = await post("/api/announce", body);
     document.getElementById("announce-dialog").close();
     document.getElementById("announce-text").value = "";
-    if (sent.not_sent.length) alert(`${T("未发送（离线或连不上）", "not sent (offline or unreachable)")}: ${sent.not_sent.map(stationName).join(", ")}`);
+    if (sent.not_sent.length) alert(`${T("未发送（离线或连不上）：", "not sent (offline or unreachable): ")}${sent.not_sent.map(stationName).join(", ")}`);
   } catch (err) {
     document.getElementById("announce-error").textContent = err.message;
   }

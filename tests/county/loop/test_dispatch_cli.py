@@ -52,7 +52,7 @@ def test_dispatch_directory_chinese_headers_in_gb18030_from_a_spreadsheet(db_url
     roster.write_bytes("姓名,电话,角色,范围\n王网格,13800000001,网格员,410421/xiaoqi/zhuwa\n".encode("gb18030"))
     assert cli("people", "import", str(roster), "--db", db_url)[0] == 0
     code, out = cli("people", "add", "李值班", "13800000003", "--role", "town_duty", "--scope", "410421/xiaoqi", "--db", db_url)
-    assert code == 0 and "已添加 李值班(乡镇值班)" in out
+    assert code == 0 and "已添加 李值班（乡镇值班）" in out
     code, out = cli("people", "add", "重复", "13800000003", "--role", "town_duty", "--scope", "410421/xiaoqi", "--db", db_url)
     assert code == 2 and "已登记" in out
     code, out = cli("people", "add", "某人", "13800000009", "--role", "town_duty", "--scope", "410421", "--account", "nobody", "--db", db_url)

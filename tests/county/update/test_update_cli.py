@@ -215,6 +215,6 @@ def test_without_yes_it_asks_and_a_no_sends_nothing(broker: LocalBroker, county:
     args = ["update", "--bundle", str(make_bundle(tmp_path / "dist", "1.1.0")), "--stations", PREFIX, "--key", str(county["key"]),
             "--broker", f"127.0.0.1:{broker.port}", "--serve-on", "127.0.0.1:0", "--db", str(county["db"])]
     result = CliRunner().invoke(app, args, input="n\n")
-    assert result.exit_code == 2 and "开始发送更新命令?" in result.output and "已取消,未发送任何命令" in result.output
+    assert result.exit_code == 2 and "开始发送更新命令?" in result.output and "已取消，未发送任何命令" in result.output
     time.sleep(0.3)
     assert [len(s.commands) for s in stations] == [0, 0] and audit(county) == []
