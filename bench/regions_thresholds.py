@@ -1,8 +1,11 @@
 """How far each person detector (the shared COCO SSD, its swimmer head, the centre net) can go on swimmers,
 whatever the score threshold (issue 15).
 
-Run: `.venv/bin/python -m bench.regions_thresholds [valid|train|held] [TILE] [coco|swimmer|max|centre|centre+coco] [flip]` (default:
-valid 320 coco; held = the training photos held back for choosing thresholds; swimmer = the swimmer head alone,
+Run: `.venv/bin/python -m bench.regions_thresholds [valid|train|held|ground|plaza] [TILE] [coco|swimmer|max|centre|centre+coco] [flip]` (default:
+valid 320 coco; held = the training photos held back for choosing thresholds; ground = 1080p frames of dry
+ground with nobody on it, from the CC0 textures training.swim.ground_negatives keeps aside (GROUND_DATA), only
+false boxes count there; plaza = the empty 1080p plaza of vtest.avi (bench.regions.background: real paving,
+stains and shadows, never trained on), false boxes only; swimmer = the swimmer head alone,
 max = the better of it and the COCO person score per anchor, as shipped; centre = the swimmer centre net (+coco: with the
 COCO SSD's person boxes at 0.5);
 TILE may join tilings, e.g. 320+160: both run and merged; flip: each tile also run mirrored). The lifeguard
@@ -15,20 +18,36 @@ proposals could reach at most.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
-from bench.regions import _people, centre_detector, detector, found, lifeguard_photos, swimmer_detector
+import cv2
+import numpy as np
+
+from bench.regions import _people, background, centre_detector, detector, found, lifeguard_photos, swimmer_detector
 from edge_models.detector import Detection
 from edge_models.region_detector import RegionPlanner, RegionSettings
 from edge_models.regions import merge_regions, to_frame
 from training.swim.dataset import held_back
 
+GROUND_DATA = Path(os.environ.get("GROUND_DATA", "/work/data/ground"))
 THRESHOLDS = (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1)
 
 
 def mirrored(found: list[Detection]) -> list[Detection]:
     """Detections of a mirrored tile, mapped back onto the tile."""
     return [Detection((1.0 - d.box[2], d.box[1], 1.0 - d.box[0], d.box[3]), d.score, d.class_id, d.label) for d in found]
+
+
+def ground_photos() -> Iterator[tuple[np.ndarray, list[tuple[float, float, float, float]]]]:
+    """The kept-aside frames of dry ground, each with nobody to find."""
+    frames = sorted((GROUND_DATA / "aside").glob("*.jpg"))
+    if not frames:
+        raise SystemExit(f"no frames in {GROUND_DATA / 'aside'}: run training.swim.ground_negatives first")
+    for path in frames:
+        yield cv2.imread(str(path)), []
 
 
 def run(split: str = "valid", tile: str = "320", head: str = "coco", flip: bool = False) -> dict[float, tuple[float, float]]:
@@ -41,7 +60,12 @@ def run(split: str = "valid", tile: str = "320", head: str = "coco", flip: bool 
     people = photos = 0
     hits = {t: 0 for t in THRESHOLDS}
     false = {t: 0 for t in THRESHOLDS}
-    photos_of = lifeguard_photos("train", only=held_back) if split == "held" else lifeguard_photos(split)
+    if split == "ground":
+        photos_of = ground_photos()
+    elif split == "plaza":
+        photos_of = iter([(background(), [])])
+    else:
+        photos_of = lifeguard_photos("train", only=held_back) if split == "held" else lifeguard_photos(split)
     for image, truths in photos_of:
         h, w = image.shape[:2]
         photos += 1
@@ -59,7 +83,7 @@ def run(split: str = "valid", tile: str = "320", head: str = "coco", flip: bool 
             hits[t] += sum(found(truth, kept) for truth in truths)
             false[t] += sum(1 for d in kept if not any(found(truth, [d]) for truth in truths))
     out = {t: (hits[t] / max(1, people), false[t] / max(1, photos)) for t in THRESHOLDS}
-    print(f"  lifeguard {split}: {photos} photos, {people} people, {tile} px tiles{' and mirrored' if flip else ''}, scores: {head}")
+    print(f"  {'dry ' + split if split in ('ground', 'plaza') else 'lifeguard ' + split}: {photos} photos, {people} people, {tile} px tiles{' and mirrored' if flip else ''}, scores: {head}")
     for t, (recall, per_photo) in out.items():
         print(f"  score >= {t:.2f}: recall {recall:.3f}, false boxes per photo {per_photo:.2f}")
     return out

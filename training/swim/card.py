@@ -153,6 +153,14 @@ def render_centre(f: dict) -> str:
         *(f"- {NAMES[n]}: min_score {chosen[n]} -> {v[0]:.3f}, {v[1]:.2f}" for n, v in f["valid_at_chosen"].items()),
         *(f"- for comparison, {name}: {v[0]:.3f}, {v[1]:.2f}" for name, v in f.get("compare_valid", {}).items()),
         "",
+        "False boxes on dry ground with nobody on it, at the same thresholds: the empty 1080p plaza of vtest.avi (grass, "
+        "asphalt, cones, stones, a tripod; never trained on) and the 1080p frames of the CC0 ground textures kept aside by "
+        "training.swim.ground_negatives (`bench.regions_thresholds plaza|ground 320 centre|centre+coco`):",
+        "",
+        *(f"- {NAMES[n]}: plaza {v['plaza']:g} boxes, ground textures "
+          + ("not measured" if v["ground"] is None else f"{v['ground']:.2f} boxes a frame")
+          for n, v in f.get("dry_at_chosen", {}).items()),
+        "",
         "Measured again through the runtime: `.venv/bin/python -m bench.regions_thresholds valid 320 centre+coco` (or `centre`;"
         " `max` for the swimmer head).",
         "",

@@ -217,8 +217,9 @@ def export(data: Path, keep: Path, out: Path = OUT) -> dict[str, Any]:
 def measure(exported: dict[str, Any], epochs: int, steps: int, batch: int, train_s: float | None) -> dict[str, Any]:
     """The shipped file measured through the station's runtime (bench.regions_thresholds: 320 px
     tiles, merged across tiles), alone and with the COCO SSD's walkers (`centre_with_coco`): the
-    threshold chosen on held-back photos, valid measured once."""
-    from bench.regions_thresholds import run
+    threshold chosen on held-back photos, valid measured once; and the false boxes on dry ground at that
+    threshold (the empty vtest plaza, and the ground textures kept aside if GROUND_DATA holds them)."""
+    from bench.regions_thresholds import GROUND_DATA, run
     from training.swim.train import THRESHOLD_RULE, choose
 
     def table(f: dict[float, tuple[float, float]]) -> dict[str, list[float]]:
@@ -232,12 +233,16 @@ def measure(exported: dict[str, Any], epochs: int, steps: int, batch: int, train
         "measure": "recall and false boxes per photo over 320 px tiles (25 % overlap), merged across tiles, IoU >= 0.3",
         "chosen_threshold_on_held_back": {}, "held_back": {}, "valid": {}, "valid_at_chosen": {},
     }
+    aside = (GROUND_DATA / "aside").is_dir()
+    out["dry_at_chosen"] = {}
     for head in ("centre", "centre+coco"):
         held, valid = run("held", "320", head), run("valid", "320", head)
         t = choose(held)
         out["chosen_threshold_on_held_back"][head] = t
         out["held_back"][head], out["valid"][head] = table(held), table(valid)
         out["valid_at_chosen"][head] = [round(valid[t][0], 3), round(valid[t][1], 2)]
+        out["dry_at_chosen"][head] = {"plaza": run("plaza", "320", head)[t][1],
+                                      "ground": round(run("ground", "320", head)[t][1], 2) if aside else None}
     return out
 
 
