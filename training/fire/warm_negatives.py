@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from training.fire import sources
+from training.fire.extra_negatives import data_folder, run_module, write_split
 from training.fire.sources import Source
 
 NAME = "warm-synthetic"
@@ -60,10 +58,7 @@ def warm_lit(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def make(data: Path, out: Path) -> dict[str, int]:
     """Write one warm copy of every negative of the training sources, and `out/split.json` with them."""
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "raw").exists():
-        (out / "raw").symlink_to((data / "raw").resolve())
-    manifest = json.loads((data / "split.json").read_text())
+    manifest = data_folder(data, out)
     target = data / "raw" / NAME / "warm"
     target.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
@@ -79,15 +74,8 @@ def make(data: Path, out: Path) -> dict[str, int]:
         rows.append({"path": f"raw/{NAME}/warm/{name}", "source": NAME, "split": row["split"], "origin": f"{NAME}:{row['origin']}",
                      "fire": 0, "smoke": 0})
         made[row["split"]] += 1
-    (out / "split.json").write_text(json.dumps(manifest + rows, indent=0))
+    write_split(out, manifest, rows)
     return made
-
-
-def run_module(module: str, out: Path, argv: list[str]) -> None:
-    """Run `training.fire.<module>` with the synthetic source known and `--data out`."""
-    sources.SOURCES = (*sources.SOURCES, WARM)  # enough: the modules that read SOURCES are first imported by the run below
-    sys.argv = [module, "--data", str(out), *argv]
-    runpy.run_module(f"training.fire.{module}", run_name="__main__", alter_sys=True)
 
 
 def main() -> None:
@@ -99,7 +87,7 @@ def main() -> None:
     if args.step == "make":
         print(json.dumps(make(args.data, args.warm_data)))
     else:
-        run_module(args.step, args.warm_data, rest)
+        run_module(args.step, args.warm_data, rest, WARM)
 
 
 if __name__ == "__main__":
