@@ -16,6 +16,9 @@ chosen without them (`--threshold-without interiors-cc0`), and cair is measured 
         --threshold-without interiors-cc0 --out /work/data/fire-int/head_int.tflite
     python -m training.fire.interior_negatives evaluate_head --layer effnet-10x10 --head ... --fire-threshold ...
 
+`--fire-only` (on every step, with its own `--int-data`) leaves the rooms' smoke label unknown: tried after
+seeing D-Fire's smoke false alarms, not shipped either (MODEL_CARD_v3.md).
+
 The panoramas' sources (repository, commit, path, sha256) are in training/fire/interior_panoramas.tsv;
 neither panoramas nor photos are committed.
 """
@@ -26,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -39,6 +43,7 @@ os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # read when OpenCV first
 NAME = "interiors-cc0"
 SOURCE = Source(NAME, "(CC0 panoramas: training/fire/interior_panoramas.tsv)", "", "", "CC0 (Poly Haven, ambientCG)", "folders",
                 folder_labels={"interior": (0, 0)})
+FIRE_ONLY = replace(SOURCE, folder_labels={"interior": (0, -1)})  # `--fire-only`: a room says "no fire", nothing of smoke
 VIEWS = 12
 SIZE = (640, 480)
 VAL = 0.2
@@ -86,8 +91,9 @@ def in_val(scene: str) -> bool:
     return int(hashlib.sha256(scene.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < VAL
 
 
-def make(data: Path, out: Path, panoramas: Path) -> dict[str, int]:
-    """VIEWS photos of every panorama under `data/raw/NAME/interior/`, and `out/split.json` with them."""
+def make(data: Path, out: Path, panoramas: Path, smoke: int = 0) -> dict[str, int]:
+    """VIEWS photos of every panorama under `data/raw/NAME/interior/`, and `out/split.json` with them
+    (`smoke`: their smoke label, -1 when they are to teach the fire output only)."""
     manifest = data_folder(data, out)
     target = data / "raw" / NAME / "interior"
     target.mkdir(parents=True, exist_ok=True)
@@ -101,7 +107,7 @@ def make(data: Path, out: Path, panoramas: Path) -> dict[str, int]:
             name = f"{path.stem}_{k}.jpg"
             cv2.imwrite(str(target / name), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
             rows.append({"path": f"raw/{NAME}/interior/{name}", "source": NAME, "split": split, "origin": f"{NAME}:{path.stem}",
-                         "fire": 0, "smoke": 0})
+                         "fire": 0, "smoke": smoke})
             made[split] += 1
     write_split(out, manifest, rows)
     return made
@@ -112,12 +118,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("/work/data/fire"))
     ap.add_argument("--int-data", type=Path, default=Path("/work/data/fire-int"), help="the data folder with the interiors")
     ap.add_argument("--panoramas", type=Path, default=Path("/work/data/interiors/hdri"))
+    ap.add_argument("--fire-only", action="store_true", help="the rooms teach the fire output only (their smoke label unknown)")
     ap.add_argument("step", choices=["make", "features", "train_head", "evaluate_head"])
     args, rest = ap.parse_known_args()
     if args.step == "make":
-        print(json.dumps(make(args.data, args.int_data, args.panoramas)))
+        print(json.dumps(make(args.data, args.int_data, args.panoramas, -1 if args.fire_only else 0)))
     else:
-        run_module(args.step, args.int_data, rest, SOURCE)
+        run_module(args.step, args.int_data, rest, FIRE_ONLY if args.fire_only else SOURCE)
 
 
 if __name__ == "__main__":
