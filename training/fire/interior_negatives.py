@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.fire.extra_negatives import data_folder, run_module, write_split
+from training.fire.extra_negatives import data_folder, main, negative, write_split
 from training.fire.sources import Source
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # read when OpenCV first meets an OpenEXR file
@@ -106,26 +105,18 @@ def make(data: Path, out: Path, panoramas: Path, smoke: int = 0) -> dict[str, in
             photo = exposed(view(pano, yaw, np.radians(rng.uniform(-15, 20)), np.radians(rng.uniform(60, 90))), rng)
             name = f"{path.stem}_{k}.jpg"
             cv2.imwrite(str(target / name), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            rows.append({"path": f"raw/{NAME}/interior/{name}", "source": NAME, "split": split, "origin": f"{NAME}:{path.stem}",
-                         "fire": 0, "smoke": smoke})
+            rows.append(negative(NAME, "interior", name, split, path.stem, smoke))
             made[split] += 1
     write_split(out, manifest, rows)
     return made
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/data/fire"))
-    ap.add_argument("--int-data", type=Path, default=Path("/work/data/fire-int"), help="the data folder with the interiors")
+def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--panoramas", type=Path, default=Path("/work/data/interiors/hdri"))
     ap.add_argument("--fire-only", action="store_true", help="the rooms teach the fire output only (their smoke label unknown)")
-    ap.add_argument("step", choices=["make", "features", "train_head", "evaluate_head"])
-    args, rest = ap.parse_known_args()
-    if args.step == "make":
-        print(json.dumps(make(args.data, args.int_data, args.panoramas, -1 if args.fire_only else 0)))
-    else:
-        run_module(args.step, args.int_data, rest, FIRE_ONLY if args.fire_only else SOURCE)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, "--int-data", Path("/work/data/fire-int"),
+         lambda args, out: make(args.data, out, args.panoramas, -1 if args.fire_only else 0),
+         lambda args: FIRE_ONLY if args.fire_only else SOURCE, options)

@@ -21,14 +21,12 @@ cache is untouched:
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from training.fire.extra_negatives import data_folder, run_module, write_split
+from training.fire.extra_negatives import data_folder, main, negative, write_split
 from training.fire.sources import Source
 
 NAME = "warm-synthetic"
@@ -71,24 +69,11 @@ def make(data: Path, out: Path) -> dict[str, int]:
             continue
         name = f"{row['source']}-{Path(row['path']).stem}.jpg"
         cv2.imwrite(str(target / name), warm_lit(image, rng), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        rows.append({"path": f"raw/{NAME}/warm/{name}", "source": NAME, "split": row["split"], "origin": f"{NAME}:{row['origin']}",
-                     "fire": 0, "smoke": 0})
+        rows.append(negative(NAME, "warm", name, row["split"], row["origin"]))
         made[row["split"]] += 1
     write_split(out, manifest, rows)
     return made
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/data/fire"))
-    ap.add_argument("--warm-data", type=Path, default=Path("/work/data/fire-warm"), help="the data folder with the warm copies")
-    ap.add_argument("step", choices=["make", "features", "train_head", "evaluate_head"])
-    args, rest = ap.parse_known_args()
-    if args.step == "make":
-        print(json.dumps(make(args.data, args.warm_data)))
-    else:
-        run_module(args.step, args.warm_data, rest, WARM)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, "--warm-data", Path("/work/data/fire-warm"), lambda args, out: make(args.data, out), lambda args: WARM)
