@@ -4,8 +4,8 @@ whatever the score threshold (issue 15).
 Run: `.venv/bin/python -m bench.regions_thresholds [valid|train|held|ground|plaza] [TILE] [coco|swimmer|max|centre|centre+coco] [flip]` (default:
 valid 320 coco; held = the training photos held back for choosing thresholds; ground = 1080p frames of dry
 ground with nobody on it, from the CC0 textures training.swim.ground_negatives keeps aside (GROUND_DATA), only
-false boxes count there; plaza = the empty 1080p plaza of vtest.avi (bench.regions.background: real paving,
-stains and shadows, never trained on), false boxes only; swimmer = the swimmer head alone,
+false boxes count there; plaza = the empty 1080p plaza of vtest.avi (bench.regions.background: grass, asphalt, cones,
+stones and shadows, never trained on), false boxes only; swimmer = the swimmer head alone,
 max = the better of it and the COCO person score per anchor, as shipped; centre = the swimmer centre net (+coco: with the
 COCO SSD's person boxes at 0.5);
 TILE may join tilings, e.g. 320+160: both run and merged; flip: each tile also run mirrored). The lifeguard
