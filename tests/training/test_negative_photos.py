@@ -3,9 +3,12 @@ textures repeated across a frame (training.fire.interior_negatives, training.swi
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 
-from training.fire.interior_negatives import exposed, view
+from training.fire.interior_negatives import exposed, linear, view
 from training.swim.ground_negatives import kept_aside, render
 
 
@@ -55,3 +58,12 @@ def test_textures_are_kept_aside_by_name_the_same_way_every_time() -> None:
     names = [f"texture_{i}" for i in range(200)]
     aside = [n for n in names if kept_aside(n)]
     assert aside == [n for n in names if kept_aside(n)] and 20 <= len(aside) <= 60
+
+
+def test_a_grey_or_transparent_panorama_reads_as_colour(tmp_path: Path) -> None:
+    grey, rgba = tmp_path / "grey.png", tmp_path / "rgba.png"
+    cv2.imwrite(str(grey), np.full((64, 128), 128, np.uint8))
+    cv2.imwrite(str(rgba), np.full((64, 128, 4), 200, np.uint8))
+    for path in (grey, rgba):
+        light = linear(path)
+        assert light.shape == (64, 128, 3) and 0.0 < float(light.min()) <= float(light.max()) < 1.0

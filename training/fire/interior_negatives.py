@@ -54,7 +54,7 @@ def linear(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise SystemExit(f"{path}: not an image OpenCV can read")
-    image = image[..., :3]
+    image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]  # grey, or drop alpha
     if image.dtype == np.uint8:
         return (image.astype(np.float32) / 255.0) ** 2.2
     return np.maximum(image.astype(np.float32), 0.0)
