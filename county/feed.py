@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from county import wording as w
-from county.i18n import pick
+from county.i18n import COLON, pick
 from wire.messages import PROTOCOL, WIRE_MODELS
 
 
@@ -125,7 +125,7 @@ class FeedCollector:
 def _line(lang: str, kind: str, d: dict, retained: bool, fresh: bool) -> str:
     """The words of one valid message in `lang`; numbers, ids and the station's own texts as they came."""
     zh = lang != "en"
-    colon = "：" if zh else ": "
+    colon = pick(lang, COLON)
     dup = "" if fresh else pick(lang, ("（重复投递）", " (redelivery)"))
 
     def head(key: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from foundation.errors import GatewayError
-from foundation.language import Pair, label, language, pick
+from foundation.language import COLON, Pair, label, language, pick
 
-__all__ = ["LANG_OPTION", "EnglishFirst", "Pair", "Refused", "SaidInBoth", "label", "language", "pick"]
+__all__ = ["COLON", "LANG_OPTION", "EnglishFirst", "Pair", "Refused", "SaidInBoth", "label", "language", "pick"]
 
 LANG_OPTION = typer.Option(None, "--lang", help="Language: zh (default) or en; default from LANG.")  # every countyctl command's
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioning.i18n import COLON
 from provisioning.results import CHECK_NAMES, STATUS_WORDS, TARGET_NAMES
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -28,7 +29,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "result": ("结果", "result"),
     "details": ("详情", "details"),
     "next": ("下一步", "next"),
-    "colon": ("：", ": "),
+    "colon": COLON,
     "readings": ("读数", "Readings"),
     "sensor": ("传感器", "sensor"),
     "readings_m": ("读数（米）", "readings (m)"),
