@@ -10,7 +10,6 @@ photo is dropped from training, so the held-out figures are on photos never seen
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from training.fire.extract import IMAGE_SUFFIXES
 from training.fire.sources import Source
+from training.stable_split import fraction
 
 UNKNOWN = -1
 
@@ -156,5 +156,5 @@ def split(photos: list[Photo], heldout: set[str], val_fraction: float = 0.2, see
         if p.source in heldout:
             p.split = "heldout"
             continue
-        h = int(hashlib.sha256(f"{seed}:{p.origin}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        h = fraction(f"{seed}:{p.origin}")
         p.split = "val" if h < val_fraction else "train"

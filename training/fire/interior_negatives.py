@@ -26,7 +26,6 @@ neither panoramas nor photos are committed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from training.fire.extra_negatives import data_folder, main, negative, write_split
 from training.fire.sources import Source
+from training.stable_split import fraction
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # read when OpenCV first meets an OpenEXR file
 
@@ -87,7 +87,7 @@ def exposed(light: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def in_val(scene: str) -> bool:
-    return int(hashlib.sha256(scene.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < VAL
+    return fraction(scene) < VAL
 
 
 def make(data: Path, out: Path, panoramas: Path, smoke: int = 0) -> dict[str, int]:

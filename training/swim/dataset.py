@@ -8,13 +8,13 @@ neither asked for nor punished there: the neighbouring tile holds them.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge_models.ssd_anchors import decode, iou_matrix, ssd_anchors
+from training.stable_split import fraction
 
 POSITIVE, IGNORE, VISIBLE = 0.5, 0.3, 0.4
 HELD_BACK = 0.15
@@ -28,7 +28,7 @@ def origin(stem: str) -> str:
 
 def held_back(stem: str) -> bool:
     """About HELD_BACK of the training photos, by origin, for choosing the threshold."""
-    return int(hashlib.sha256(origin(stem).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_BACK
+    return fraction(origin(stem)) < HELD_BACK
 
 
 def yolo_people(label: Path) -> np.ndarray:

@@ -19,12 +19,13 @@ DATA/negatives.txt (for `training.swim.centre_net --negatives`).
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from training.stable_split import fraction
 
 ASIDE = 0.2
 PER_TEXTURE = 3  # training photos per texture
@@ -35,7 +36,7 @@ SEED = 15
 
 def kept_aside(name: str) -> bool:
     """About ASIDE of the textures, by name: measured on, never trained on."""
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < ASIDE
+    return fraction(name) < ASIDE
 
 
 def render(texture: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
